@@ -1,0 +1,1 @@
+"""xuncha: geospatial library (pure: no web, no settings)."""

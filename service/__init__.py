@@ -1,0 +1,1 @@
+"""xuncha service: HTTP, storage, auth, settings and the CLI."""
