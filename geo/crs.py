@@ -12,6 +12,7 @@ solved by fixed-point iteration so that a round trip is exact to far better than
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import geopandas as gpd
@@ -72,7 +73,7 @@ def working_crs(
     lon0 = float(np.median(lon_a[ok]))
     lat0 = float(np.median(lat_a[ok]))
     if in_china(lon0, lat0) and 73.5 <= lon0 <= 136.5:
-        zone_cm = int(round(lon0 / 3.0)) * 3  # central meridians 75E … 135E
+        zone_cm = round(lon0 / 3.0) * 3  # central meridians 75E … 135E
         return CRS.from_epsg(4534 + (zone_cm - 75) // 3)
     zone = int((lon0 + 180.0) // 6.0) % 60 + 1
     return CRS.from_epsg((32600 if lat0 >= 0 else 32700) + zone)
@@ -171,7 +172,7 @@ def _as_arrays(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, Floa
 
 
 def _invert(
-    forward: "callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]",  # type: ignore[valid-type]
+    forward: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
     lon: FloatArray,
     lat: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
