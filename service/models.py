@@ -1,0 +1,244 @@
+"""Database tables (SQLAlchemy 2 ORM). Geometry is PostGIS on PostgreSQL and WKT text on SQLite.
+
+Point tables also keep ``lon``/``lat`` columns so that bounding-box filters use plain indexes on
+both backends; on PostGIS the ``geom`` column has a GiST index for spatial SQL and QGIS.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes stored as UTC (naive UTC on SQLite, timestamptz on PostgreSQL)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a timezone-aware column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class GeometryColumn(TypeDecorator[Any]):
+    """PostGIS ``geometry(kind, 4326)`` on PostgreSQL, EWKT text on SQLite (no SpatiaLite needed).
+
+    Values are bound as EWKT strings (``SRID=4326;POINT(…)``) on both backends; PostGIS returns
+    WKB elements, SQLite the stored text (see :func:`service.storage.from_db_geometry`).
+    """
+
+    impl = Text
+    cache_ok = True
+    spatial_index = False  # GiST indexes are created by the migration, on PostgreSQL only
+    use_N_D_index = False  # noqa: N815 (attribute name read by geoalchemy2)
+
+    def __init__(self, kind: str = "POINT") -> None:
+        super().__init__()
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"GeometryColumn({self.kind!r})"
+
+    def load_dialect_impl(self, dialect: Dialect | None) -> Any:  # type: ignore[override]
+        if dialect is not None and dialect.name == "postgresql":
+            return dialect.type_descriptor(Geometry(self.kind, srid=4326, spatial_index=False))
+        return Text()
+
+
+def geometry(kind: str) -> GeometryColumn:
+    """A geometry column type of ``kind`` (POINT, MULTIPOLYGON) in EPSG:4326."""
+    return GeometryColumn(kind)
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Base class of all tables."""
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Squad(Base):
+    __tablename__ = "squads"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    street: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Community(Base):
+    __tablename__ = "communities"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    full_name: Mapped[str] = mapped_column(String(128), default="")
+    street: Mapped[str] = mapped_column(String(64), default="")
+    squad_id: Mapped[str] = mapped_column(ForeignKey("squads.id"), index=True)
+    approximate: Mapped[bool] = mapped_column(Boolean, default=False)
+    area_m2: Mapped[float] = mapped_column(Float, default=0.0)
+    geom: Mapped[Any] = mapped_column(geometry("MULTIPOLYGON"))
+
+
+class Station(Base):
+    __tablename__ = "stations"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    community_code: Mapped[str] = mapped_column(ForeignKey("communities.code"), index=True)
+    squad_id: Mapped[str] = mapped_column(ForeignKey("squads.id"), index=True)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(geometry("POINT"))
+
+
+class ImportBatch(Base):
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    coords: Mapped[str] = mapped_column(String(32), default="wgs84")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    n_rows: Mapped[int] = mapped_column(Integer, default=0)
+    n_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    n_updated: Mapped[int] = mapped_column(Integer, default=0)
+    n_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(64), unique=True)
+    category: Mapped[str] = mapped_column(String(16), index=True)
+    category_name: Mapped[str] = mapped_column(String(64), default="")
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(8), default="上报", index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(64), default="")
+    coord_system: Mapped[str] = mapped_column(String(32), default="wgs84")
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("communities.code"), index=True)
+    community: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    squad_id: Mapped[str | None] = mapped_column(ForeignKey("squads.id"), index=True)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(geometry("POINT"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_cases_lon_lat", "lon", "lat"),)
+
+
+class CaseEvent(Base):
+    """One status transition of a case: who moved it from which state to which, and when."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_pk: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    squad_id: Mapped[str | None] = mapped_column(ForeignKey("squads.id"), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Plan(Base):
+    """A squad's patrol plan for one day (the solver's solution and its stops, as JSON)."""
+
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    squad_id: Mapped[str] = mapped_column(ForeignKey("squads.id"), index=True)
+    plan_date: Mapped[date] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (UniqueConstraint("squad_id", "plan_date", name="uq_plan_squad_date"),)
+
+
+class PlanVisit(Base):
+    """One planned visit of a community (so that "days since last visit" is real)."""
+
+    __tablename__ = "plan_visits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    squad_id: Mapped[str] = mapped_column(String(32), index=True)
+    plan_date: Mapped[date] = mapped_column(Date, index=True)
+    community_code: Mapped[str] = mapped_column(String(16), index=True)
+    stop_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+
+
+class WorkLogEntry(Base):
+    """One entry of the 城管进社区工作日志 (work log)."""
+
+    __tablename__ = "work_log_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    squad_id: Mapped[str] = mapped_column(ForeignKey("squads.id"), index=True)
+    community_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    author: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    place: Mapped[str] = mapped_column(Text, default="")
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    problem: Mapped[str] = mapped_column(Text, default="")
+    action: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="")
+    case_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SitingScenario(Base):
+    __tablename__ = "siting_scenarios"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

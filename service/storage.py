@@ -1,0 +1,228 @@
+"""Storage: one interface over SQLite (default, a file) and PostgreSQL/PostGIS (production).
+
+:class:`Storage` creates its engine lazily, migrates a new database with Alembic and seeds it with
+the community boundaries and squads (the embedded Xiaonan default unless a deployment configures
+its own boundary folder). Case import lives in :mod:`service.importer`; queries here return
+GeoDataFrames in the case contract of :mod:`geo.cases`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+from sqlalchemy import Select, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.db import make_engine, migrate, transaction
+from service.models import Case, CaseEvent, Community, Meta, Squad, Station
+
+CASE_COLUMNS = ("case_id", "category", "category_name", "reported_at", "status", "closed_at",
+                "deadline_at", "description", "address", "source", "coord_system",
+                "community_code", "community", "squad", "lon", "lat")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """Filters for :meth:`Storage.query_cases`; every field optional.
+
+    ``squads`` restricts to those squads (``None`` = all; the service passes the caller's squad);
+    ``bbox`` is (min_lon, min_lat, max_lon, max_lat) in WGS84; times are tz-aware.
+    """
+
+    squads: tuple[str, ...] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    categories: tuple[str, ...] | None = None
+    community: str | None = None
+    status: tuple[str, ...] | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+def ewkt(geom: shapely.Geometry) -> str:
+    """EWKT with SRID 4326, accepted by PostGIS and stored as text on SQLite."""
+    return f"SRID=4326;{geom.wkt}"
+
+
+def from_db_geometry(value: Any) -> shapely.Geometry:
+    """A shapely geometry from a PostGIS WKB element or an SQLite (E)WKT string."""
+    if isinstance(value, str):
+        return shapely.from_wkt(value.split(";", 1)[-1])
+    from geoalchemy2.shape import to_shape
+
+    return to_shape(value)
+
+
+class Storage:
+    """The database of one deployment.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL (``sqlite:///xuncha.db`` or ``postgresql+psycopg://…``).
+    boundaries_dir : Path, optional
+        Folder with the deployment's boundary files; default the embedded Xiaonan data.
+    tz : str
+        Deployment time zone, used for the times returned by queries.
+    """
+
+    def __init__(self, url: str, *, boundaries_dir: Path | None = None,
+                 tz: str = "Asia/Shanghai") -> None:
+        self.url = url
+        self.boundaries_dir = boundaries_dir
+        self.tz = tz
+        self._ready = False
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (created on first use)."""
+        return make_engine(self.url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        """Session factory bound to :attr:`engine`."""
+        return sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        """A session inside one transaction (committed on success, rolled back on error)."""
+        self.init()
+        with transaction(self.sessions) as session:
+            yield session
+
+    def init(self) -> None:
+        """Migrate the schema and seed boundaries and squads into an empty database (idempotent)."""
+        if self._ready:
+            return
+        migrate(self.engine)
+        with transaction(self.sessions) as session:
+            if session.scalar(select(func.count()).select_from(Squad)) == 0:
+                self._seed(session)
+        self._ready = True
+
+    def _seed(self, session: Session) -> None:
+        from geo.boundaries import load_default
+
+        area = load_default(self.boundaries_dir) if self.boundaries_dir else load_default()
+        for sq in area.squads:
+            session.add(Squad(id=sq["id"], name=sq["name"], street=sq.get("street", ""), data=sq))
+        session.flush()
+        for row in area.communities.to_crs(4326).itertuples():
+            geom = row.geometry
+            multi = MultiPolygon([geom]) if isinstance(geom, Polygon) else geom
+            session.add(Community(
+                code=str(row.code), name=row.name, full_name=getattr(row, "full_name", row.name),
+                street=getattr(row, "street", ""), squad_id=row.squad,
+                approximate=bool(getattr(row, "approximate", False)),
+                area_m2=float(getattr(row, "area_m2", 0.0) or 0.0), geom=ewkt(multi)))
+        session.flush()
+        for row in area.stations.to_crs(4326).itertuples():
+            session.add(Station(code=str(row.code), name=row.name,
+                                community_code=str(row.community_code), squad_id=row.squad,
+                                lon=row.geometry.x, lat=row.geometry.y, geom=ewkt(row.geometry)))
+
+    def secret(self) -> str:
+        """The signing key kept in the database (generated once)."""
+        with self.begin() as session:
+            row = session.get(Meta, "secret_key")
+            if row is None:
+                row = Meta(key="secret_key", value=secrets.token_urlsafe(48))
+                session.add(row)
+            return row.value
+
+    def squads(self) -> list[dict[str, Any]]:
+        """All squads as dicts (``id``, ``name``, ``street`` and the squad data file's fields)."""
+        with self.begin() as session:
+            rows = session.scalars(select(Squad).order_by(Squad.id)).all()
+            return [{**(r.data or {}), "id": r.id, "name": r.name, "street": r.street} for r in rows]
+
+    def communities(self, *, squads: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
+        """Community polygons (WGS84) with ``code``, ``name``, ``street``, ``squad``, ``approximate``."""
+        stmt = select(Community).order_by(Community.code)
+        if squads is not None:
+            stmt = stmt.where(Community.squad_id.in_(squads))
+        with self.begin() as session:
+            rows = session.scalars(stmt).all()
+            data = [{"code": r.code, "name": r.name, "full_name": r.full_name, "street": r.street,
+                     "squad": r.squad_id, "approximate": r.approximate, "area_m2": r.area_m2,
+                     "geometry": from_db_geometry(r.geom)} for r in rows]
+        return gpd.GeoDataFrame(data, geometry="geometry", crs=4326) if data else \
+            gpd.GeoDataFrame({"code": [], "name": [], "squad": []}, geometry=[], crs=4326)
+
+    def stations(self, *, squads: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
+        """Work-station points (WGS84) with ``code``, ``name``, ``community_code``, ``squad``."""
+        stmt = select(Station).order_by(Station.code)
+        if squads is not None:
+            stmt = stmt.where(Station.squad_id.in_(squads))
+        with self.begin() as session:
+            rows = session.scalars(stmt).all()
+            data = [{"code": r.code, "name": r.name, "community_code": r.community_code,
+                     "squad": r.squad_id, "lon": r.lon, "lat": r.lat} for r in rows]
+        df = pd.DataFrame(data, columns=["code", "name", "community_code", "squad", "lon", "lat"])
+        return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+
+    def _case_query(self, flt: CaseFilter) -> Select[Any]:
+        stmt = select(Case)
+        if flt.squads is not None:
+            stmt = stmt.where(Case.squad_id.in_(flt.squads))
+        if flt.start is not None:
+            stmt = stmt.where(Case.reported_at >= flt.start)
+        if flt.end is not None:
+            stmt = stmt.where(Case.reported_at < flt.end)
+        if flt.categories:
+            stmt = stmt.where(Case.category.in_(flt.categories))
+        if flt.community:
+            stmt = stmt.where((Case.community_code == flt.community) | (Case.community == flt.community))
+        if flt.status:
+            stmt = stmt.where(Case.status.in_(flt.status))
+        if flt.bbox is not None:
+            x0, y0, x1, y1 = flt.bbox
+            stmt = stmt.where(Case.lon >= x0, Case.lon <= x1, Case.lat >= y0, Case.lat <= y1)
+        return stmt
+
+    def count_cases(self, flt: CaseFilter = CaseFilter()) -> int:
+        """Number of cases matching ``flt`` (ignoring its limit and offset)."""
+        sub = self._case_query(flt).with_only_columns(Case.id).subquery()
+        with self.begin() as session:
+            return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+    def query_cases(self, flt: CaseFilter = CaseFilter()) -> gpd.GeoDataFrame:
+        """Cases matching ``flt`` as a GeoDataFrame (WGS84) in the case contract, newest first."""
+        stmt = self._case_query(flt).order_by(Case.reported_at.desc(), Case.id.desc())
+        if flt.limit is not None:
+            stmt = stmt.limit(flt.limit)
+        if flt.offset:
+            stmt = stmt.offset(flt.offset)
+        cols = [getattr(Case, c if c != "squad" else "squad_id") for c in CASE_COLUMNS]
+        with self.begin() as session:
+            rows = session.execute(stmt.with_only_columns(*cols)).all()
+        df = pd.DataFrame(rows, columns=list(CASE_COLUMNS))
+        for col in ("reported_at", "closed_at", "deadline_at"):
+            df[col] = pd.to_datetime(df[col], utc=True).dt.tz_convert(self.tz)
+        return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+
+    def get_case(self, case_id: str) -> dict[str, Any] | None:
+        """One case with its status history, or ``None`` if there is no such case."""
+        with self.begin() as session:
+            case = session.scalar(select(Case).where(Case.case_id == case_id))
+            if case is None:
+                return None
+            events = session.scalars(select(CaseEvent).where(CaseEvent.case_pk == case.id)
+                                     .order_by(CaseEvent.at, CaseEvent.id)).all()
+            out = {c: getattr(case, c if c != "squad" else "squad_id") for c in CASE_COLUMNS}
+            out["history"] = [{"from_status": e.from_status, "to_status": e.to_status,
+                               "at": e.at, "actor": e.actor, "note": e.note} for e in events]
+            return out
