@@ -1,0 +1,80 @@
+"""``xuncha import`` and ``xuncha serve``: cases into the database, and the web service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geo.errors import FileReadError, InputError
+from service.settings import Settings
+
+console = Console()
+
+
+def _storage(db: str | None) -> object:
+    from service.storage import Storage
+
+    settings = Settings()
+    return Storage(db or settings.database_url, boundaries_dir=settings.boundaries_dir,
+                   tz=settings.timezone)
+
+
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="案件文件：CSV（UTF-8/GBK）、XLSX 或 GeoJSON")],
+    coords: Annotated[str, typer.Option(help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:编号")] = "wgs84",
+    db: Annotated[str | None, typer.Option(help="数据库 URL（默认 XUNCHA_DATABASE_URL）")] = None,
+    report: Annotated[Path | None, typer.Option(help="把逐行问题报告另存为 CSV")] = None,
+) -> None:
+    """导入案件文件。全部入库退出码 0；部分行被拒退出码 1（其余行已入库）；文件无法读取退出码 2。"""
+    from service.importer import import_file
+
+    storage = _storage(db)
+    try:
+        result = import_file(storage, file, coords=coords)  # type: ignore[arg-type]
+    except FileReadError as exc:
+        console.print(f"[red]无法读取文件，未导入任何数据：[/red]{exc}")
+        raise typer.Exit(2) from exc
+    except InputError as exc:
+        console.print(f"[red]输入有误，未导入任何数据：[/red]{exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"共 {result.n_rows} 行：新增 {result.inserted}，更新 {result.updated}，"
+                  f"拒绝 {result.rejected}（批次 {result.batch_id}）")
+    if result.problems:
+        _print_problems(result.problems, report)
+        raise typer.Exit(1)
+
+
+def _print_problems(problems: list, report: Path | None) -> None:
+    table = Table("行", "列", "值", "问题", title="被拒绝的行")
+    for p in problems[:200]:
+        table.add_row(str(p.row), p.column, p.value[:40], p.message)
+    console.print(table)
+    if len(problems) > 200:
+        console.print(f"…… 另有 {len(problems) - 200} 处问题；用 --report 保存完整报告。")
+    if report is not None:
+        import pandas as pd
+
+        pd.DataFrame([vars(p) for p in problems]).to_csv(report, index=False, encoding="utf-8-sig")
+        console.print(f"完整报告已保存到 {report}")
+
+
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口")] = 8000,
+) -> None:
+    """启动 Web 服务（API、地图和中队页面）。"""
+    import uvicorn
+
+    from service.app import create_app
+
+    uvicorn.run(create_app(Settings()), host=host, port=port)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``import`` and ``serve`` to ``app``."""
+    app.command("import")(import_cmd)
+    app.command("serve")(serve_cmd)
