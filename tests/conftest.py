@@ -51,6 +51,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'xuncha.db'}"
         return
     if not POSTGIS_URL:
+        if os.environ.get("XUNCHA_REQUIRE_POSTGIS"):
+            pytest.fail("XUNCHA_REQUIRE_POSTGIS is set but XUNCHA_TEST_POSTGIS_URL is not")
         pytest.skip("XUNCHA_TEST_POSTGIS_URL not set (.ci/run sets it up with a real PostGIS)")
     yield from _fresh_postgis_db()
 
