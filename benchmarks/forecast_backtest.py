@@ -3,7 +3,8 @@
 For each dataset: 150 m cells, 7-day horizon, a new origin every week (26 in full mode, 8 with
 ``--quick``), each method trained only on events before its origin. The study area is fixed per
 dataset: the cells intersecting the convex hull of every event before the FIRST origin (no
-future data decides the area); test events outside it are not counted. Every method is scored
+future data decides the area; for the simulated Xiaonan cases: the 53 communities' polygons);
+test events outside it are not counted. Every method is scored
 on that same grid with the same tie rule (geo.backtest).
 
 Reports hit rate and PAI at 1/5/10 % of the area (mean ± sd over origins), fit+predict time,
@@ -54,14 +55,17 @@ def _days(t: pd.Series) -> np.ndarray:
     return ((t - EPOCH) / pd.Timedelta(days=1)).to_numpy(dtype=float)
 
 
-def _prepare(lon: np.ndarray, lat: np.ndarray, t: pd.Series, first: pd.Timestamp
-             ) -> tuple[EventHistory, GridSpec]:
+def _prepare(lon: np.ndarray, lat: np.ndarray, t: pd.Series, first: pd.Timestamp,
+             area: gpd.GeoSeries | None = None) -> tuple[EventHistory, GridSpec]:
     crs = working_crs(lon, lat)
     pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=WGS84).to_crs(crs)
     x, y, td = pts.x.to_numpy(), pts.y.to_numpy(), _days(t)
     before = td < _days(pd.Series([first]))[0]
-    hull = shapely.MultiPoint(np.column_stack([x[before], y[before]])).convex_hull
-    spec = grid_spec(hull, cell_m=CELL_M, crs=crs)
+    if area is not None:
+        spec = grid_spec(area.to_crs(crs), cell_m=CELL_M)
+    else:
+        hull = shapely.MultiPoint(np.column_stack([x[before], y[before]])).convex_hull
+        spec = grid_spec(hull, cell_m=CELL_M, crs=crs)
     cell = spec.cell_index(x, y)
     ok = cell >= 0
     return EventHistory(cell[ok], td[ok], (spec.ny, spec.nx), CELL_M), spec
@@ -91,20 +95,21 @@ def load_datasets(quick: bool) -> dict[str, tuple[EventHistory, GridSpec, pd.Tim
 
 
 def _simulated() -> tuple[EventHistory, GridSpec, pd.Timestamp] | None:
+    """A year of simulated Xiaonan cases; study area = the 53 communities (a real --area)."""
     try:
-        from geo.simulate import simulate_cases  # type: ignore[import-not-found]
+        from geo.boundaries import load_default
+        from geo.simulate import simulate_cases
     except ImportError:
         print("注意：geo.simulate 尚不存在，跳过模拟孝南数据集。")
         return None
-    cases = simulate_cases()
-    t = pd.to_datetime(cases["reported_at"])
-    if t.dt.tz is not None:
-        t = t.dt.tz_localize(None)
-    pts = cases.geometry.to_crs(WGS84)
+    default = load_default()
+    cases, _ = simulate_cases(default)
+    t = pd.to_datetime(cases["reported_at"]).dt.tz_localize(None)
     start = t.min().normalize()
     n_weeks = int((t.max() - start) / pd.Timedelta(days=7))
     first = start + pd.Timedelta(days=7 * max(4, n_weeks - 26))
-    h, spec = _prepare(pts.x.to_numpy(), pts.y.to_numpy(), t, first)
+    area = default.communities.geometry
+    h, spec = _prepare(cases["lon"].to_numpy(float), cases["lat"].to_numpy(float), t, first, area)
     return h, spec, first
 
 

@@ -169,8 +169,12 @@ def grid_spec(
 def _intersecting(
     geom: BaseGeometry, x0: float, y0: float, cell_m: float, nx: int, ny: int
 ) -> BoolArray:
-    """Mask of cells intersecting ``geom`` (row by row to bound memory)."""
+    """Mask of cells intersecting ``geom`` (row by row to bound memory).
+
+    For a polygonal area, cells that only touch it (share an edge or a corner) are left out.
+    """
     shapely.prepare(geom)
+    polygonal = geom.geom_type in ("Polygon", "MultiPolygon")
     mask = np.zeros((ny, nx), dtype=bool)
     xs = x0 + np.arange(nx) * cell_m
     rows_per_chunk = max(1, 200_000 // max(nx, 1))
@@ -179,7 +183,10 @@ def _intersecting(
         yy = y0 + np.arange(r0, r1) * cell_m
         gx, gy = np.meshgrid(xs, yy)
         boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + cell_m, gy.ravel() + cell_m)
-        mask[r0:r1] = shapely.intersects(geom, boxes).reshape(r1 - r0, nx)
+        hit = shapely.intersects(geom, boxes)
+        if polygonal:  # drop cells that only share an edge or corner with the area
+            hit &= ~shapely.touches(geom, boxes)
+        mask[r0:r1] = hit.reshape(r1 - r0, nx)
     return mask
 
 
