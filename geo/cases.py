@@ -87,6 +87,19 @@ def canonical_columns(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]
     return table.rename(columns=rename), {v: str(k) for k, v in rename.items()}
 
 
+def _as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text; missing values (None, NaN, NaT) become ``""``."""
+    out = pd.DataFrame(index=table.index)
+    for col in table.columns:
+        values = table[col]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):  # fast path: ISO text in UTC
+            text = values.dt.tz_convert("UTC").dt.tz_localize(None).astype(str) + "Z"
+        else:
+            text = values.astype(str)
+        out[col] = text.where(values.notna(), "")
+    return out
+
+
 def _problems(mask: np.ndarray, df: pd.DataFrame, col: str, names: dict[str, str],
               message: str | pd.Series) -> list[Problem]:
     idx = np.flatnonzero(mask)
@@ -98,6 +111,18 @@ def _problems(mask: np.ndarray, df: pd.DataFrame, col: str, names: dict[str, str
     ]
 
 
+_AWARE = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _parse_subset(text: pd.Series) -> pd.Series:
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    redo = parsed.isna()
+    if redo.any():
+        parsed = parsed.copy()
+        parsed[redo] = pd.to_datetime(text[redo], errors="coerce", format="mixed")
+    return parsed
+
+
 def parse_times(values: pd.Series, *, tz: str) -> pd.Series:
     """Parse timestamps (ISO, ``2026/3/5 7:30``, ``2026年3月5日 7时30分``); naive ones are in ``tz``.
 
@@ -107,21 +132,15 @@ def parse_times(values: pd.Series, *, tz: str) -> pd.Series:
             .str.replace(r"[年月]", "-", regex=True).str.replace("日", " ", regex=False)
             .str.replace("时", ":", regex=False).str.replace("分", "", regex=False)
             .str.replace("秒", "", regex=False).str.strip())
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=False)
-    if parsed.isna().any():
-        redo = parsed.isna() & (text != "")
-        if redo.any():
-            again = pd.Series(
-                [pd.to_datetime(t, errors="coerce") for t in text[redo]], index=text[redo].index
-            )
-            parsed = parsed.astype(object)
-            parsed[redo] = again
     out = pd.Series(pd.NaT, index=values.index, dtype=f"datetime64[ns, {tz}]")
-    for i, ts in parsed.items():
-        if ts is pd.NaT or ts is None or pd.isna(ts):
-            continue
-        stamp = pd.Timestamp(ts)
-        out.at[i] = stamp.tz_localize(tz) if stamp.tzinfo is None else stamp.tz_convert(tz)
+    aware = text.str.contains(_AWARE, regex=True) & (text != "")
+    naive = ~aware & (text != "")
+    if naive.any():
+        parsed = _parse_subset(text[naive])
+        out[naive] = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    if aware.any():
+        parsed = pd.to_datetime(text[aware], errors="coerce", format="ISO8601", utc=True)
+        out[aware] = parsed.dt.tz_convert(tz)
     return out
 
 
@@ -182,7 +201,8 @@ def _check_categories(df: pd.DataFrame, names: dict[str, str],
         return _problems((raw == "").to_numpy(), df, "category", names, "问题类型为空。")
     codes = catalogue.resolve_many(raw)
     df["category"] = codes.fillna("")
-    df["category_name"] = codes.map(lambda c: catalogue.name(c) if isinstance(c, str) else "")
+    names_by_code = {c: catalogue.name(c) for c in pd.unique(codes.dropna())}
+    df["category_name"] = codes.map(names_by_code).fillna("")
     df["_category_raw"] = raw
     bad = codes.isna().to_numpy()
     idx = np.flatnonzero(bad)
@@ -226,10 +246,13 @@ def _join_area(cases: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *,
                buffer_m: float, names: dict[str, str]) -> list[Problem]:
     comm = communities.to_crs(XIAONAN_WORKING_CRS if communities.crs is None
                               else communities.estimate_utm_crs())
-    pts = cases.to_crs(comm.crs)
-    joined = gpd.sjoin_nearest(pts[["geometry"]], comm[["code", "name", "squad", "geometry"]],
-                               how="left", max_distance=buffer_m, distance_col="_dist")
-    joined = joined[~joined.index.duplicated(keep="first")]
+    pts = cases.to_crs(comm.crs)[["geometry"]]
+    cols = comm[["code", "name", "squad", "geometry"]]
+    inside = gpd.sjoin(pts, cols, how="inner", predicate="within")
+    inside = inside[~inside.index.duplicated(keep="first")]
+    rest = pts.loc[~pts.index.isin(inside.index)]
+    near = gpd.sjoin_nearest(rest, cols, how="left", max_distance=buffer_m, distance_col="_dist")
+    joined = pd.concat([inside, near[~near.index.duplicated(keep="first")]])
     cases["community_code"] = joined["code"].reindex(cases.index)
     cases["community"] = joined["name"].reindex(cases.index)
     cases["squad"] = joined["squad"].reindex(cases.index)
@@ -282,7 +305,7 @@ def parse_cases(
     FileReadError
         If required columns are missing.
     """
-    df, names = canonical_columns(table.copy())
+    df, names = canonical_columns(_as_text(table))
     df = df.reset_index(drop=True)
     df["row"] = np.arange(len(df)) + 2
     cat = default_catalogue() if catalogue is True else (catalogue or None)
