@@ -1,0 +1,233 @@
+"""Routing benchmark: TSPLIB (distance), Chao TOP (priority), Solomon as TOPTW (PyVRP vs OR-Tools).
+
+Run ``python benchmarks/routing.py --quick`` (subsets) or without ``--quick`` (everything; long).
+Every solution is checked with :func:`geo.routing.check_solution`; a violation counts as a failure.
+Results: a table on stdout and ``benchmarks/results/routing.json``.
+
+* TSPLIB: 12 symmetric instances, EUC_2D nint-rounded matrix, ``distance`` objective with a
+  matrix (the depot is city 1). Gap to the proven optimum.
+* Chao TOP (sets 1–7, 2–4 teams): first point = start, last = end, budget tmax = shift length at
+  speed 1, score = priority. Score / best known score (instances with best known 0 count 100%
+  when the score is 0).
+* Solomon (C/R/RC, 1 and 2) as TOPTW: priority = demand, capacity dropped, 2 or 4 teams leaving
+  the depot within its horizon; both solvers at the same time limit, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _machine import machine_info  # noqa: E402
+
+from geo.errors import XunchaError  # noqa: E402
+from geo.routing import check_solution, parse_patrol_problem, solve_patrol  # noqa: E402
+
+BENCH = ROOT.parent / "shared" / "bench"
+OUT = ROOT / "benchmarks" / "results" / "routing.json"
+
+
+def _run(problem: dict[str, Any], solver: str, limit: float) -> dict[str, Any]:
+    parsed = parse_patrol_problem(problem)
+    t, cpu = time.perf_counter(), time.process_time()
+    try:
+        sol = solve_patrol(parsed, solver=solver, time_limit_s=limit)
+    except XunchaError as exc:
+        return {"ok": False, "error": str(exc)[:200], "time_s": time.perf_counter() - t}
+    elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
+    errors = check_solution(parsed, sol)
+    return {"ok": not errors, "errors": errors[:3], "time_s": elapsed, "cpu_s": cpu,
+            "priority": sol["priority_total"], "distance": sol["distance_total_m"]}
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def read_tsp(path: Path) -> np.ndarray:
+    """Node coordinates of a TSPLIB EUC_2D file."""
+    lines = path.read_text().splitlines()
+    start = next(i for i, x in enumerate(lines) if x.strip().startswith("NODE_COORD_SECTION"))
+    pts = []
+    for line in lines[start + 1:]:
+        if line.strip() in ("EOF", ""):
+            break
+        _, x, y = line.split()[:3]
+        pts.append((float(x), float(y)))
+    return np.array(pts)
+
+
+def tsp_problem(xy: np.ndarray) -> dict[str, Any]:
+    """TSPLIB instance as a ``distance`` patrol problem with an nint-rounded matrix."""
+    diff = xy[:, None, :] - xy[None, :, :]
+    mat = np.floor(np.hypot(diff[..., 0], diff[..., 1]) + 0.5)
+    ids = ["depot"] + [f"c{i}" for i in range(1, len(xy))]
+    return {"teams": [{"id": "T", "start": "depot", "end": "depot", "shift_s": [0, 1e8],
+                       "speed_mps": 1.0}],
+            "sites": [{"id": "depot"}], "stops": [{"id": i} for i in ids[1:]],
+            "travel": {"metric": "matrix", "ids": ids, "seconds": mat.tolist()},
+            "objective": "distance"}
+
+
+def bench_tsplib(solvers: list[str], limit: float) -> list[dict[str, Any]]:
+    optima = {r["instance"]: float(r["optimum"])
+              for r in _csv(BENCH / "tsplib" / "known_optima.csv")}
+    rows = []
+    for name, opt in sorted(optima.items(), key=lambda kv: kv[1]):
+        problem = tsp_problem(read_tsp(BENCH / "tsplib" / f"{name}.tsp"))
+        for solver in solvers:
+            r = _run(problem, solver, limit)
+            gap = (r["distance"] - opt) / opt * 100 if r["ok"] else None
+            rows.append({"instance": name, "solver": solver, "optimum": opt, "gap_pct": gap, **r})
+            print(f"tsplib {name:9s} {solver:8s} opt {opt:9.0f} got {r.get('distance', 0):9.0f} "
+                  f"gap {gap if gap is None else round(gap, 3)}% {r['time_s']:.1f}s", flush=True)
+    return rows
+
+
+def chao_problem(path: Path) -> dict[str, Any]:
+    """Chao TOP instance: first point start, last point end, tmax = shift length at speed 1."""
+    lines = path.read_text().split("\n")
+    m = int(lines[1].split()[1])
+    tmax = float(lines[2].split()[1])
+    pts = np.array([[float(v) for v in ln.split()] for ln in lines[3:] if ln.strip()])
+    teams = [{"id": f"T{k}", "start": "S", "end": "E", "shift_s": [0, tmax], "speed_mps": 1.0}
+             for k in range(m)]
+    sites = [{"id": "S", "x": pts[0, 0], "y": pts[0, 1]}, {"id": "E", "x": pts[-1, 0], "y": pts[-1, 1]}]
+    stops = [{"id": f"p{i}", "x": x, "y": y, "priority": s} for i, (x, y, s) in enumerate(pts[1:-1])]
+    return {"teams": teams, "sites": sites, "stops": stops, "objective": "priority"}
+
+
+def bench_chao(solvers: list[str], limit: float, every: int) -> list[dict[str, Any]]:
+    bks = {r["instance"]: float(r["bks_score"])
+           for r in _csv(BENCH / "top_chao" / "bks.csv")}
+    files = sorted(BENCH.glob("top_chao/Set_*_234/*.txt"))
+    rows = []
+    for k, path in enumerate(files):
+        name = path.name.removesuffix(".txt")
+        if k % every or name not in bks:
+            continue
+        problem = chao_problem(path)
+        for solver in solvers:
+            r = _run(problem, solver, limit)
+            best = bks[name]
+            ratio = (1.0 if best == 0 else r["priority"] / best) if r["ok"] else 0.0
+            rows.append({"instance": name, "solver": solver, "bks": best, "ratio": ratio, **r})
+            print(f"chao {name:9s} {solver:8s} bks {best:5.0f} got {r.get('priority', 0):5.0f} "
+                  f"{ratio * 100:6.2f}% {r['time_s']:.1f}s", flush=True)
+    return rows
+
+
+def solomon_problem(path: Path, teams: int) -> dict[str, Any]:
+    """Solomon VRPTW as TOPTW: priority = demand, no capacity, depot horizon = shift."""
+    rows = [ln.split() for ln in path.read_text().splitlines()]
+    data = np.array([[float(v) for v in r] for r in rows if len(r) == 7 and r[0].isdigit()])
+    depot = data[0]
+    shift = [float(depot[4]), float(depot[5])]
+    return {"teams": [{"id": f"T{k}", "start": "D", "end": "D", "shift_s": shift, "speed_mps": 1.0}
+                      for k in range(teams)],
+            "sites": [{"id": "D", "x": depot[1], "y": depot[2]}],
+            "stops": [{"id": f"c{int(r[0])}", "x": r[1], "y": r[2], "priority": r[3],
+                       "windows_s": [[r[4], r[5]]], "service_s": r[6]} for r in data[1:]],
+            "objective": "priority"}
+
+
+def bench_solomon(solvers: list[str], limit: float, names: list[str],
+                  team_counts: list[int]) -> list[dict[str, Any]]:
+    rows = []
+    for name in names:
+        for m in team_counts:
+            problem = solomon_problem(BENCH / "solomon" / f"{name}.txt", m)
+            for solver in solvers:
+                r = _run(problem, solver, limit)
+                rows.append({"instance": name, "teams": m, "solver": solver, **r})
+                print(f"solomon {name:6s} m={m} {solver:8s} prio {r.get('priority', 0):6.0f} "
+                      f"dist {r.get('distance', 0):8.1f} {r['time_s']:.1f}s ok={r['ok']}", flush=True)
+    return rows
+
+
+def _summary(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for solver in sorted({r["solver"] for r in rows}):
+        sub = [r for r in rows if r["solver"] == solver]
+        vals = [r[key] for r in sub if r.get(key) is not None]
+        out[solver] = {"n": len(sub), "failed": sum(not r["ok"] for r in sub),
+                       f"mean_{key}": float(np.mean(vals)) if vals else float("nan"),
+                       f"worst_{key}": float(max(vals) if key == "gap_pct" else min(vals)) if vals else float("nan"),
+                       "mean_time_s": float(np.mean([r["time_s"] for r in sub])),
+                       "mean_cpu_s": float(np.mean([r.get("cpu_s", np.nan) for r in sub]))}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="representative subsets")
+    ap.add_argument("--parts", default="tsplib,chao,solomon")
+    ap.add_argument("--solvers", default="pyvrp,ortools")
+    ap.add_argument("--chao-every", type=int, default=None, help="run every k-th Chao instance")
+    args = ap.parse_args()
+    solvers = args.solvers.split(",")
+    parts = args.parts.split(",")
+    every = args.chao_every or (6 if args.quick else 1)
+    result: dict[str, Any] = {"machine": machine_info(), "quick": args.quick,
+                              "solvers": solvers, "chao_every": every}
+    if "tsplib" in parts:
+        rows = bench_tsplib(solvers, 5.0)
+        result["tsplib"] = {"time_limit_s": 5.0, "rows": rows, "summary": _summary(rows, "gap_pct")}
+    if "chao" in parts:
+        rows = bench_chao(solvers, 10.0, every)
+        result["chao"] = {"time_limit_s": 10.0, "rows": rows, "summary": _summary(rows, "ratio")}
+    if "solomon" in parts:
+        names = (["c101", "c201", "r101", "r201", "rc101", "rc201"] if args.quick else
+                 sorted(p.stem for p in (BENCH / "solomon").glob("[cr]*.txt")))
+        counts = [2, 4] if args.quick else [2, 3, 4]
+        rows = bench_solomon(solvers, 5.0, names, counts)
+        result["solomon"] = {"time_limit_s": 5.0, "rows": rows, "compare": _compare(rows)}
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=1, default=float))
+    _print_table(result)
+
+
+def _compare(rows: list[dict[str, Any]]) -> dict[str, float]:
+    by = {(r["instance"], r["teams"], r["solver"]): r for r in rows}
+    keys = {(r["instance"], r["teams"]) for r in rows}
+    a_wins = b_wins = ties = 0
+    ratios = []
+    for key in keys:
+        a, b = by.get((*key, "pyvrp")), by.get((*key, "ortools"))
+        if not a or not b or not a["ok"] or not b["ok"]:
+            continue
+        ratios.append(b["priority"] / a["priority"] if a["priority"] else 1.0)
+        a_wins += a["priority"] > b["priority"]
+        b_wins += b["priority"] > a["priority"]
+        ties += a["priority"] == b["priority"]
+    return {"pairs": len(ratios), "pyvrp_better": a_wins, "ortools_better": b_wins, "ties": ties,
+            "mean_ortools_over_pyvrp": float(np.mean(ratios)) if ratios else float("nan")}
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    print("\n== summary ==")
+    for part, key in (("tsplib", "gap_pct"), ("chao", "ratio")):
+        if part in result:
+            for solver, s in result[part]["summary"].items():
+                print(f"{part:8s} {solver:8s} n={s['n']:4d} failed={s['failed']} "
+                      f"mean_{key}={s[f'mean_{key}']:.4f} worst={s[f'worst_{key}']:.4f} "
+                      f"mean_time={s['mean_time_s']:.2f}s cpu={s['mean_cpu_s']:.2f}s")
+    if "solomon" in result:
+        print("solomon ", result["solomon"]["compare"])
+    print(f"written {OUT}")
+
+
+if __name__ == "__main__":
+    main()
