@@ -27,8 +27,9 @@ point's demand (``weight``/``demand``/``covered_weight``/``score``; 0 when absen
 hotspot with 80 recent cases from drowning out everything else; staleness raises hotspots in
 communities nobody has been to lately.
 
-Windows are clipped to the squad's working time (shifts minus lunch breaks of the available
-teams) so that service can start and finish inside a shift. Service times: 热点 15 min, 复查 10 min,
+Windows (when service may *start*) are clipped to the squad's working time (shifts minus lunch
+breaks of the available teams) so that service can start and finish inside a shift; at hotspots
+and relocation points the service also finishes inside the peak or market hours. Service times: 热点 15 min, 复查 10 min,
 疏导点 15 min, 社区巡查 20 min (:data:`SERVICE_S`).
 """
 
@@ -41,12 +42,20 @@ from datetime import date
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from geo.catalogue import Catalogue, default_catalogue
-from geo.crs import WGS84, require_crs, require_metric, to_working
+from geo.crs import WGS84
 from geo.errors import InputError
+from geo.planning_inputs import (
+    communities_working,
+    deadlines,
+    hotspot_category,
+    located,
+    number,
+    peak_windows,
+    text,
+)
 from geo.planning_time import (
     DAY_S,
     Interval,
@@ -56,7 +65,6 @@ from geo.planning_time import (
     hour_windows_s,
     intersect,
     merge_intervals,
-    parse_hours_text,
     working_intervals,
 )
 
@@ -93,10 +101,19 @@ class _Ctx:
         n = self.revisit_days
         return 1.0 + 0.5 * min(n if d is None else d, n) / n
 
-    def windows(self, raw: Sequence[Interval], service_s: float) -> list[list[float]]:
-        """``raw`` clipped so that service starts and ends inside working time."""
-        starts = [(lo, hi - service_s) for lo, hi in self.work if hi - service_s >= lo]
-        return [[float(lo), float(hi)] for lo, hi in intersect(merge_intervals(raw), starts)]
+    def windows(self, raw: Sequence[Interval], service_s: float, *, fit: bool = False
+                ) -> list[list[float]]:
+        """Service-start windows: ``raw`` clipped so that service ends inside working time.
+
+        ``fit``: service must also end inside ``raw`` (peak and market hours), not only start.
+        """
+        starts = _shrink(self.work, service_s)
+        return [[float(lo), float(hi)]
+                for lo, hi in intersect(_shrink(raw, service_s) if fit else raw, starts)]
+
+
+def _shrink(intervals: Sequence[Interval], service_s: float) -> list[Interval]:
+    return merge_intervals((lo, hi - service_s) for lo, hi in intervals if hi - service_s >= lo)
 
 
 def build_stops(
@@ -168,7 +185,7 @@ def build_stops(
     """
     if revisit_days < 1:
         raise InputError(f"巡查周期 revisit_days 必须至少为 1 天，实际为 {revisit_days}。")
-    comm = _communities(communities, working_crs)
+    comm = communities_working(communities, working_crs)
     teams = [t for t in squad.get("teams", []) if t.get("id") not in set(unavailable_teams)]
     if not teams:
         raise InputError(f"中队 {squad.get('id')} 今天没有可用的队伍；请检查 --unavailable。")
@@ -192,90 +209,24 @@ def build_stops(
     return out
 
 
-def _communities(communities: gpd.GeoDataFrame, working_crs: str | None) -> gpd.GeoDataFrame:
-    require_crs(communities, what="社区边界")
-    for col in ("code", "name"):
-        if col not in communities.columns:
-            raise InputError(f"社区边界缺少「{col}」列。")
-    comm = to_working(communities, crs=working_crs)
-    require_metric(comm.crs, what="工作坐标系")
-    comm = comm[["code", "name", "geometry"]].copy()
-    comm["code"] = comm["code"].astype(str)
-    return comm.reset_index(drop=True)
-
-
-def _located(gdf: gpd.GeoDataFrame, comm: gpd.GeoDataFrame, ctx: _Ctx,
-             what: str) -> gpd.GeoDataFrame:
-    """``gdf`` as points in the working CRS with ``community_code`` (given or spatial), in squad."""
-    require_crs(gdf, what=what)
-    g = gdf.to_crs(ctx.crs).copy()
-    g["geometry"] = [geom if geom.geom_type == "Point" else geom.representative_point()
-                     for geom in g.geometry]
-    given = (g["community_code"].astype(object).where(g["community_code"].notna(), None)
-             if "community_code" in g.columns else pd.Series(None, index=g.index, dtype=object))
-    need = given.isna()
-    if need.any():
-        hit = gpd.sjoin(g.loc[need, ["geometry"]], comm, how="left", predicate="within")
-        hit = hit[~hit.index.duplicated()]
-        given.loc[need] = hit["code"].reindex(g.index[need]).to_numpy()
-    g["community_code"] = [None if v is None or (isinstance(v, float) and math.isnan(v))
-                           else str(v) for v in given]
-    return g[g["community_code"].isin(ctx.codes)]
-
-
-def _text(row: Any, col: str, default: str = "") -> str:
-    v = row.get(col) if hasattr(row, "get") else None
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
-        return default
-    return str(v)
-
-
-def _num(row: Any, cols: Sequence[str], default: float) -> float:
-    for col in cols:
-        v = row.get(col)
-        if v is not None and not isinstance(v, str | list | dict):
-            try:
-                f = float(v)
-            except (TypeError, ValueError):
-                continue
-            if math.isfinite(f):
-                return f
-    return default
-
-
-def _hotspot_category(row: Any, cat: Catalogue) -> str:
-    for col in ("dominant_category", "category"):
-        code = _text(row, col)
-        if code and code in cat.table.index:
-            return code
-    return _text(row, "dominant_category") or _text(row, "category")
-
-
-def _peak_windows(row: Any) -> list[tuple[float, float]]:
-    raw = row.get("peak_windows")
-    if isinstance(raw, list | tuple | np.ndarray) and len(raw):
-        return [(float(w[0]), float(w[1])) for w in raw]
-    return parse_hours_text(_text(row, "peak_hours"))
-
-
 def _hotspot_rows(hotspots: gpd.GeoDataFrame | None, comm: gpd.GeoDataFrame, ctx: _Ctx,
                   warnings: list[str]) -> list[dict[str, Any]]:
     if hotspots is None or len(hotspots) == 0:
         return []
     rows, off_peak = [], []
-    g = _located(hotspots, comm, ctx, "热点")
+    g = located(hotspots, comm, ctx.codes, "热点")
     for k, (_, row) in enumerate(g.iterrows()):
-        code = _hotspot_category(row, ctx.catalogue)
+        code = hotspot_category(row, ctx.catalogue)
         name = ctx.catalogue.name(code) if code else "综合"
-        score = _num(row, ("score", "recency_score", "case_count"), 0.0)
-        count = int(_num(row, ("case_count",), 0.0))
+        score = number(row, ("score", "recency_score", "case_count"), 0.0)
+        count = int(number(row, ("case_count",), 0.0))
         severity = ctx.catalogue.severity(code) if code else 2
         prio = 10.0 * (1.0 + math.log1p(max(score, 0.0))) * severity / 3.0
         prio *= ctx.staleness(row["community_code"])
-        peaks = _peak_windows(row)
+        peaks = peak_windows(row)
         service = SERVICE_S["热点"]
-        wins = ctx.windows(hour_windows_s(peaks), service) if peaks else []
-        hid = _text(row, "hotspot_id", f"H{k + 1:02d}")
+        wins = ctx.windows(hour_windows_s(peaks), service, fit=True) if peaks else []
+        hid = text(row, "hotspot_id", f"H{k + 1:02d}")
         peak_text = "、".join(f"{hhmm(lo * 3600)}–{hhmm(hi * 3600 % DAY_S)}" for lo, hi in peaks)
         if not wins:
             wins = ctx.windows([(0.0, 2 * DAY_S)], service)
@@ -290,17 +241,6 @@ def _hotspot_rows(hotspots: gpd.GeoDataFrame | None, comm: gpd.GeoDataFrame, ctx
     return rows
 
 
-def _deadlines(cases: gpd.GeoDataFrame, cat: Catalogue) -> pd.Series:
-    hours = cases["category"].astype(str).map(cat.deadline_hours)
-    computed = cases["reported_at"] + pd.to_timedelta(hours, unit="h")
-    if "deadline_at" in cases.columns:
-        given = pd.to_datetime(cases["deadline_at"])
-        if given.dt.tz is None:
-            given = given.dt.tz_localize(computed.dt.tz)
-        return given.where(given.notna(), computed)
-    return computed
-
-
 def _recheck_rows(cases: gpd.GeoDataFrame | None, comm: gpd.GeoDataFrame, ctx: _Ctx,
                   warnings: list[str], *, per_team: int, n_teams: int) -> list[dict[str, Any]]:
     if cases is None or len(cases) == 0 or "status" not in cases.columns:
@@ -308,11 +248,11 @@ def _recheck_rows(cases: gpd.GeoDataFrame | None, comm: gpd.GeoDataFrame, ctx: _
     open_ = cases[cases["status"].notna() & ~cases["status"].isin(CLOSED_STATUSES)]
     if len(open_) == 0:
         return []
-    g = _located(open_, comm, ctx, "案件")
+    g = located(open_, comm, ctx.codes, "案件")
     if len(g) == 0:
         return []
     start = pd.Timestamp(day_start(ctx.day, ctx.tz))
-    due_s = (_deadlines(g, ctx.catalogue) - start).dt.total_seconds()
+    due_s = (deadlines(g, ctx.catalogue) - start).dt.total_seconds()
     g = g.assign(_due_s=due_s.to_numpy())
     g = g[g["_due_s"] < DAY_S]
     sev = g["category"].astype(str).map(ctx.catalogue.severity)
@@ -327,11 +267,11 @@ def _recheck_rows(cases: gpd.GeoDataFrame | None, comm: gpd.GeoDataFrame, ctx: _
         wins = ctx.windows([(0.0, 2 * DAY_S if overdue else due)], service)
         if not wins:
             wins, overdue = ctx.windows([(0.0, 2 * DAY_S)], service), True
-        code = _text(row, "category")
-        case_id = _text(row, "case_id", f"case{k}")
-        desc = _text(row, "description")[:40]
+        code = text(row, "category")
+        case_id = text(row, "case_id", f"case{k}")
+        desc = text(row, "description")[:40]
         when = "已超期" if overdue else f"须在 {hhmm(due)} 前复查"
-        what = f"复查 {case_id}：{_text(row, 'category_name') or ctx.catalogue.name(code)}，{when}"
+        what = f"复查 {case_id}：{text(row, 'category_name') or ctx.catalogue.name(code)}，{when}"
         what += f"；{desc}" if desc else ""
         prio = 10.0 * int(row["_sev"]) / 3.0 * (2.0 if overdue else 1.5)
         required = k < cap
@@ -354,17 +294,17 @@ def _relocation_rows(points: gpd.GeoDataFrame | None, comm: gpd.GeoDataFrame, ct
     if points is None or len(points) == 0:
         return []
     service = SERVICE_S["疏导点"]
-    wins = ctx.windows(hour_windows_s(MARKET_HOURS), service)
-    g = _located(points, comm, ctx, "疏导点")
+    wins = ctx.windows(hour_windows_s(MARKET_HOURS), service, fit=True)
+    g = located(points, comm, ctx.codes, "疏导点")
     if not wins:
         if len(g):
             warnings.append("没有队伍在早市（06:00–09:00）或夜市（18:00–22:00）时段上班，未安排疏导点巡查。")
         return []
     rows = []
     for k, (_, row) in enumerate(g.iterrows()):
-        pid = _text(row, "point_id") or _text(row, "id") or _text(row, "name") or f"P{k + 1:02d}"
-        weight = _num(row, ("weight", "demand", "covered_weight", "score"), 0.0)
-        name = _text(row, "name", pid)
+        pid = text(row, "point_id") or text(row, "id") or text(row, "name") or f"P{k + 1:02d}"
+        weight = number(row, ("weight", "demand", "covered_weight", "score"), 0.0)
+        name = text(row, "name", pid)
         rows.append(_row(ctx, row, kind="疏导点", stop_id=f"rel-{pid}",
                          prio=8.0 * (1.0 + math.log1p(max(weight, 0.0))), wins=wins,
                          what=f"疏导点「{name}」：早夜市时段巡查、引导摊贩入点经营",
@@ -405,11 +345,11 @@ def _row(ctx: _Ctx, row: Any, *, kind: str, stop_id: str, prio: float, wins: lis
     return {
         "stop_id": stop_id, "kind": kind, "priority": max(1, round(prio)),
         "service_s": SERVICE_S[kind], "windows_s": wins, "required": bool(required),
-        "community_code": code, "community": ctx.names.get(str(code), _text(row, "community")),
+        "community_code": code, "community": ctx.names.get(str(code), text(row, "community")),
         "what": what, "category": category,
         "category_name": ctx.catalogue.name(category) if category else "",
         "checklist_key": category if kind in ("热点", "复查") and category else kind,
-        "address": _text(row, "address"), "source_id": source_id, "deadline": deadline,
+        "address": text(row, "address"), "source_id": source_id, "deadline": deadline,
         "days_since_visit": ctx.days_since(code), "geometry": row["geometry"],
     }
 
