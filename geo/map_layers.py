@@ -44,7 +44,7 @@ def esc(value: object) -> str:
 
 def fmt_value(value: object) -> str:
     """Plain text of a data value: ``—`` for missing, lists joined with ``、``."""
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return "—"
     if isinstance(value, float | np.floating):
         if not math.isfinite(float(value)):
@@ -54,8 +54,6 @@ def fmt_value(value: object) -> str:
         return value
     if isinstance(value, list | tuple | np.ndarray | pd.Series):
         return "、".join(fmt_value(v) for v in value) or "—"
-    if value is pd.NaT or (isinstance(value, pd.Timestamp) and pd.isna(value)):
-        return "—"
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M")
     return str(value)
@@ -77,7 +75,8 @@ def _get(row: pd.Series, names: Sequence[str], default: object = None) -> Any:
     for n in names:
         if n in row.index:
             v = row[n]
-            if not (np.isscalar(v) and pd.isna(v)):
+            missing = pd.isna(v) if np.isscalar(v) or v is pd.NA or v is pd.NaT else False
+            if not missing:
                 return v
     return default
 

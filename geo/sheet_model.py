@@ -89,6 +89,13 @@ class SheetStop:
             return [str(x) for x in self.checklist]
         return checklist_for(self.category, category_name=self.category_name, kind=self.kind)
 
+    def category_text(self) -> str:
+        """The category's Chinese name: given, else from the catalogue by code, else the code."""
+        if self.category_name:
+            return self.category_name
+        entry = load_checklists()["categories"].get((self.category or "").strip())
+        return str(entry["name"]) if entry else self.category
+
     def has_position(self) -> bool:
         """True when ``lon`` and ``lat`` are finite numbers."""
         return _finite(self.lon) and _finite(self.lat)
@@ -125,6 +132,9 @@ class TeamSheet:
         Shown in header and footer, e.g. ``模拟数据，仅供演示`` when data is simulated.
     note : str
         Any further remark for the header (e.g. weather, special tasks).
+    times_from : datetime, time or "HH:MM", optional
+        What numeric stop times count from; default ``shift_start`` (use ``"00:00"`` for
+        seconds after midnight).
     """
 
     squad_name: str
@@ -142,6 +152,7 @@ class TeamSheet:
     start_lonlat: tuple[float, float] | None = None
     data_label: str = ""
     note: str = ""
+    times_from: Clock = None
 
     def __post_init__(self) -> None:
         self.members = [_member(m) for m in self.members]
@@ -178,8 +189,9 @@ class TeamSheet:
 
     def window(self, stop: SheetStop) -> str:
         """Arrival window of ``stop`` as ``07:10–07:25`` (or just the arrival)."""
-        a = format_clock(stop.arrive, base=self.shift_start)
-        d = format_clock(stop.depart, base=self.shift_start)
+        base = self.shift_start if self.times_from is None else self.times_from
+        a = format_clock(stop.arrive, base=base)
+        d = format_clock(stop.depart, base=base)
         if a and d:
             return f"{a}–{d}"
         return a or d

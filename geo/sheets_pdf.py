@@ -198,7 +198,7 @@ def _draw_map(pdf: FPDF, sheet: TeamSheet, height: float) -> None:
 
 def _stop_cells(sheet: TeamSheet, stop: SheetStop) -> list[str]:
     place = "\n".join(t for t in (stop.community, stop.address) if t)
-    cat = stop.category_name or stop.category
+    cat = stop.category_text()
     head = f"【{stop.kind}】{cat}" if cat else f"【{stop.kind}】"
     what = "\n".join(t for t in (head, stop.what) if t)
     checks = "\n".join(f"□ {item}" for item in stop.items())

@@ -47,7 +47,7 @@ def _put(ws: Worksheet, row: int, col: int, value: object) -> None:
 def _stop_row(sheet: TeamSheet, stop: SheetStop) -> list[object]:
     return [
         stop.seq, sheet.window(stop), stop.kind, stop.community, stop.address,
-        stop.category_name or stop.category, stop.what,
+        stop.category_text(), stop.what,
         "\n".join(f"□ {item}" for item in stop.items()), "",
         round(float(stop.lon), 6) if stop.lon is not None and stop.has_position() else None,
         round(float(stop.lat), 6) if stop.lat is not None and stop.has_position() else None,
@@ -219,7 +219,7 @@ _COLGROUP = "<colgroup>" + "".join(
 
 def _html_row(sheet: TeamSheet, s: SheetStop) -> str:
     checks = "".join(f"<li>{_e(item)}</li>" for item in s.items())
-    cat = s.category_name or s.category
+    cat = s.category_text()
     return (
         f'<tr><td class="seq">{_e(s.seq)}</td><td class="win">{_e(sheet.window(s) or "—")}</td>'
         f"<td>{_e(s.community)}<br>{_e(s.address)}</td>"

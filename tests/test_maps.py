@@ -161,6 +161,10 @@ def test_every_value_escaped() -> None:
 def test_esc() -> None:
     assert esc(EVIL) == "&lt;script&gt;alert(1)&lt;/script&gt;&#96;&#36;{x}&#92;"
     assert esc(None) == "—" and esc(float("nan")) == "—" and esc([7, 8]) == "7、8"
+    import pandas as pd
+
+    assert esc(pd.NA) == "—" and esc(pd.NaT) == "—"
+    assert esc(pd.Timestamp("2025-05-12 07:30", tz="Asia/Shanghai")) == "2025-05-12 07:30"
 
 
 def test_static_prefix_points_assets_at_service() -> None:

@@ -198,6 +198,11 @@ def test_format_clock_and_sheet_fields() -> None:
     assert format_clock(90, base=datetime(2025, 5, 12, 18, 30)) == "18:32"
     assert format_clock("7:05") == "07:05" and format_clock(None) == ""
     assert format_clock(3600 * 5, base="22:00") == "03:00（次日）"
+    midnight = make_sheet(1, times_from="00:00")
+    midnight.stops[0].arrive, midnight.stops[0].depart = 7 * 3600 + 300, 7 * 3600 + 900
+    assert midnight.window(midnight.stops[0]) == "07:05–07:15"
+    assert SheetStop(seq=1, category="06045").category_text() == "非法占绿毁绿"
+    assert SheetStop(seq=1, category="x1").category_text() == "x1"
     sheet = make_sheet(1, date="2025-05-13")
     assert sheet.date == date(2025, 5, 13) and sheet.date_text().endswith("星期二")
     with pytest.raises(InputError):
