@@ -1,0 +1,119 @@
+"""The xuncha web service: ``create_app(settings)`` builds a FastAPI app around one Storage.
+
+Nothing is connected at import time: the engine is created when the app starts (or on the first
+request). Routers live one per resource in :mod:`service.routers`; to add one, write
+``service/routers/<name>.py`` exposing ``router`` and append ``<name>`` to :data:`ROUTERS`.
+
+Authentication is required everywhere except ``/health``, ``/api/auth/*``, the OpenAPI docs
+(``/docs``, ``/redoc``, ``/openapi.json``) and whatever public pages and static assets a router
+declares without the ``CurrentUser`` dependency (the login page).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from service import errors
+from service.auth import LoginLimiter
+from service.settings import Settings
+from service.storage import Storage
+
+ROUTERS: tuple[str, ...] = (
+    "health",
+    "auth",
+    "users",
+    "squads",
+    "communities",
+    "cases",
+    "worklogs",
+    "ogc",
+)
+"""Router modules under :mod:`service.routers`, included in this order."""
+
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "same-origin",
+}
+
+TAGS = [
+    {"name": "health", "description": "服务状态"},
+    {"name": "auth", "description": "登录与令牌"},
+    {"name": "users", "description": "用户管理（管理员）"},
+    {"name": "squads", "description": "中队"},
+    {"name": "communities", "description": "社区与工作站"},
+    {"name": "cases", "description": "案件：查询、上报、导入、状态流转"},
+    {"name": "worklogs", "description": "城管进社区工作日志"},
+    {"name": "ogc", "description": "OGC API – Features（QGIS 可直接添加）"},
+]
+
+
+def _lifespan(storage: Storage) -> Callable[[FastAPI], AsyncIterator[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        storage.init()  # migrate and seed a new database; fails fast on a bad URL
+        yield
+        storage.engine.dispose()
+
+    return lifespan  # type: ignore[return-value]
+
+
+async def _security_headers(request: Request,
+                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    response = await call_next(request)
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _size_guard(limit_bytes: int) -> Callable[[Request, Callable[[Request], Awaitable[Response]]],
+                                             Awaitable[Response]]:
+    async def guard(request: Request,
+                    call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit_bytes:
+            return JSONResponse({"detail": f"请求体超过上限 {limit_bytes // 1024 // 1024} MB；"
+                                           "请拆分后分批导入。", "problems": []}, status_code=413)
+        return await call_next(request)
+
+    return guard
+
+
+def create_app(settings: Settings | None = None, *, storage: Storage | None = None) -> FastAPI:
+    """Build the service for ``settings`` (default: read and validate the ``XUNCHA_*`` environment).
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Validated settings; ``Settings()`` when omitted.
+    storage : Storage, optional
+        A storage to use instead of one built from ``settings.database_url`` (tests, embedding).
+    """
+    settings = settings or Settings()
+    storage = storage or Storage(settings.database_url, boundaries_dir=settings.boundaries_dir,
+                                 tz=settings.timezone)
+    app = FastAPI(
+        title="巡查 xuncha",
+        description="城管中队的案件、工作日志、热点、巡查路线与疏导点选址服务。"
+                    "除 /health、/api/auth/token 和文档外，所有接口都需要登录"
+                    "（Authorization: Bearer 令牌，或网页的会话 Cookie）。",
+        version="0.1.0",
+        openapi_tags=TAGS,
+        lifespan=_lifespan(storage),  # type: ignore[arg-type]
+    )
+    app.state.settings = settings
+    app.state.storage = storage
+    app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
+    errors.install(app)
+    app.middleware("http")(_security_headers)
+    # refuse oversized bodies before they are read (the import route checks the real size too)
+    app.middleware("http")(_size_guard(settings.max_upload_mb * 1024 * 1024 + 64 * 1024))
+    for name in ROUTERS:
+        module = importlib.import_module(f"service.routers.{name}")
+        app.include_router(module.router)
+    return app

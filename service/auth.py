@@ -1,0 +1,226 @@
+"""Users, passwords (Argon2id), signed tokens (JWT, HS256) and the failed-login rate limit.
+
+Tokens carry the username (``sub``), role and squad; every request re-reads the user from the
+database, so a disabled user or a changed role takes effect at once. The web pages use the same
+token in an HttpOnly, SameSite=Lax cookie named :data:`COOKIE_NAME`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from starlette.responses import Response
+
+from geo.errors import InputError, NotFoundError
+from service.errors import AuthError, ConflictError, RateLimited
+from service.models import Squad, User
+from service.storage import Storage
+from service.workflow import ROLES, SQUAD_ROLES
+
+COOKIE_NAME = "xuncha_session"
+ALGORITHM = "HS256"
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("xuncha-timing-equaliser")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user as the routers see it.
+
+    ``squads`` is what the user may see: ``None`` for district-wide roles (admin, planner),
+    a one-element tuple for squad-bound roles (squad_leader, officer).
+    """
+
+    id: int
+    username: str
+    role: str
+    squad_id: str | None
+
+    @property
+    def squads(self) -> tuple[str, ...] | None:
+        """Squads this user may see and change (``None`` = all)."""
+        if self.role in SQUAD_ROLES:
+            return (self.squad_id,) if self.squad_id else ()
+        return None
+
+    def may_see(self, squad_id: str | None) -> bool:
+        """Whether a record of ``squad_id`` is visible to this user."""
+        allowed = self.squads
+        return allowed is None or (squad_id is not None and squad_id in allowed)
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash`` (never raises)."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _principal(user: User) -> Principal:
+    return Principal(id=user.id, username=user.username, role=user.role, squad_id=user.squad_id)
+
+
+def validate_user_fields(storage: Storage, username: str, role: str, squad: str | None) -> None:
+    """Raise :class:`InputError`/:class:`NotFoundError` unless the fields make a valid user."""
+    if not username or len(username) > 64 or any(c.isspace() for c in username):
+        raise InputError("用户名须为 1–64 个字符且不含空白。")
+    if role not in ROLES:
+        raise InputError(f"未知角色「{role}」；可用角色：{'、'.join(ROLES)}。")
+    if role in SQUAD_ROLES and not squad:
+        raise InputError(f"角色 {role} 必须绑定一个中队；请加 --squad 中队编号。")
+    if role not in SQUAD_ROLES and squad:
+        raise InputError(f"角色 {role} 面向全区，不能绑定中队；请去掉 --squad。")
+    if squad:
+        with storage.begin() as session:
+            if session.get(Squad, squad) is None:
+                ids = "、".join(session.scalars(select(Squad.id).order_by(Squad.id)))
+                raise NotFoundError(f"没有编号为「{squad}」的中队；可用中队：{ids}。")
+
+
+def create_user(storage: Storage, username: str, password: str, *, role: str,
+                squad: str | None = None) -> Principal:
+    """Add a user; raises :class:`ConflictError` if the username exists."""
+    validate_user_fields(storage, username, role, squad)
+    if len(password) < 8:
+        raise InputError("密码至少需要 8 个字符。")
+    with storage.begin() as session:
+        if session.scalar(select(User.id).where(User.username == username)) is not None:
+            raise ConflictError(f"用户「{username}」已存在。")
+        user = User(username=username, password_hash=hash_password(password), role=role,
+                    squad_id=squad or None, active=True)
+        session.add(user)
+        session.flush()
+        return _principal(user)
+
+
+def set_password(storage: Storage, username: str, password: str) -> None:
+    """Replace a user's password."""
+    if len(password) < 8:
+        raise InputError("密码至少需要 8 个字符。")
+    with storage.begin() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"没有用户「{username}」。")
+        user.password_hash = hash_password(password)
+
+
+def authenticate(storage: Storage, username: str, password: str) -> Principal | None:
+    """The active user with these credentials, or ``None`` (constant work either way)."""
+    with storage.begin() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        stored = user.password_hash if user is not None and user.active else _DUMMY_HASH
+        ok = verify_password(stored, password)
+        if user is None or not user.active or not ok:
+            return None
+        return _principal(user)
+
+
+def load_principal(storage: Storage, username: str) -> Principal | None:
+    """The active user ``username`` or ``None``."""
+    with storage.begin() as session:
+        user = session.scalar(select(User).where(User.username == username, User.active))
+        return _principal(user) if user is not None else None
+
+
+def create_token(user: Principal, *, key: str, ttl_minutes: int) -> str:
+    """A signed access token for ``user`` valid for ``ttl_minutes``."""
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {"sub": user.username, "role": user.role, "squad": user.squad_id,
+                              "iat": now, "exp": now + timedelta(minutes=ttl_minutes)}
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def decode_token(token: str, *, key: str) -> str:
+    """The username in a valid token; raises :class:`AuthError` otherwise."""
+    try:
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError("登录已过期，请重新登录。") from exc
+    except jwt.PyJWTError as exc:
+        raise AuthError("登录凭据无效，请重新登录。") from exc
+    return str(claims["sub"])
+
+
+def set_session_cookie(response: Response, token: str, *, ttl_minutes: int,
+                       secure: bool = False) -> None:
+    """Put ``token`` in the HttpOnly, SameSite=Lax session cookie of the web pages."""
+    response.set_cookie(COOKIE_NAME, token, max_age=ttl_minutes * 60, httponly=True,
+                        samesite="lax", secure=secure, path="/")
+
+
+def clear_session_cookie(response: Response) -> None:
+    """Remove the session cookie."""
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="lax")
+
+
+class LoginLimiter:
+    """In-memory sliding-window limit on failed sign-ins per (username, client address).
+
+    After ``per_minute`` failures within 60 s for one username from one address, further attempts
+    are refused for the rest of the window; a per-address limit of ``10 × per_minute`` also stops
+    trying many usernames. A successful sign-in clears that username's failures.
+    """
+
+    def __init__(self, per_minute: int, *, window_s: float = 60.0, max_keys: int = 20000) -> None:
+        self.per_minute = per_minute
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._fails: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _keys(self, username: str, ip: str) -> list[tuple[tuple[str, str], int]]:
+        return [((username.lower(), ip), self.per_minute), (("\0ip", ip), self.per_minute * 10)]
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        q = self._fails.get(key, deque())
+        while q and now - q[0] > self.window_s:
+            q.popleft()
+        return q
+
+    def check(self, username: str, ip: str) -> None:
+        """Raise :class:`RateLimited` when this username/address is over its limit."""
+        now = time.monotonic()
+        with self._lock:
+            for key, limit in self._keys(username, ip):
+                q = self._recent(key, now)
+                if len(q) >= limit:
+                    wait = max(1, int(self.window_s - (now - q[0])) + 1)
+                    raise RateLimited(f"登录失败次数过多，请 {wait} 秒后再试。", retry_after_s=wait)
+
+    def failed(self, username: str, ip: str) -> None:
+        """Record one failed attempt."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._fails) >= self.max_keys:
+                self._prune(now)
+            for key, _limit in self._keys(username, ip):
+                q = self._recent(key, now)
+                q.append(now)
+                self._fails[key] = q
+
+    def succeeded(self, username: str, ip: str) -> None:
+        """Forget the failures of ``username`` from ``ip``."""
+        with self._lock:
+            self._fails.pop((username.lower(), ip), None)
+
+    def _prune(self, now: float) -> None:
+        for key in list(self._fails):
+            if not self._recent(key, now):
+                del self._fails[key]
+        while len(self._fails) >= self.max_keys:  # still full: drop the oldest keys
+            del self._fails[next(iter(self._fails))]

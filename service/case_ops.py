@@ -1,0 +1,168 @@
+"""Case operations behind the HTTP layer: features, detail, create, status transitions, CSV export.
+
+Every function takes the caller (:class:`service.auth.Principal`) and enforces squad visibility:
+a case of another squad is reported as not found, exactly like a case that does not exist.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import select
+
+from geo.cases import parse_cases
+from geo.catalogue import default_catalogue
+from geo.errors import NotFoundError, ValidationError
+from service.auth import Principal
+from service.errors import ConflictError, PermissionDenied
+from service.geojson import frame_features
+from service.importer import import_table
+from service.models import Case, CaseEvent
+from service.schemas import CaseCreate, TransitionCreate
+from service.storage import Storage
+from service.workflow import allowed_next, check_transition, closes, is_overdue, overdue_flags
+
+CASE_PROPS = ["case_id", "category", "category_name", "reported_at", "status", "closed_at",
+              "deadline_at", "overdue", "description", "address", "source", "community_code",
+              "community", "squad"]
+"""Properties of a case feature (API and OGC collection)."""
+
+
+def case_features(gdf: gpd.GeoDataFrame, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """GeoJSON features of a case frame from :meth:`Storage.query_cases`, with ``overdue``."""
+    now = now or datetime.now(UTC)
+    gdf = gdf.copy()
+    gdf["overdue"] = overdue_flags(gdf["status"], gdf["deadline_at"], gdf["closed_at"], now)
+    return frame_features(gdf, id_column="case_id", properties=CASE_PROPS)
+
+
+def resolve_categories(values: list[str] | None) -> tuple[str, ...] | None:
+    """Category filters as codes (codes, Chinese names and aliases accepted; unknown kept)."""
+    if not values:
+        return None
+    cat = default_catalogue()
+    return tuple(cat.resolve(v) or v for v in values)
+
+
+def _not_found(case_id: str) -> NotFoundError:
+    return NotFoundError(f"没有编号为「{case_id[:64]}」的案件（或无权查看）。")
+
+
+def case_detail(storage: Storage, case_id: str, user: Principal) -> dict[str, Any]:
+    """One case as a GeoJSON Feature with ``history``, ``overdue`` and the caller's next steps."""
+    case = storage.get_case(case_id)
+    if case is None or not user.may_see(case["squad"]):
+        raise _not_found(case_id)
+    tz = ZoneInfo(storage.tz)
+    now = datetime.now(UTC)
+    props = {k: case.get(k) for k in CASE_PROPS if k != "overdue"}
+    for key in ("reported_at", "closed_at", "deadline_at"):
+        value = props[key]
+        props[key] = value.astimezone(tz).isoformat() if value is not None else None
+    props["overdue"] = is_overdue(case["status"], case["deadline_at"], case["closed_at"], now)
+    props["allowed_next"] = list(allowed_next(case["status"], user.role)) \
+        if user.role != "planner" else []
+    props["history"] = [{**h, "at": h["at"].astimezone(tz).isoformat()} for h in case["history"]]
+    return {"type": "Feature", "id": case["case_id"],
+            "geometry": {"type": "Point", "coordinates": [case["lon"], case["lat"]]},
+            "properties": props}
+
+
+def _new_case_id(tz: str) -> str:
+    return f"XC{datetime.now(ZoneInfo(tz)):%Y%m%d}{secrets.token_hex(4).upper()}"
+
+
+def create_case(storage: Storage, body: CaseCreate, user: Principal) -> str:
+    """Validate and store one case reported through the API; returns its ``case_id``.
+
+    Raises
+    ------
+    ValidationError
+        The case fails validation (unknown category, outside the service area, …).
+    ConflictError
+        ``case_id`` exists already (use the status transitions to change a case).
+    PermissionDenied
+        A squad-bound caller reports a case located in another squad's area.
+    """
+    if user.role == "planner":
+        raise PermissionDenied("规划人员不能上报案件。")
+    case_id = body.case_id or _new_case_id(storage.tz)
+    reported = body.reported_at or datetime.now(UTC)
+    if reported.tzinfo is None:
+        reported = reported.replace(tzinfo=ZoneInfo(storage.tz))
+    table = pd.DataFrame([{
+        "case_id": case_id, "category": body.category, "reported_at": reported.isoformat(),
+        "lon": repr(body.lon), "lat": repr(body.lat), "description": body.description,
+        "address": body.address, "source": body.source or "api"}])
+    parsed = parse_cases(table, coords=body.coords, tz=storage.tz,
+                         communities=storage.communities())
+    if parsed.problems:
+        raise ValidationError(parsed.problems, what="案件")
+    squad = parsed.cases["squad"].iat[0]
+    if not user.may_see(squad):
+        raise PermissionDenied(f"该位置属于「{squad}」中队，不在你的中队范围内。")
+    if storage.get_case(case_id) is not None:
+        raise ConflictError(f"案件编号「{case_id}」已存在；修改状态请用状态流转接口。")
+    report = import_table(storage, table, filename="api", coords=body.coords,
+                          actor=user.username)
+    if report.problems:
+        raise ValidationError(report.problems, what="案件")
+    return case_id
+
+
+def transition_case(storage: Storage, case_id: str, body: TransitionCreate,
+                    user: Principal) -> None:
+    """Move a case to ``body.to_status`` and record who did it and when (one transaction)."""
+    now = datetime.now(UTC)
+    with storage.begin() as session:
+        case = session.scalar(select(Case).where(Case.case_id == case_id).with_for_update())
+        if case is None or not user.may_see(case.squad_id):
+            raise _not_found(case_id)
+        check_transition(case.status, body.to_status, user.role)
+        session.add(CaseEvent(case_pk=case.id, from_status=case.status,
+                              to_status=body.to_status, at=now, actor=user.username,
+                              note=body.note))
+        case.status = body.to_status
+        case.closed_at = now if closes(body.to_status) else None
+        case.updated_at = now
+
+
+_EXPORT_COLUMNS = [("case_id", "案件编号"), ("category", "问题类型代码"),
+                   ("category_name", "问题类型"), ("reported_at", "上报时间"), ("status", "状态"),
+                   ("closed_at", "结案时间"), ("deadline_at", "处置时限"), ("overdue", "超期"),
+                   ("community", "所属社区"), ("squad", "中队"), ("address", "地址"),
+                   ("description", "问题描述"), ("lon", "经度"), ("lat", "纬度")]
+
+
+def _cell(value: Any) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if not isinstance(value, str):
+        return str(value)
+    text = value
+    # a leading = + - @ would make a spreadsheet evaluate the cell (CSV injection)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def cases_csv(gdf: gpd.GeoDataFrame, *, now: datetime | None = None) -> bytes:
+    """The cases as a UTF-8 (with BOM, for Excel) CSV with Chinese headers."""
+    gdf = gdf.copy()
+    gdf["overdue"] = overdue_flags(gdf["status"], gdf["deadline_at"], gdf["closed_at"],
+                                   now or datetime.now(UTC))
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([label for _col, label in _EXPORT_COLUMNS])
+    for rec in gdf[[c for c, _ in _EXPORT_COLUMNS]].itertuples(index=False):
+        writer.writerow([_cell(v) for v in rec])
+    return buf.getvalue().encode("utf-8-sig")

@@ -1,0 +1,92 @@
+"""``xuncha users add|list|passwd``: manage the service's users (passwords read from stdin)."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geo.errors import XunchaError
+from service.settings import Settings
+
+console = Console()
+users_app = typer.Typer(help="用户管理：新增用户、列出用户、修改密码。", no_args_is_help=True)
+
+DbOption = Annotated[str | None, typer.Option(help="数据库 URL（默认 XUNCHA_DATABASE_URL）")]
+
+
+def _storage(db: str | None):  # type: ignore[no-untyped-def]
+    from service.storage import Storage
+
+    settings = Settings()
+    return Storage(db or settings.database_url, boundaries_dir=settings.boundaries_dir,
+                   tz=settings.timezone)
+
+
+def read_password() -> str:
+    """The password: typed twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("密码：")
+        if getpass.getpass("再次输入密码：") != first:
+            console.print("[red]两次输入的密码不一致。[/red]")
+            raise typer.Exit(2)
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users_app.command("add")
+def add_cmd(
+    username: Annotated[str, typer.Argument(help="用户名")],
+    role: Annotated[str, typer.Option(help="角色：admin、planner、squad_leader 或 officer")],
+    squad: Annotated[str | None, typer.Option(help="中队编号（squad_leader、officer 必填）")] = None,
+    db: DbOption = None,
+) -> None:
+    """新增用户；密码从标准输入读取（终端里输入两次），至少 8 个字符。"""
+    from service.auth import create_user
+
+    password = read_password()
+    try:
+        user = create_user(_storage(db), username, password, role=role, squad=squad)
+    except XunchaError as exc:
+        console.print(f"[red]未添加用户：[/red]{exc}")
+        raise typer.Exit(1) from exc
+    where = f"，中队 {user.squad_id}" if user.squad_id else ""
+    console.print(f"已添加用户 {user.username}（角色 {user.role}{where}）。")
+
+
+@users_app.command("list")
+def list_cmd(db: DbOption = None) -> None:
+    """列出全部用户。"""
+    from sqlalchemy import select
+
+    from service.models import User
+
+    storage = _storage(db)
+    table = Table("用户名", "角色", "中队", "状态")
+    with storage.begin() as session:
+        for u in session.scalars(select(User).order_by(User.username)):
+            table.add_row(u.username, u.role, u.squad_id or "", "启用" if u.active else "停用")
+    console.print(table)
+
+
+@users_app.command("passwd")
+def passwd_cmd(username: Annotated[str, typer.Argument(help="用户名")],
+               db: DbOption = None) -> None:
+    """修改用户密码；新密码从标准输入读取。"""
+    from service.auth import set_password
+
+    try:
+        set_password(_storage(db), username, read_password())
+    except XunchaError as exc:
+        console.print(f"[red]未修改密码：[/red]{exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"已修改用户 {username} 的密码。")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``users`` command group to ``app``."""
+    app.add_typer(users_app, name="users")

@@ -1,0 +1,140 @@
+"""Work logs (城管进社区工作日志): entries with time, place, problem, action and reception outcome.
+
+Squad-bound users read and write only their squad's log; officers and squad leaders write, admins
+write for any squad (``squad_id`` required), planners only read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy import func, select
+
+from geo.errors import InputError, NotFoundError
+from service.auth import Principal
+from service.deps import CurrentUser, SettingsDep, StorageDep
+from service.errors import PermissionDenied
+from service.geojson import aware
+from service.models import Case, Community, Squad, WorkLogEntry
+from service.schemas import ErrorBody, Outcome, WorkLogCreate, WorkLogPage, WorkLogPublic
+
+router = APIRouter(prefix="/api/worklogs", tags=["worklogs"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+    404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+EntryId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+_WRITERS = frozenset({"admin", "squad_leader", "officer"})
+
+
+def _public(e: WorkLogEntry, tz: str) -> WorkLogPublic:
+    """The entry with its times in the deployment's zone."""
+    out = WorkLogPublic.model_validate(e, from_attributes=True)
+    zone = ZoneInfo(tz)
+    return out.model_copy(update={"at": out.at.astimezone(zone),
+                                  "created_at": out.created_at.astimezone(zone)})
+
+
+def _target_squad(user: Principal, squad_id: str | None) -> str:
+    if user.role not in _WRITERS:
+        raise PermissionDenied(f"角色 {user.role} 不能填写工作日志。")
+    if user.squad_id and user.squads is not None:
+        if squad_id not in (None, user.squad_id):
+            raise PermissionDenied("只能填写本中队的工作日志。")
+        return user.squad_id
+    if not squad_id:
+        raise InputError("请指定 squad_id（日志所属中队）。")
+    return squad_id
+
+
+@router.get("", response_model=WorkLogPage, responses=_ERRORS, summary="工作日志列表")
+def list_logs(
+    storage: StorageDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    squad: Annotated[str | None, Query(max_length=32)] = None,
+    community: Annotated[str | None, Query(max_length=16, description="社区代码")] = None,
+    start: Annotated[datetime | None, Query(description="时间下限（含）")] = None,
+    end: Annotated[datetime | None, Query(description="时间上限（不含）")] = None,
+    outcome: Outcome | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> WorkLogPage:
+    """Entries the caller may see, newest first."""
+    stmt = select(WorkLogEntry)
+    if squad is not None and not user.may_see(squad):
+        raise PermissionDenied(f"无权查看中队「{squad}」的工作日志。")
+    squads = (squad,) if squad is not None else user.squads
+    if squads is not None:
+        stmt = stmt.where(WorkLogEntry.squad_id.in_(squads))
+    if community:
+        stmt = stmt.where(WorkLogEntry.community_code == community)
+    lo, hi = aware(start, settings.timezone), aware(end, settings.timezone)
+    if lo is not None:
+        stmt = stmt.where(WorkLogEntry.at >= lo)
+    if hi is not None:
+        stmt = stmt.where(WorkLogEntry.at < hi)
+    if outcome:
+        stmt = stmt.where(WorkLogEntry.outcome == outcome)
+    with storage.begin() as session:
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = session.scalars(stmt.order_by(WorkLogEntry.at.desc(), WorkLogEntry.id.desc())
+                               .limit(limit).offset(offset)).all()
+        return WorkLogPage(total=int(total), items=[_public(r, settings.timezone) for r in rows])
+
+
+@router.post("", response_model=WorkLogPublic, status_code=201, responses=_ERRORS,
+             summary="填写工作日志")
+def add_log(body: WorkLogCreate, storage: StorageDep, settings: SettingsDep,
+            user: CurrentUser) -> WorkLogPublic:
+    """Add an entry; the author is the caller and squad-bound callers write to their squad."""
+    squad = _target_squad(user, body.squad_id)
+    at = aware(body.at, settings.timezone)
+    with storage.begin() as session:
+        if session.get(Squad, squad) is None:
+            raise NotFoundError(f"没有编号为「{squad}」的中队。")
+        if body.community_code:
+            comm = session.get(Community, body.community_code)
+            if comm is None or comm.squad_id != squad:
+                raise InputError(f"社区「{body.community_code}」不属于中队「{squad}」。")
+        if body.case_id:
+            case_squad = session.scalar(select(Case.squad_id).where(Case.case_id == body.case_id))
+            if case_squad is None or case_squad != squad:
+                raise NotFoundError(f"本中队没有编号为「{body.case_id}」的案件。")
+        entry = WorkLogEntry(
+            squad_id=squad, community_code=body.community_code, author=user.username, at=at,
+            place=body.place, lon=body.lon, lat=body.lat, problem=body.problem,
+            action=body.action, outcome=body.outcome or "", case_id=body.case_id)
+        session.add(entry)
+        session.flush()
+        return _public(entry, settings.timezone)
+
+
+def _visible_entry(storage: StorageDep, entry_id: int, user: Principal) -> WorkLogEntry:
+    with storage.begin() as session:
+        entry = session.get(WorkLogEntry, entry_id)
+        if entry is None or not user.may_see(entry.squad_id):
+            raise NotFoundError(f"没有编号为 {entry_id} 的日志（或无权查看）。")
+        return entry
+
+
+@router.get("/{entry_id}", response_model=WorkLogPublic, responses=_ERRORS, summary="日志详情")
+def get_log(entry_id: EntryId, storage: StorageDep, settings: SettingsDep,
+            user: CurrentUser) -> WorkLogPublic:
+    """One entry (404 for another squad's entry)."""
+    return _public(_visible_entry(storage, entry_id, user), settings.timezone)
+
+
+@router.delete("/{entry_id}", status_code=204, responses=_ERRORS, summary="删除日志")
+def delete_log(entry_id: EntryId, storage: StorageDep, user: CurrentUser) -> Response:
+    """Delete an entry: its author, the squad leader of its squad, or an admin."""
+    entry = _visible_entry(storage, entry_id, user)
+    if not (user.role in ("admin", "squad_leader") or entry.author == user.username):
+        raise PermissionDenied("只有作者、本中队中队长或管理员可以删除日志。")
+    with storage.begin() as session:
+        row = session.get(WorkLogEntry, entry_id)
+        if row is not None:
+            session.delete(row)
+    return Response(status_code=204)

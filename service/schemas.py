@@ -1,0 +1,148 @@
+"""Request and response models (``*Create`` in, ``*Public`` out) and GeoJSON shapes (RFC 7946)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Outcome = Literal["当场办理", "转告受理", "代行受理", "告知路径", "耐心解释"]
+"""Reception outcomes of a work-log entry (城管进社区工作日志)."""
+
+Status = Literal["上报", "立案", "派遣", "处置", "核查", "结案", "作废"]
+Role = Literal["admin", "planner", "squad_leader", "officer"]
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a Chinese message and, for validation errors, every problem."""
+
+    detail: str
+    problems: list[dict[str, Any]] = []
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+class UserPublic(BaseModel):
+    username: str
+    role: Role
+    squad_id: str | None = None
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=8, max_length=256)
+    role: Role
+    squad_id: str | None = None
+
+
+class SquadPublic(BaseModel):
+    id: str
+    name: str
+    street: str = ""
+    communities: list[str] = []
+    teams: list[Any] = []
+
+
+class Geometry(BaseModel):
+    type: str
+    coordinates: Any
+
+
+class Feature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    id: str | int | None = None
+    geometry: Geometry | None
+    properties: dict[str, Any]
+
+
+class FeatureCollection(BaseModel):
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[Feature]
+    numberMatched: int | None = None  # noqa: N815 (OGC API – Features member names)
+    numberReturned: int | None = None  # noqa: N815
+    links: list[dict[str, Any]] = []
+
+
+class CaseCreate(BaseModel):
+    """A case reported through the API (one row of the case table)."""
+
+    model_config = ConfigDict(extra="forbid")
+    case_id: str | None = Field(default=None, max_length=64,
+                                description="留空则自动生成（XC + 日期 + 随机码）")
+    category: str = Field(min_length=1, max_length=64, description="5 位代码或中文名称")
+    reported_at: datetime | None = Field(default=None, description="缺省为现在；不带时区按部署时区")
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    coords: str = Field(default="wgs84", max_length=32,
+                        description="wgs84、cgcs2000、gcj02、bd09 或 EPSG:编号")
+    description: str = Field(default="", max_length=4000)
+    address: str = Field(default="", max_length=500)
+    source: str = Field(default="", max_length=64)
+
+
+class TransitionCreate(BaseModel):
+    """A status change of a case."""
+
+    model_config = ConfigDict(extra="forbid")
+    to_status: Status
+    note: str = Field(default="", max_length=2000)
+
+
+class CaseEventPublic(BaseModel):
+    from_status: str | None
+    to_status: str
+    at: datetime
+    actor: str
+    note: str
+
+
+class ImportReportPublic(BaseModel):
+    batch_id: int
+    n_rows: int
+    inserted: int
+    updated: int
+    rejected: int
+    problems: list[dict[str, Any]]
+
+
+class WorkLogCreate(BaseModel):
+    """One entry of the 城管进社区工作日志: when, where, what problem, what was done, outcome."""
+
+    model_config = ConfigDict(extra="forbid")
+    at: datetime = Field(description="时间；不带时区按部署时区")
+    place: str = Field(default="", max_length=500)
+    problem: str = Field(default="", max_length=4000)
+    action: str = Field(default="", max_length=4000)
+    outcome: Outcome | None = Field(default=None, description="接待结果")
+    squad_id: str | None = Field(default=None, max_length=32,
+                                 description="中队；中队用户可省略（即本中队）")
+    community_code: str | None = Field(default=None, max_length=16)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    case_id: str | None = Field(default=None, max_length=64)
+
+
+class WorkLogPublic(BaseModel):
+    id: int
+    squad_id: str
+    community_code: str | None
+    author: str
+    at: datetime
+    place: str
+    lon: float | None
+    lat: float | None
+    problem: str
+    action: str
+    outcome: str
+    case_id: str | None
+    created_at: datetime
+
+
+class WorkLogPage(BaseModel):
+    total: int
+    items: list[WorkLogPublic]
