@@ -16,6 +16,10 @@ app = typer.Typer(
 
 COMMAND_MODULES = (
     "service.commands.data",
+    "service.commands.hotspots",
+    "service.commands.forecast",
+    "service.commands.routing",
+    "service.commands.users",
 )
 
 for _name in COMMAND_MODULES:
