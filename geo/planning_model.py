@@ -13,7 +13,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from shapely.geometry import LineString, mapping
+from shapely.geometry import LineString, Point, mapping
 
 from geo.planning_time import at_seconds, hhmm
 
@@ -199,6 +199,31 @@ class DailyPlan:
         return [{"community_code": str(v.community_code), "stop_id": v.stop_id, "kind": v.kind,
                  "team": r.team_id}
                 for r in self.routes for v in r.visits if v.community_code]
+
+    def routes_frame(self) -> gpd.GeoDataFrame:
+        """One LineString per team (WGS84): ``team``, ``team_name``, ``n_visits``, ``distance_m``,
+        ``duration_s``, ``priority`` — the ``routes`` layer of :func:`geo.maps.squad_map`."""
+        rows = [{"team": r.team_id, "team_name": r.team_name, "n_visits": len(r.visits),
+                 "distance_m": r.distance_m, "duration_s": r.duration_s, "priority": r.priority,
+                 "geometry": r.geometry_wgs84} for r in self.routes]
+        cols = ["team", "team_name", "n_visits", "distance_m", "duration_s", "priority"]
+        return gpd.GeoDataFrame(rows or None, columns=[*cols, "geometry"], geometry="geometry",
+                                crs="EPSG:4326")
+
+    def visits_frame(self) -> gpd.GeoDataFrame:
+        """One Point per visit (WGS84): ``team``, ``team_name``, ``seq``, ``stop_id``, ``kind``,
+        ``arrive``/``depart`` (HH:MM), ``community``, ``address``, ``what``, ``category_name``,
+        ``priority``, ``required`` — the ``stops`` layer of :func:`geo.maps.squad_map`."""
+        rows = [{"team": r.team_id, "team_name": r.team_name, "seq": v.seq,
+                 "stop_id": v.stop_id, "kind": v.kind, "arrive": hhmm(v.arrive_s),
+                 "depart": hhmm(v.depart_s), "community": v.community, "address": v.address,
+                 "what": v.what, "category_name": v.category_name, "priority": v.priority,
+                 "required": v.required, "geometry": Point(v.lon, v.lat)}
+                for r in self.routes for v in r.visits]
+        cols = ["team", "team_name", "seq", "stop_id", "kind", "arrive", "depart", "community",
+                "address", "what", "category_name", "priority", "required"]
+        return gpd.GeoDataFrame(rows or None, columns=[*cols, "geometry"], geometry="geometry",
+                                crs="EPSG:4326")
 
     def to_json(self) -> dict[str, Any]:
         """The plan as a JSON-ready dict (the stored and exported form)."""

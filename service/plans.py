@@ -8,15 +8,25 @@ squad's day replaces that day's plan and visits.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
+import geopandas as gpd
 from sqlalchemy import delete, func, select
 
+from geo.errors import InputError
+from geo.planning import build_stops, plan_day
 from geo.planning_model import DailyPlan
-from geo.planning_time import as_date
+from geo.planning_time import as_date, day_start
 from service.models import Plan, PlanVisit
-from service.storage import Storage
+from service.storage import CaseFilter, Storage
+
+OPEN_STATUSES = ("上报", "立案", "派遣", "处置", "核查")
+#: Hotspots for a plan are found among the cases of the last four weeks before the plan day.
+HISTORY_DAYS = 28
+SIM_TAG = "［模拟］"
 
 
 def save_plan(storage: Storage, plan: DailyPlan, *, created_by: str = "") -> int:
@@ -74,3 +84,70 @@ def plan_dates(storage: Storage, squad_id: str) -> list[date]:
         rows = session.scalars(select(Plan.plan_date).where(Plan.squad_id == squad_id)
                                .order_by(Plan.plan_date)).all()
     return [as_date(d) for d in rows]
+
+
+@dataclass
+class PlanInputs:
+    """What every squad's plan of one day is built from (read once from storage)."""
+
+    day: date
+    communities: gpd.GeoDataFrame
+    stations: gpd.GeoDataFrame
+    hotspots: gpd.GeoDataFrame | None
+    open_cases: gpd.GeoDataFrame
+    recent_cases: int
+    data_label: str
+
+
+def plan_inputs(storage: Storage, day: date | str, *, squads: Sequence[str] | None = None,
+                history_days: int = HISTORY_DAYS, working_crs: str | None = None) -> PlanInputs:
+    """Read boundaries, recent cases (→ hotspots) and open cases for planning ``day``.
+
+    Hotspots are found among the cases reported in the ``history_days`` before the plan day
+    (:func:`geo.hotspots.find_hotspots`, recency counted back from the day's midnight); an area
+    with too few cases simply has none. Open cases are those not 结案/作废 reported before the day.
+    """
+    from geo.hotspots import find_hotspots
+
+    d = as_date(day)
+    start = day_start(d, storage.tz)
+    sq = tuple(squads) if squads is not None else None
+    communities = storage.communities()
+    recent = storage.query_cases(CaseFilter(squads=sq, start=start - timedelta(days=history_days),
+                                            end=start))
+    open_cases = storage.query_cases(CaseFilter(squads=sq, end=start, status=OPEN_STATUSES))
+    hotspots = None
+    if len(recent):
+        try:
+            hotspots = find_hotspots(recent, at=start, communities=communities,
+                                     working_crs=working_crs)
+        except InputError:
+            hotspots = None
+    simulated = any(str(t).startswith(SIM_TAG) for t in recent.get("description", []))
+    return PlanInputs(day=d, communities=communities, stations=storage.stations(),
+                      hotspots=hotspots, open_cases=open_cases, recent_cases=len(recent),
+                      data_label="模拟数据，仅供演示" if simulated else "")
+
+
+def make_plan(storage: Storage, squad: dict[str, Any], inputs: PlanInputs, *,
+              revisit_days: int = 3, unavailable_teams: Sequence[str] = (),
+              relocation_points: gpd.GeoDataFrame | None = None,
+              time_limit_s: float = 1.0, working_crs: str | None = None,
+              save: bool = True, created_by: str = "cli") -> DailyPlan:
+    """Build, solve, check and (by default) store one squad's plan for ``inputs.day``.
+
+    "Days since last visit" comes from the stored plans (:func:`last_visits`).
+    """
+    own = {t.get("id") for t in squad.get("teams", [])}
+    off = tuple(u for u in unavailable_teams if u in own)
+    stops = build_stops(squad=squad, date=inputs.day, communities=inputs.communities,
+                        hotspots=inputs.hotspots, open_cases=inputs.open_cases,
+                        relocation_points=relocation_points,
+                        last_visit=last_visits(storage, squad["id"], inputs.day),
+                        revisit_days=revisit_days, unavailable_teams=off, tz=storage.tz,
+                        working_crs=working_crs)
+    plan = plan_day(squad=squad, date=inputs.day, stops=stops, stations=inputs.stations,
+                    time_limit_s=time_limit_s, unavailable_teams=off, tz=storage.tz)
+    if save:
+        save_plan(storage, plan, created_by=created_by)
+    return plan
