@@ -15,7 +15,7 @@ Wiring: add ``"service.commands.plan"`` to ``COMMAND_MODULES`` in ``service/cli.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,8 +51,8 @@ def write_plan_files(plan: DailyPlan, out: Path, *, communities: gpd.GeoDataFram
     if formats:
         from geo import sheets
 
-        renderers = {"pdf": sheets.render_pdf, "xlsx": sheets.render_xlsx,
-                     "html": sheets.render_html}
+        renderers: dict[str, Callable[[Any], bytes | str]] = {
+            "pdf": sheets.render_pdf, "xlsx": sheets.render_xlsx, "html": sheets.render_html}
         for sheet in plan.team_sheets(communities=comm, data_label=data_label):
             for fmt in formats:
                 body = renderers[fmt](sheet)
