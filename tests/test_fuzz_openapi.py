@@ -1,0 +1,78 @@
+"""Property-based fuzzing of every operation in the OpenAPI spec (schemathesis): no 500s.
+
+Runs as an admin (so requests reach the deep code paths) and anonymously, on SQLite and PostGIS,
+with a bounded number of examples per operation (about a minute in all). Marked ``slow``: CI runs
+it, ``pytest -m "not slow"`` deselects it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from api_support import BACKENDS, SECRET, Api, build_api, database_url
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+
+from service.app import create_app
+from service.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def fuzz_api(request: pytest.FixtureRequest,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    folder: Path = tmp_path_factory.mktemp("fuzz")
+    for url in database_url(request.param, folder):
+        yield from build_api(url, login_attempts_per_minute=100)
+
+
+def _spec() -> dict[str, Any]:
+    """The OpenAPI document (building the app connects to nothing)."""
+    app = create_app(Settings(database_url="sqlite:///unused.db", secret_key=SECRET))
+    return app.openapi()
+
+
+SPEC = _spec()
+LABELS = [f"{method.upper()} {path}" for path, item in SPEC["paths"].items()
+          for method in item if method in ("get", "post", "put", "patch", "delete")]
+
+
+def _fuzz(api: Api, label: str, headers: dict[str, str], max_examples: int) -> list[int]:
+    schema = schemathesis.openapi.from_dict(api.client.app.openapi())
+    schema.app = api.client.app
+    op = schema.find_operation_by_label(label)
+    assert op is not None, label
+    seen: list[int] = []
+
+    @given(case=op.as_strategy(generation_mode=GenerationMode.POSITIVE)
+           | op.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(case: Any) -> None:
+        response = case.call_and_validate(headers=headers, checks=[not_a_server_error])
+        seen.append(response.status_code)
+
+    run()
+    return seen
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_no_server_errors_as_admin(fuzz_api: Api, label: str) -> None:
+    codes = _fuzz(fuzz_api, label, fuzz_api.auth("admin"), 12)
+    assert codes and max(codes) < 500
+
+
+PUBLIC = ("/health", "/api/auth/", "/ogc", "/conformance", "/openapi.json")
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_anonymous_callers_get_no_data(fuzz_api: Api, label: str) -> None:
+    codes = _fuzz(fuzz_api, label, {}, 3)
+    if not any(p in label for p in PUBLIC):
+        assert set(codes) <= {401, 404, 405, 413, 422}, (label, codes)
