@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time as _time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -55,6 +55,7 @@ __all__ = [
     "build_stops",
     "check_plan",
     "plan_day",
+    "plan_squads",
 ]
 
 DEFAULT_TIME_LIMIT_S = 1.0
@@ -141,6 +142,41 @@ def plan_day(
     plan.violations = violations + check_plan(plan, travel=travel)
     plan.solve_time_s = _time.perf_counter() - t0
     return plan
+
+
+def plan_squads(
+    *,
+    squads: Sequence[dict[str, Any]],
+    date: date | str,
+    communities: gpd.GeoDataFrame,
+    stations: gpd.GeoDataFrame,
+    hotspots: gpd.GeoDataFrame | None = None,
+    open_cases: gpd.GeoDataFrame | None = None,
+    relocation_points: gpd.GeoDataFrame | None = None,
+    last_visits: Mapping[str, Mapping[str, date]] | None = None,
+    revisit_days: int = 3,
+    unavailable_teams: Sequence[str] = (),
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    travel: TravelModel | None = None,
+    tz: str = "Asia/Shanghai",
+) -> list[DailyPlan]:
+    """:func:`build_stops` + :func:`plan_day` for several squads (e.g. the whole district).
+
+    ``last_visits`` maps squad id → community code → last visit day (default: none, so every
+    community is due); ``unavailable_teams`` may mix teams of all squads.
+    """
+    plans = []
+    for squad in squads:
+        own = {t.get("id") for t in squad.get("teams", [])}
+        off = tuple(u for u in unavailable_teams if u in own)
+        stops = build_stops(squad=squad, date=date, communities=communities, hotspots=hotspots,
+                            open_cases=open_cases, relocation_points=relocation_points,
+                            last_visit=(last_visits or {}).get(str(squad.get("id")), {}),
+                            revisit_days=revisit_days, unavailable_teams=off, tz=tz)
+        plans.append(plan_day(squad=squad, date=date, stops=stops, stations=stations,
+                              travel=travel, time_limit_s=time_limit_s,
+                              unavailable_teams=off, tz=tz))
+    return plans
 
 
 def _available(squad: dict[str, Any], unavailable: Sequence[str]) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from datetime import date, timedelta
@@ -316,3 +317,56 @@ def test_default_squad_routine_plan_is_feasible() -> None:
     plan = plan_day(squad=squad, date=DAY, stops=stops, stations=area.stations, time_limit_s=0.5)
     assert plan.violations == []
     assert {v.community_code for v in plan.visits()} == set(squad["communities"])
+
+
+def test_plan_squads_plans_each_squad_with_its_own_teams() -> None:
+    from geo.boundaries import load_default
+    from geo.planning import plan_squads
+
+    area = load_default()
+    squads = [area.squad("chezhan"), area.squad("nanda")]
+    plans = plan_squads(squads=squads, date=DAY, communities=area.communities,
+                        stations=area.stations, unavailable_teams=("nanda-2",), time_limit_s=0.3,
+                        last_visits={"chezhan": dict.fromkeys(squads[0]["communities"],
+                                                              DAY - timedelta(days=1))})
+    assert [p.squad_id for p in plans] == ["chezhan", "nanda"]
+    assert [r.team_id for r in plans[1].routes] == ["nanda-1"]
+    assert all(p.feasible for p in plans)
+    # chezhan visited everything yesterday: nothing is required today
+    assert not plans[0].stops["required"].any()
+    assert plans[1].stops["required"].sum() == len(squads[1]["communities"])
+
+
+def test_revisit_rule_binds_when_capacity_is_short() -> None:
+    """Four communities, one team that can patrol two a day, N = 2: they rotate A,B / C,D."""
+    cells = [box(X0 + i * 300, Y0 + j * 300, X0 + (i + 1) * 300, Y0 + (j + 1) * 300)
+             for j in range(2) for i in range(2)]
+    codes = ["Q1", "Q2", "Q3", "Q4"]
+    comm = gpd.GeoDataFrame({"code": codes, "name": [f"{c}社区" for c in codes]},
+                            geometry=cells, crs=CRS)
+    stations = gpd.GeoDataFrame({"code": ["S"], "community_code": ["Q1"], "name": ["站"]},
+                                geometry=[Point(X0 + 300, Y0 + 300)], crs=CRS)
+    squad = {"id": "tight", "communities": codes, "teams": [
+        {"id": "T", "name": "一组", "start_station": "S", "end_station": "S",
+         "shift_start": "06:00", "shift_end": "07:10", "mode": "walk"}]}
+    last: dict[str, date] = {}
+    visits: dict[str, list[int]] = {c: [] for c in codes}
+    for k in range(6):
+        day = DAY + timedelta(days=k)
+        stops = build_stops(squad=squad, date=day, communities=comm, last_visit=last,
+                            revisit_days=2, working_crs=CRS)
+        plan = plan_day(squad=squad, date=day, stops=stops, stations=stations, time_limit_s=0.2)
+        assert plan.violations == []
+        done = {v.community_code for v in plan.visits()}
+        assert len(done) == 2, (k, done)  # the team's capacity
+        if k == 0:  # all four are due on day one: more than fits, the fallback is reported
+            assert any("社区巡查必访点" in w for w in plan.warnings)
+        else:  # from then on every due community is required and visited
+            due = set(stops.loc[stops["required"], "community_code"])
+            assert due <= done
+        for c in done:
+            last[c] = day
+            visits[str(c)].append(k)
+    for c, days in visits.items():
+        gaps = [b - a for a, b in itertools.pairwise(days)]
+        assert days[0] <= 1 and max(gaps) <= 2 and 5 - days[-1] < 2, (c, days)
