@@ -370,3 +370,28 @@ def test_revisit_rule_binds_when_capacity_is_short() -> None:
     for c, days in visits.items():
         gaps = [b - a for a, b in itertools.pairwise(days)]
         assert days[0] <= 1 and max(gaps) <= 2 and 5 - days[-1] < 2, (c, days)
+
+
+def test_plan_on_a_road_network() -> None:
+    """With NetworkTravel the routes follow the streets and the check uses the same network."""
+    import networkx as nx
+
+    from geo.travel import NetworkTravel
+
+    g = nx.Graph(crs=CRS)
+    step = 100.0
+    for i in range(17):
+        for j in range(9):
+            g.add_node((i, j), x=X0 + i * step, y=Y0 + j * step)
+            if i:
+                g.add_edge((i - 1, j), (i, j), length=step)
+            if j:
+                g.add_edge((i, j - 1), (i, j), length=step)
+    travel = NetworkTravel(g, crs=CRS)
+    plan = _plan(_full_stops(), travel=travel)
+    assert plan.violations == []
+    assert plan.visits()
+    route = plan.routes[0]
+    # street paths turn corners: more vertices than stops and stations
+    assert len(route.geometry.coords) > len(route.visits) + 2
+    assert route.distance_m >= route.geometry.length - 1e-6
