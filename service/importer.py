@@ -20,7 +20,7 @@ from geo.catalogue import default_catalogue
 from geo.errors import Problem
 from geo.io import MAX_TABLE_BYTES, read_table
 from service.models import Case, CaseEvent, ImportBatch, utcnow
-from service.storage import Storage, ewkt
+from service.storage import Storage
 
 _CHUNK = 5000
 
@@ -76,25 +76,36 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
     return ImportReport(batch_id, parsed.n_rows, inserted, updated, parsed.problems)
 
 
+def _datetimes(values: pd.Series) -> list[Any]:
+    """Python datetimes (tz-aware) or None, vectorised."""
+    arr = values.dt.tz_convert("UTC").dt.to_pydatetime() if len(values) else []
+    return [None if pd.isna(v) else v for v in arr]
+
+
 def _case_rows(parsed: ParseResult) -> list[dict[str, Any]]:
     cat = default_catalogue()
     cases = parsed.cases
-    now = utcnow()
-    hours = cases["category"].map(cat.deadline_hours)
+    hours = cases["category"].map({c: cat.deadline_hours(c) for c in cases["category"].unique()})
     deadline = cases["reported_at"] + pd.to_timedelta(hours, unit="h")
-    out = []
-    for i, rec in enumerate(cases.itertuples(index=False)):
-        closed = None if pd.isna(rec.closed_at) else rec.closed_at.to_pydatetime()
-        out.append({
-            "case_id": rec.case_id, "category": rec.category, "category_name": rec.category_name,
-            "reported_at": rec.reported_at.to_pydatetime(), "status": rec.status,
-            "closed_at": closed, "deadline_at": deadline.iat[i].to_pydatetime(),
-            "description": rec.description, "address": rec.address, "source": rec.source,
-            "coord_system": rec.coord_system, "community_code": rec.community_code,
-            "community": rec.community, "squad_id": rec.squad, "lon": float(rec.lon),
-            "lat": float(rec.lat), "geom": ewkt(rec.geometry), "updated_at": now,
-        })
-    return out
+    lon = cases["lon"].astype(float).tolist()
+    lat = cases["lat"].astype(float).tolist()
+    columns: dict[str, list[Any]] = {
+        "case_id": cases["case_id"].tolist(), "category": cases["category"].tolist(),
+        "category_name": cases["category_name"].tolist(),
+        "reported_at": _datetimes(cases["reported_at"]), "status": cases["status"].tolist(),
+        "closed_at": _datetimes(pd.to_datetime(cases["closed_at"], utc=True)),
+        "deadline_at": _datetimes(deadline),
+        "description": cases["description"].tolist(), "address": cases["address"].tolist(),
+        "source": cases["source"].tolist(), "coord_system": cases["coord_system"].tolist(),
+        "community_code": cases["community_code"].tolist(),
+        "community": cases["community"].tolist(), "squad_id": cases["squad"].tolist(),
+        "lon": lon, "lat": lat,
+        "geom": [f"SRID=4326;POINT ({x!r} {y!r})" for x, y in zip(lon, lat, strict=True)],
+    }
+    now = utcnow()
+    keys = list(columns)
+    return [{**dict(zip(keys, vals, strict=True)), "updated_at": now}
+            for vals in zip(*columns.values(), strict=True)]
 
 
 def _existing(session: Session, ids: list[str]) -> dict[str, tuple[int, str]]:
@@ -112,7 +123,7 @@ def _upsert(session: Session, rows: list[dict[str, Any]], *, actor: str) -> tupl
     old = [{**r, "id": existing[r["case_id"]][0]} for r in rows if r["case_id"] in existing]
     now = utcnow()
     for k in range(0, len(new), _CHUNK):
-        session.execute(insert(Case), new[k:k + _CHUNK])
+        session.execute(insert(Case.__table__), new[k:k + _CHUNK])
     if old:
         session.execute(update(Case), old)
     created = _existing(session, [r["case_id"] for r in new])
@@ -122,7 +133,7 @@ def _upsert(session: Session, rows: list[dict[str, Any]], *, actor: str) -> tupl
                 "to_status": r["status"], "at": now, "actor": actor or "导入", "note": "重新导入"}
                for r in old if existing[r["case_id"]][1] != r["status"]]
     for k in range(0, len(events), _CHUNK):
-        session.execute(insert(CaseEvent), events[k:k + _CHUNK])
+        session.execute(insert(CaseEvent.__table__), events[k:k + _CHUNK])
     return len(new), len(old)
 
 
