@@ -38,7 +38,7 @@ from geo.sheet_model import (
     format_duration,
     load_checklists,
 )
-from geo.sheets_pdf import default_font_path, render_pdf
+from geo.sheets_pdf import default_font_path, render_pdf, render_pdf_many
 from geo.sheets_tabular import render_html, render_svg, render_xlsx
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "load_checklists",
     "render_html",
     "render_pdf",
+    "render_pdf_many",
     "render_svg",
     "render_xlsx",
     "sheet_filename",

@@ -9,6 +9,7 @@ work log (工作日志) and signatures. Every page has a footer with the page nu
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from fpdf import FPDF
@@ -58,9 +59,16 @@ class _SheetPDF(FPDF):
     def __init__(self, sheet: TeamSheet) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.sheet = sheet
+        self.sheet_first_page = 1
+
+    def start_sheet(self, sheet: TeamSheet) -> None:
+        """Begin ``sheet`` on a new page (several sheets can share one document)."""
+        self.sheet = sheet
+        self.sheet_first_page = self.page_no() + 1
+        self.add_page()
 
     def header(self) -> None:
-        if self.page_no() == 1:
+        if self.page_no() == self.sheet_first_page:
             return
         self.set_font(_FONT, size=8)
         self.set_text_color(*_GREY)
@@ -311,21 +319,38 @@ def render_pdf(sheet: TeamSheet, *, font_path: str | Path | None = None,
     bytes
         The PDF document.
     """
-    pdf = _SheetPDF(sheet)
+    return render_pdf_many([sheet], font_path=font_path, map_height_mm=map_height_mm)
+
+
+def render_pdf_many(sheets: Sequence[TeamSheet], *, font_path: str | Path | None = None,
+                    map_height_mm: float = 95.0) -> bytes:
+    """Render several route sheets (e.g. every team of a squad) into one A4 PDF.
+
+    Each sheet starts on a new page with its own heading and map; options as :func:`render_pdf`.
+
+    Raises
+    ------
+    InputError
+        If ``sheets`` is empty.
+    """
+    if not sheets:
+        raise InputError("没有路线单可以输出；请至少提供一个队伍的路线单。")
+    pdf = _SheetPDF(sheets[0])
     font = str(font_path) if font_path is not None else str(default_font_path())
     pdf.add_font(_FONT, fname=font)
     pdf.add_font(_FONT, style="B", fname=font)
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(True, margin=15)
-    pdf.set_title(sheet.title())
+    pdf.set_title(sheets[0].title() if len(sheets) == 1 else f"{sheets[0].squad_name} 巡查路线单")
     pdf.set_creator("xuncha")
     pdf.set_lang("zh-CN")
-    pdf.add_page()
-    _draw_heading(pdf, sheet)
-    _draw_map(pdf, sheet, map_height_mm)
-    pdf.set_font(_FONT, size=10)
-    pdf.cell(0, 6, sheet.totals_text(), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(1)
-    _draw_table(pdf, sheet)
-    _draw_log_block(pdf)
+    for sheet in sheets:
+        pdf.start_sheet(sheet)
+        _draw_heading(pdf, sheet)
+        _draw_map(pdf, sheet, map_height_mm)
+        pdf.set_font(_FONT, size=10)
+        pdf.cell(0, 6, sheet.totals_text(), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+        _draw_table(pdf, sheet)
+        _draw_log_block(pdf)
     return bytes(pdf.output())

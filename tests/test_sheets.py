@@ -227,3 +227,18 @@ def test_layout_map_projects_inside_box() -> None:
     nocrs = _communities().set_crs(None, allow_override=True)
     with pytest.raises(CRSError):
         layout_map(make_sheet(2, communities=nocrs), width=100, height=50)
+
+
+def test_pdf_many_sheets_in_one_document() -> None:
+    from dataclasses import replace
+
+    from geo.sheets import render_pdf_many
+
+    a = make_sheet(3)
+    b = replace(make_sheet(4), team_name="第二组")
+    data = render_pdf_many([a, b])
+    text = pdf_text(data)
+    assert a.team_name in text and "第二组" in text
+    assert page_count(data) == page_count(render_pdf(a)) + page_count(render_pdf(b))
+    with pytest.raises(InputError):
+        render_pdf_many([])
