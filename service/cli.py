@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "service.commands.forecast",
     "service.commands.routing",
     "service.commands.users",
+    "service.commands.plan",
+    "service.commands.demo",
 )
 
 for _name in COMMAND_MODULES:

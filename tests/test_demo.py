@@ -1,0 +1,69 @@
+"""`xuncha demo` end to end: five maps, five squad PDFs with Chinese stop text, hotspots, index."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+
+SQUADS = {"shuyuan": "书院中队", "xinhua": "新华中队", "guangchang": "广场中队",
+          "chezhan": "车站中队", "nanda": "南大中队"}
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    res = CliRunner().invoke(app, ["demo", "--out", str(out), "--date", "2026-11-29"])
+    assert res.exit_code == 0, res.output
+    assert "index.html" in res.output
+    return out
+
+
+@pytest.mark.slow
+def test_demo_writes_every_squad_output(demo_out: Path) -> None:
+    summary = json.loads((demo_out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["counts"]["cases_imported"] == summary["counts"]["cases_simulated"] > 10_000
+    assert summary["counts"]["cases_rejected"] == 0
+    assert {s["id"] for s in summary["squads"]} == set(SQUADS)
+    for s in summary["squads"]:
+        assert s["feasible"] and s["stops"] > 0 and s["teams"] >= 2
+        assert (demo_out / s["map"]).stat().st_size > 10_000
+        assert (demo_out / s["xlsx"]).exists()
+    assert len(list(demo_out.glob("squads/*/map.html"))) == 5
+    assert len(list(demo_out.glob("squads/*/*_路线单.pdf"))) == 5
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="需要 poppler-utils 的 pdftotext")
+def test_demo_pdfs_show_squad_and_chinese_stops(demo_out: Path) -> None:
+    for sid, name in SQUADS.items():
+        pdf = next((demo_out / "squads" / sid).glob("*_路线单.pdf"))
+        text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], check=True,
+                              capture_output=True, text=True).stdout
+        assert name in text
+        assert "模拟数据" in text
+        assert any(k in text for k in ("复查", "热点", "社区巡查"))
+        assert "社区" in text and "工作站" in text
+
+
+@pytest.mark.slow
+def test_demo_hotspots_and_index(demo_out: Path) -> None:
+    gj = json.loads((demo_out / "hotspots.geojson").read_text(encoding="utf-8"))
+    assert gj["type"] == "FeatureCollection" and len(gj["features"]) > 5
+    for f in gj["features"]:
+        assert f["geometry"]["type"] in ("Polygon", "MultiPolygon")
+        lon, lat = f["geometry"]["coordinates"][0][0][:2] if f["geometry"]["type"] == "Polygon" \
+            else f["geometry"]["coordinates"][0][0][0][:2]
+        assert 113.8 < lon < 114.1 and 30.8 < lat < 31.0
+        assert {"hotspot_id", "case_count", "category", "peak_hours"} <= set(f["properties"])
+    index = (demo_out / "index.html").read_text(encoding="utf-8")
+    assert "模拟数据" in index
+    for s in SQUADS.values():
+        assert s in index
+    assert (demo_out / "data" / "cases_simulated.csv").exists()
