@@ -12,11 +12,12 @@ declares without the ``CurrentUser`` dependency (the login page).
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import errors
 from service.auth import LoginLimiter
@@ -63,25 +64,35 @@ def _lifespan(storage: Storage) -> Callable[[FastAPI], AsyncIterator[None]]:
     return lifespan  # type: ignore[return-value]
 
 
-async def _security_headers(request: Request,
-                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    response = await call_next(request)
-    for name, value in _SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+class _Guard:
+    """Pure ASGI middleware: refuse oversized bodies before they are read (413) and add security
+    headers to every response (cheaper than ``@app.middleware("http")``)."""
 
+    def __init__(self, app: ASGIApp, *, limit_bytes: int) -> None:
+        self.app = app
+        self.limit_bytes = limit_bytes
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in _SECURITY_HEADERS.items()]
 
-def _size_guard(limit_bytes: int) -> Callable[[Request, Callable[[Request], Awaitable[Response]]],
-                                             Awaitable[Response]]:
-    async def guard(request: Request,
-                    call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > limit_bytes:
-            return JSONResponse({"detail": f"请求体超过上限 {limit_bytes // 1024 // 1024} MB；"
-                                           "请拆分后分批导入。", "problems": []}, status_code=413)
-        return await call_next(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit_bytes:
+            mb = self.limit_bytes // 1024 // 1024
+            response = JSONResponse({"detail": f"请求体超过上限 {mb} MB；请拆分后分批导入。",
+                                     "problems": []}, status_code=413)
+            await response(scope, receive, send)
+            return
 
-    return guard
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _v in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings | None = None, *, storage: Storage | None = None) -> FastAPI:
@@ -110,9 +121,8 @@ def create_app(settings: Settings | None = None, *, storage: Storage | None = No
     app.state.storage = storage
     app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
     errors.install(app)
-    app.middleware("http")(_security_headers)
-    # refuse oversized bodies before they are read (the import route checks the real size too)
-    app.middleware("http")(_size_guard(settings.max_upload_mb * 1024 * 1024 + 64 * 1024))
+    # oversized bodies are refused before they are read (the import route checks the real size)
+    app.add_middleware(_Guard, limit_bytes=settings.max_upload_mb * 1024 * 1024 + 64 * 1024)
     for name in ROUTERS:
         module = importlib.import_module(f"service.routers.{name}")
         app.include_router(module.router)

@@ -28,13 +28,13 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=Fals
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     """The app's :class:`Storage` (``app.state.storage``)."""
     storage: Storage = request.app.state.storage
     return storage
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's validated :class:`Settings` (``app.state.settings``)."""
     settings: Settings = request.app.state.settings
     return settings
@@ -50,7 +50,7 @@ def signing_key(request: Request) -> str:
     return key
 
 
-def get_limiter(request: Request) -> LoginLimiter:
+async def get_limiter(request: Request) -> LoginLimiter:
     """The process-wide failed-login limiter."""
     limiter: LoginLimiter = request.app.state.login_limiter
     return limiter

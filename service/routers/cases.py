@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from service.auth import Principal
 from service.case_ops import (
     case_detail,
-    case_features,
     cases_csv,
     create_case,
+    query_features,
     resolve_categories,
     transition_case,
 )
@@ -40,7 +40,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 Importer = Annotated[Principal, Depends(require_roles("admin", "planner"))]
 
 
-def case_filter(
+async def case_filter(
     user: CurrentUser,
     settings: SettingsDep,
     start: Annotated[datetime | None, Query(description="上报时间下限（含）；不带时区按部署时区")] = None,
@@ -85,11 +85,7 @@ def list_cases(
     feature has ``case_id``, ``category``, ``squad``, ``community``, ``status``, ``reported_at``,
     ``deadline_at``, ``overdue`` and more.
     """
-    page = CaseFilter(**{**vars(flt), "limit": limit, "offset": offset})
-    gdf = storage.query_cases(page)
-    feats = case_features(gdf)
-    short = len(feats) < limit and (len(feats) > 0 or offset == 0)
-    total = offset + len(feats) if short else storage.count_cases(flt)
+    feats, total = query_features(storage, flt, limit=limit, offset=offset)
     return geojson_response({"type": "FeatureCollection", "features": feats,
                              "numberMatched": total, "numberReturned": len(feats)})
 

@@ -27,7 +27,7 @@ from shapely.geometry import box
 
 from geo.errors import NotFoundError
 from service.auth import Principal
-from service.case_ops import case_detail, case_features
+from service.case_ops import case_detail, query_features
 from service.deps import CurrentUser, SettingsDep, StorageDep
 from service.geojson import frame_features, geojson_response, parse_bbox, parse_interval
 from service.schemas import ErrorBody
@@ -106,10 +106,7 @@ def frame_collection(cid: str, title: str,
 
 def _fetch_cases(storage: Storage, q: ItemQuery) -> tuple[list[dict[str, Any]], int]:
     flt = CaseFilter(squads=q.squads, start=q.start, end=q.end, bbox=q.bbox)
-    page = storage.query_cases(CaseFilter(**{**vars(flt), "limit": q.limit, "offset": q.offset}))
-    feats = case_features(page)
-    short = len(feats) < q.limit and (len(feats) > 0 or q.offset == 0)
-    return feats, (q.offset + len(feats) if short else storage.count_cases(flt))
+    return query_features(storage, flt, limit=q.limit, offset=q.offset)
 
 
 register(frame_collection(
