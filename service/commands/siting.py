@@ -1,0 +1,58 @@
+"""``xuncha site``: the siting core on a generic siting problem (design.md §5).
+
+Exit codes: 0 solved (solution written); 1 invalid problem (InputError), infeasible or solver
+failure (message in Chinese on stderr); 2 the problem file cannot be read or is not JSON.
+
+Wiring: ``from service.commands import siting; siting.register(app)`` (add
+``"service.commands.siting"`` to ``COMMAND_MODULES`` in ``service/cli.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from geo.errors import XunchaError
+from geo.siting import solve_siting
+from geo.siting_problem import MODEL_NAMES
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        typer.echo(f"错误：无法读取选址问题文件 {path}：{exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def site_command(
+    problem: Annotated[Path, typer.Argument(help="选址问题 JSON 文件（design.md §5 格式）")],
+    out: Annotated[Path, typer.Option("--out", help="输出的选址方案 JSON 文件")],
+    time_limit_s: Annotated[
+        float | None,
+        typer.Option("--time-limit-s", help="求解时间上限（秒）；默认取问题中的值或 60 秒"),
+    ] = None,
+) -> None:
+    """求解疏导点选址问题（最大覆盖 mclp / p-中位 pmedian / 集合覆盖 lscp），写出方案 JSON。"""
+    data = _read_json(problem)
+    try:
+        solution = solve_siting(data, time_limit_s=time_limit_s)
+    except XunchaError as exc:
+        typer.echo(f"错误：{exc}", err=True)
+        raise typer.Exit(1) from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(solution, ensure_ascii=False, indent=1), encoding="utf-8")
+    proof = "已证明最优" if solution["optimal"] else f"未证明最优（差距 {solution['gap']:.2%}）"
+    typer.echo(
+        f"已写出 {out}：{MODEL_NAMES.get(solution['model'], solution['model'])}模型选出 "
+        f"{len(solution['chosen'])} 个点，覆盖需求权重 {solution['covered_weight']:g}，"
+        f"加权距离合计 {solution['total_weighted_cost']:.1f}，{proof}（{solution['solver']}）。"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``site`` to ``app``."""
+    app.command("site")(site_command)
