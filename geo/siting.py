@@ -246,7 +246,7 @@ def solve_matrix(problem: SitingProblem, *, time_limit_s: float = DEFAULT_TIME_L
         When a capacitated model has no (found) feasible solution.
     """
     t0 = time.perf_counter()
-    deadline = t0 + max(float(time_limit_s), 0.1)
+    deadline = t0 + max(0.97 * float(time_limit_s), 0.1)  # leave room to describe the result
     C, w, model, p = problem.cost, problem.weights, problem.model, problem.sites
     r = problem.radius_m
     if problem.capacitated:

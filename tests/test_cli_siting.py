@@ -61,3 +61,23 @@ def test_site_unreadable_json_exits_2(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "无法读取" in res.output
     res = CliRunner().invoke(_app(), ["site", str(tmp_path / "missing.json"), "--out", "x.json"])
     assert res.exit_code == 2
+
+
+def test_write_siting_outputs(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import pandas as pd
+    from shapely import points
+
+    from geo.siting_plan import site_relocation_points
+
+    xy = [(500_000.0 + 40 * i, 3_420_000.0 + 25 * (i % 3)) for i in range(12)]
+    demand = gpd.GeoDataFrame({"weight": [1.0] * 12}, geometry=points(xy), crs="EPSG:4547")
+    cand = gpd.GeoDataFrame({"candidate_id": ["p1", "p2"]},
+                            geometry=points([xy[2], xy[9]]), crs="EPSG:4547")
+    sites = site_relocation_points(demand, cand, sites=2, radius_m=200)
+    paths = siting.write_siting_outputs(sites, tmp_path / "o")
+    pts = gpd.read_file(paths["sites"])
+    assert len(pts) == 2 and set(pts["candidate_id"]) == {"p1", "p2"}
+    assert gpd.read_file(paths["catchments"]).geom_type.eq("Polygon").all()
+    sheet = pd.read_excel(paths["xlsx"], sheet_name="疏导点")
+    assert sheet["服务需求权重"].sum() == 12.0

@@ -13,11 +13,34 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import geopandas as gpd
+import pandas as pd
 import typer
 
 from geo.errors import XunchaError
 from geo.siting import solve_siting
+from geo.siting_plan import siting_geojson_frames, siting_tables
 from geo.siting_problem import MODEL_NAMES
+
+
+def write_siting_outputs(sites: gpd.GeoDataFrame, out_dir: Path, *, stem: str = "疏导点"
+                         ) -> dict[str, Path]:
+    """Write a scenario from :func:`geo.siting_plan.site_relocation_points` to ``out_dir``.
+
+    Files: ``<stem>.geojson`` (site points, WGS84), ``<stem>_服务范围.geojson`` (catchments) and
+    ``<stem>.xlsx`` (sheets 疏导点 and 方案概况). Returns the paths by kind.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pts, areas = siting_geojson_frames(sites)
+    paths = {"sites": out_dir / f"{stem}.geojson", "catchments": out_dir / f"{stem}_服务范围.geojson",
+             "xlsx": out_dir / f"{stem}.xlsx"}
+    paths["sites"].write_text(pts.to_json(ensure_ascii=False, drop_id=True), encoding="utf-8")
+    paths["catchments"].write_text(areas.to_json(ensure_ascii=False, drop_id=True),
+                                   encoding="utf-8")
+    with pd.ExcelWriter(paths["xlsx"], engine="openpyxl") as xw:
+        for name, table in siting_tables(sites).items():
+            table.to_excel(xw, sheet_name=name, index=False)
+    return paths
 
 
 def _read_json(path: Path) -> Any:
