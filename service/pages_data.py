@@ -1,0 +1,333 @@
+"""What the plan, map, layer and page routers share: squad visibility, plans read or made on
+demand, route sheets rebuilt from a stored plan, and analysis layers with a small in-memory cache.
+
+Every function takes the caller (:class:`service.auth.Principal`) where visibility matters: a
+squad-bound user asking for another squad gets :class:`NotFoundError` (404), exactly like a squad
+that does not exist.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import LineString, shape
+from sqlalchemy import select
+
+from geo.errors import InputError, NotFoundError
+from geo.planning_time import as_date
+from service.auth import Principal
+from service.models import Case
+from service.plans import SIM_TAG, load_plan, make_plan, plan_inputs
+from service.settings import Settings
+from service.storage import CaseFilter, Storage
+
+T = TypeVar("T")
+SIM_LABEL = "模拟数据，仅供演示"
+_CACHE_TTL_S = 300.0
+_CACHE_MAX = 64
+
+
+def visible_squad(storage: Storage, user: Principal, squad_id: str) -> dict[str, Any]:
+    """The squad ``squad_id`` if it exists and ``user`` may see it; :class:`NotFoundError` else."""
+    for sq in storage.squads():
+        if sq["id"] == squad_id and user.may_see(squad_id):
+            return sq
+    raise NotFoundError(f"没有编号为「{squad_id[:40]}」的中队（或无权查看）。")
+
+
+def visible_squads(storage: Storage, user: Principal) -> list[dict[str, Any]]:
+    """Every squad ``user`` may see."""
+    return [sq for sq in storage.squads() if user.may_see(sq["id"])]
+
+
+def scope(user: Principal, squad: str | None) -> tuple[str, ...] | None:
+    """The squads a layer request covers: ``squad`` if given (and visible), else the caller's."""
+    if squad is None:
+        return user.squads
+    if not user.may_see(squad):
+        raise NotFoundError(f"没有编号为「{squad[:40]}」的中队（或无权查看）。")
+    return (squad,)
+
+
+def parse_day(text: str | date | None, tz: str) -> date:
+    """A plan day from ``YYYY-MM-DD`` (today in ``tz`` when empty); InputError when malformed."""
+    if text is None or text == "":
+        return pd.Timestamp.now(tz=tz).date()
+    return as_date(text)
+
+
+# ---------------------------------------------------------------- cache
+
+class _TTLCache:
+    """A tiny thread-safe LRU cache with expiry (per process)."""
+
+    def __init__(self, *, ttl_s: float = _CACHE_TTL_S, size: int = _CACHE_MAX) -> None:
+        self.ttl_s, self.size = ttl_s, size
+        self._data: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is not None and now - hit[0] < self.ttl_s:
+                self._data.move_to_end(key)
+                return hit[1]  # type: ignore[no-any-return]
+        value = make()
+        with self._lock:
+            self._data[key] = (now, value)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+CACHE = _TTLCache()
+"""Analysis layers and rendered maps, keyed by what they depend on (cases counted in the key)."""
+_PLAN_LOCKS: dict[tuple[str, str, date], threading.Lock] = {}
+_PLAN_LOCKS_GUARD = threading.Lock()
+
+
+def _plan_lock(storage: Storage, squad_id: str, day: date) -> threading.Lock:
+    with _PLAN_LOCKS_GUARD:
+        return _PLAN_LOCKS.setdefault((storage.url, squad_id, day), threading.Lock())
+
+
+# ---------------------------------------------------------------- plans
+
+def data_label(storage: Storage, squads: Sequence[str] | None) -> str:
+    """``模拟数据，仅供演示`` when the squads' cases are simulated (the simulator's tag), else ``""``."""
+    stmt = select(Case.id).where(Case.description.startswith(SIM_TAG)).limit(1)
+    if squads is not None:
+        stmt = stmt.where(Case.squad_id.in_(tuple(squads)))
+    with storage.begin() as session:
+        return SIM_LABEL if session.scalar(stmt) is not None else ""
+
+
+def build_plan(storage: Storage, settings: Settings, squad: dict[str, Any], day: date, *,
+               unavailable: Sequence[str] = (), actor: str = "web") -> dict[str, Any]:
+    """Plan ``squad``'s ``day`` now (replacing a stored plan) and return its JSON form."""
+    own = {str(t.get("id")) for t in squad.get("teams", [])}
+    unknown = [u for u in unavailable if u not in own]
+    if unknown:
+        raise InputError(f"中队「{squad['name']}」没有队伍 {'、'.join(unknown)}；"
+                         f"可用：{'、'.join(sorted(own))}。")
+    with _plan_lock(storage, squad["id"], day):
+        inputs = plan_inputs(storage, day, squads=[squad["id"]], working_crs=settings.working_crs)
+        plan = make_plan(storage, squad, inputs, revisit_days=settings.revisit_days,
+                         unavailable_teams=tuple(unavailable), working_crs=settings.working_crs,
+                         created_by=actor)
+        CACHE.clear()  # maps of this plan are stale
+        return plan.to_json()
+
+
+def get_plan(storage: Storage, settings: Settings, squad: dict[str, Any], day: date, *,
+             actor: str = "web") -> dict[str, Any]:
+    """The stored plan of ``squad`` on ``day``, made (and stored) on first request."""
+    data = load_plan(storage, squad["id"], day)
+    if data is not None:
+        return data
+    with _plan_lock(storage, squad["id"], day):
+        data = load_plan(storage, squad["id"], day)
+    return data if data is not None else build_plan(storage, settings, squad, day, actor=actor)
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _route_sheet(plan: dict[str, Any], route: dict[str, Any], squad: dict[str, Any],
+                 communities: gpd.GeoDataFrame | None, label: str) -> Any:
+    from geo.sheet_model import SheetStop, TeamMember, TeamSheet
+
+    staff = {s.get("id"): s for s in squad.get("staff", []) if isinstance(s, dict)}
+    members = [TeamMember(str(staff[m].get("name", m)), str(staff[m].get("role", "城管队员")))
+               if m in staff else TeamMember(str(m)) for m in route.get("members", [])]
+    stops = [SheetStop(seq=int(v["seq"]), arrive=_dt(v.get("arrive")), depart=_dt(v.get("depart")),
+                       community=str(v.get("community") or ""), address=str(v.get("address") or ""),
+                       what=str(v.get("what") or ""), category=str(v.get("category") or ""),
+                       category_name=str(v.get("category_name") or ""),
+                       kind=str(v.get("kind") or "社区巡查"), lon=v.get("lon"), lat=v.get("lat"))
+             for v in route.get("visits", [])]
+    geom = shape(route["geometry"]) if route.get("geometry") else None
+    start = tuple(geom.coords[0]) if isinstance(geom, LineString) and not geom.is_empty else None
+    brk = route.get("break")
+    note = ""
+    if brk and all(brk):
+        b0, b1 = (datetime.fromisoformat(t) for t in brk)
+        note = f"午休 {b0:%H:%M}–{b1:%H:%M}（回{route.get('start_name') or '工作站'}）"
+    shift = route.get("shift") or [None, None]
+    return TeamSheet(
+        squad_name=str(plan.get("squad_name") or squad.get("name", "")),
+        team_name=str(route.get("team_name") or route.get("team")), members=members,
+        date=as_date(plan["date"]), shift_start=_dt(shift[0]) or "07:00",
+        shift_end=_dt(shift[1]) or "15:00", stops=stops,
+        distance_m=float(route.get("distance_m") or 0.0),
+        duration_s=float(route.get("duration_s") or 0.0), route_lonlat=geom,
+        communities=communities, start_name=str(route.get("start_name") or ""),
+        start_lonlat=start, data_label=label, note=note)  # type: ignore[arg-type]
+
+
+def plan_sheets(storage: Storage, plan: dict[str, Any], squad: dict[str, Any], *,
+                team: str | None = None) -> list[Any]:
+    """Route sheets (:class:`geo.sheet_model.TeamSheet`) of a stored plan, one per team route
+    (only ``team`` when given; :class:`NotFoundError` if the plan has no such team)."""
+    routes = [r for r in plan.get("routes", []) if team is None or r.get("team") == team]
+    if team is not None and not routes:
+        teams = "、".join(str(r.get("team")) for r in plan.get("routes", []))
+        raise NotFoundError(f"计划中没有队伍「{team[:40]}」；本日在岗队伍：{teams or '无'}。")
+    if not routes:
+        raise NotFoundError("本日计划没有在岗队伍，没有路线单可以输出。")
+    comm = storage.communities(squads=(squad["id"],))
+    label = data_label(storage, (squad["id"],))
+    return [_route_sheet(plan, r, squad, comm, label) for r in routes]
+
+
+def plan_table(plan: dict[str, Any], *, team: str | None = None) -> pd.DataFrame:
+    """Every planned visit of ``plan`` as a table with Chinese headers (the squad XLSX)."""
+    rows = []
+    for r in plan.get("routes", []):
+        if team is not None and r.get("team") != team:
+            continue
+        for v in r.get("visits", []):
+            rows.append({"队伍": r.get("team_name"), "序号": v.get("seq"),
+                         "到达": (_dt(v.get("arrive")) or datetime.min).strftime("%H:%M"),
+                         "离开": (_dt(v.get("depart")) or datetime.min).strftime("%H:%M"),
+                         "类型": v.get("kind"), "社区": v.get("community"),
+                         "地址": v.get("address"), "巡查内容": v.get("what"),
+                         "问题类型": v.get("category_name"), "必访": "是" if v.get("required") else "",
+                         "签字": ""})
+    cols = ["队伍", "序号", "到达", "离开", "类型", "社区", "地址", "巡查内容", "问题类型", "必访", "签字"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def plan_frames(plan: dict[str, Any]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The ``routes`` and ``stops`` map layers (WGS84) of a stored plan."""
+    routes, stops = [], []
+    for r in plan.get("routes", []):
+        geom = shape(r["geometry"]) if r.get("geometry") else None
+        routes.append({"team": r.get("team"), "team_name": r.get("team_name"),
+                       "distance_m": r.get("distance_m"), "duration_s": r.get("duration_s"),
+                       "geometry": geom})
+        for v in r.get("visits", []):
+            stops.append({"team": r.get("team"), "team_name": r.get("team_name"),
+                          "seq": v.get("seq"), "kind": v.get("kind"),
+                          "arrive": (_dt(v.get("arrive")) or datetime.min).strftime("%H:%M"),
+                          "community": v.get("community"), "address": v.get("address"),
+                          "what": v.get("what"), "category_name": v.get("category_name"),
+                          "geometry": gpd.points_from_xy([v.get("lon")], [v.get("lat")])[0]})
+    rcols = ["team", "team_name", "distance_m", "duration_s", "geometry"]
+    scols = ["team", "team_name", "seq", "kind", "arrive", "community", "address", "what",
+             "category_name", "geometry"]
+    rf = gpd.GeoDataFrame(pd.DataFrame(routes, columns=rcols), geometry="geometry", crs=4326)
+    sf = gpd.GeoDataFrame(pd.DataFrame(stops, columns=scols), geometry="geometry", crs=4326)
+    return rf[rf.geometry.notna()], sf
+
+
+# ---------------------------------------------------------------- analysis layers
+
+def _at(at: datetime | date | None, tz: str) -> pd.Timestamp:
+    if at is None:
+        return pd.Timestamp.now(tz=tz).normalize() + pd.Timedelta(days=1)
+    ts = pd.Timestamp(at)
+    return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+
+
+def recent_cases(storage: Storage, squads: tuple[str, ...] | None, at: pd.Timestamp,
+                 days: int) -> gpd.GeoDataFrame:
+    """Cases of ``squads`` reported in the ``days`` before ``at``."""
+    return storage.query_cases(CaseFilter(squads=squads, start=at - timedelta(days=days), end=at))
+
+
+def _key(storage: Storage, kind: str, squads: tuple[str, ...] | None, *parts: Any) -> tuple[Any, ...]:
+    return (storage.url, kind, squads, storage.count_cases(CaseFilter(squads=squads)), *parts)
+
+
+def hotspots(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,
+             at: datetime | date | None = None, days: int = 90,
+             category: str | None = None) -> gpd.GeoDataFrame:
+    """Density hotspots (WGS84) of the cases of ``squads`` in the ``days`` before ``at``."""
+    from geo.hotspots import find_hotspots
+
+    t = _at(at, settings.timezone)
+
+    def make() -> gpd.GeoDataFrame:
+        cases = recent_cases(storage, squads, t, days)
+        if len(cases) == 0:
+            return gpd.GeoDataFrame({"hotspot_id": []}, geometry=[], crs=4326)
+        found = find_hotspots(cases, category=category, at=t, communities=storage.communities(),
+                              working_crs=settings.working_crs)
+        return found.to_crs(4326)
+
+    return CACHE.get_or_make(_key(storage, "hotspots", squads, t, days, category), make)
+
+
+def significance(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,
+                 at: datetime | date | None = None, days: int = 90,
+                 cell_m: float = 100.0) -> gpd.GeoDataFrame:
+    """Gi* cells (WGS84) with cases or significant z, of the cases in the ``days`` before ``at``."""
+    from geo.crs import to_working
+    from geo.significance import hotspot_grid
+
+    t = _at(at, settings.timezone)
+
+    def make() -> gpd.GeoDataFrame:
+        cases = recent_cases(storage, squads, t, days)
+        if len(cases) == 0:
+            return gpd.GeoDataFrame({"cell_id": []}, geometry=[], crs=4326)
+        grid = hotspot_grid(to_working(cases, crs=settings.working_crs), cell_m=cell_m)
+        grid = grid[(grid["count"] > 0) | (grid["gi_bin"] != 0)]
+        return grid.to_crs(4326)
+
+    return CACHE.get_or_make(_key(storage, "gi", squads, t, days, cell_m), make)
+
+
+def trends(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,
+           at: datetime | date | None = None, days: int = 180, cell_m: float = 150.0,
+           period_days: float = 7.0) -> gpd.GeoDataFrame:
+    """Emerging hot-spot patterns (WGS84) of the cells with cases in the ``days`` before ``at``."""
+    from geo.crs import to_working
+    from geo.trends import emerging_hotspots
+
+    t = _at(at, settings.timezone)
+
+    def make() -> gpd.GeoDataFrame:
+        cases = recent_cases(storage, squads, t, days)
+        if len(cases) == 0:
+            return gpd.GeoDataFrame({"cell_id": []}, geometry=[], crs=4326)
+        cells = emerging_hotspots(to_working(cases, crs=settings.working_crs), cell_m=cell_m,
+                                  period_days=period_days, end=t)
+        return cells.to_crs(4326)
+
+    return CACHE.get_or_make(_key(storage, "trends", squads, t, days, cell_m, period_days), make)
+
+
+def forecast(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,
+             at: datetime | date | None = None, horizon_days: float = 7, cell_m: float = 150,
+             top: int | None = 200) -> gpd.GeoDataFrame:
+    """Forecast cells (WGS84, best ``top`` ranks) over the communities of ``squads``."""
+    from geo.forecast import forecast_cells
+
+    t = _at(at, settings.timezone)
+
+    def make() -> gpd.GeoDataFrame:
+        cases = storage.query_cases(CaseFilter(squads=squads, end=t))
+        area = storage.communities(squads=squads)
+        if len(area) == 0:
+            raise NotFoundError("没有可预测的社区范围。")
+        cells = forecast_cells(cases, at=t, horizon_days=horizon_days, cell_m=cell_m,
+                               area=area.to_crs(settings.working_crs), crs=settings.working_crs)
+        return cells.to_crs(4326)
+
+    cells = CACHE.get_or_make(_key(storage, "forecast", squads, t, horizon_days, cell_m), make)
+    return cells[cells["rank"] <= top] if top else cells

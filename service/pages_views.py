@@ -1,0 +1,132 @@
+"""Template contexts of the web pages: the squad dashboard, the planner and the admin page.
+
+Values are handed to Jinja2 templates with autoescaping on, so every string from data is escaped
+where it is shown; nothing here builds HTML.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import select
+
+from geo.errors import InputError
+from service import pages_data
+from service.auth import Principal
+from service.models import ImportBatch, User, WorkLogEntry
+from service.plans import OPEN_STATUSES
+from service.settings import Settings
+from service.storage import CaseFilter, Storage
+from service.workflow import allowed_next, overdue_flags
+
+MAX_CASES = 100
+MAX_LOGS = 30
+OUTCOMES = ("当场办理", "转告受理", "代行受理", "告知路径", "耐心解释")
+ROLE_NAMES = {"admin": "管理员", "planner": "规划", "squad_leader": "中队长", "officer": "队员"}
+
+
+def _hm(text: str | None) -> str:
+    return datetime.fromisoformat(text).strftime("%H:%M") if text else ""
+
+
+def team_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per team route: name, shift, number of stops, distance and the stops."""
+    rows = []
+    for r in plan.get("routes", []):
+        shift = r.get("shift") or [None, None]
+        rows.append({
+            "team": r.get("team"), "team_name": r.get("team_name") or r.get("team"),
+            "members": "、".join(map(str, r.get("members", []))),
+            "shift": f"{_hm(shift[0])}–{_hm(shift[1])}", "n_visits": len(r.get("visits", [])),
+            "distance_km": round(float(r.get("distance_m") or 0) / 1000, 1),
+            "stops": [{"seq": v.get("seq"), "arrive": _hm(v.get("arrive")), "kind": v.get("kind"),
+                       "community": v.get("community"), "what": v.get("what")}
+                      for v in r.get("visits", [])]})
+    return rows
+
+
+def open_cases(storage: Storage, user: Principal, squad_id: str) -> dict[str, Any]:
+    """The squad's open cases (overdue first, then newest) with the caller's next statuses."""
+    gdf = storage.query_cases(CaseFilter(squads=(squad_id,), status=OPEN_STATUSES))
+    if len(gdf) == 0:
+        return {"rows": [], "total": 0, "overdue": 0}
+    gdf = gdf.assign(overdue=overdue_flags(gdf["status"], gdf["deadline_at"], gdf["closed_at"],
+                                           datetime.now(UTC)))
+    gdf = gdf.sort_values(["overdue", "reported_at"], ascending=[False, False])
+    rows = [{"case_id": r.case_id, "category_name": r.category_name or r.category,
+             "reported_at": r.reported_at.strftime("%m-%d %H:%M"), "status": r.status,
+             "deadline": r.deadline_at.strftime("%m-%d %H:%M") if pd.notna(r.deadline_at) else "",
+             "overdue": bool(r.overdue), "community": r.community or "",
+             "address": r.address or "", "description": r.description or "",
+             "next": list(allowed_next(r.status, user.role)) if user.role != "planner" else []}
+            for r in gdf.head(MAX_CASES).itertuples()]
+    return {"rows": rows, "total": len(gdf), "overdue": int(gdf["overdue"].sum())}
+
+
+def hotspot_rows(storage: Storage, settings: Settings, squad_id: str, day: date,
+                 n: int = 15) -> list[dict[str, Any]]:
+    """The squad's top hotspots of the 90 days before ``day`` (empty when too few cases)."""
+    try:
+        hs = pages_data.hotspots(storage, settings, (squad_id,), at=day)
+    except InputError:
+        return []
+    return [{"hotspot_id": r.get("hotspot_id"),
+             "category": r.get("dominant_category_name") or r.get("category") or "",
+             "community": r.get("community") or "", "case_count": r.get("case_count"),
+             "peak_hours": r.get("peak_hours") or "",
+             "gi": f"{int(r['gi_confidence'])}%" if pd.notna(r.get("gi_confidence"))
+             and r.get("gi_confidence") else "不显著"}
+            for _, r in hs.head(n).iterrows()]
+
+
+def work_logs(storage: Storage, squad_id: str, tz: str) -> list[dict[str, Any]]:
+    """The squad's latest work-log entries."""
+    zone = ZoneInfo(tz)
+    with storage.begin() as session:
+        rows = session.scalars(select(WorkLogEntry).where(WorkLogEntry.squad_id == squad_id)
+                               .order_by(WorkLogEntry.at.desc(), WorkLogEntry.id.desc())
+                               .limit(MAX_LOGS)).all()
+        return [{"id": e.id, "at": e.at.astimezone(zone).strftime("%m-%d %H:%M"),
+                 "author": e.author, "place": e.place, "problem": e.problem, "action": e.action,
+                 "outcome": e.outcome, "case_id": e.case_id or ""} for e in rows]
+
+
+def dashboard(storage: Storage, settings: Settings, user: Principal, squad: dict[str, Any],
+              day: date) -> dict[str, Any]:
+    """Everything the squad dashboard shows."""
+    plan = pages_data.get_plan(storage, settings, squad, day, actor=user.username)
+    sid = squad["id"]
+    return {
+        "squad": squad, "day": day.isoformat(), "plan": plan, "teams": team_rows(plan),
+        "all_teams": [{"id": t.get("id"), "name": t.get("name") or t.get("id")}
+                      for t in squad.get("teams", [])],
+        "unavailable": set(plan.get("unavailable_teams", [])),
+        "hotspots": hotspot_rows(storage, settings, sid, day),
+        "cases": open_cases(storage, user, sid), "logs": work_logs(storage, sid, settings.timezone),
+        "communities": storage.communities(squads=(sid,))[["code", "name"]].to_dict("records"),
+        "outcomes": OUTCOMES, "may_replan": user.role in ("admin", "planner", "squad_leader"),
+        "may_log": user.role in ("admin", "squad_leader", "officer"),
+        "now": datetime.now(ZoneInfo(settings.timezone)).strftime("%Y-%m-%dT%H:%M"),
+        "data_label": pages_data.data_label(storage, (sid,)),
+    }
+
+
+def admin_page(storage: Storage, tz: str) -> dict[str, Any]:
+    """Users and import batches (with their per-row reports)."""
+    zone = ZoneInfo(tz)
+    with storage.begin() as session:
+        users = [{"username": u.username, "role": ROLE_NAMES.get(u.role, u.role),
+                  "squad": u.squad_id or "", "active": u.active}
+                 for u in session.scalars(select(User).order_by(User.username)).all()]
+        batches = [{"id": b.id, "filename": b.filename, "coords": b.coords,
+                    "at": b.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                    "by": b.created_by, "rows": b.n_rows, "inserted": b.n_inserted,
+                    "updated": b.n_updated, "rejected": b.n_rejected,
+                    "problems": list(b.report or [])[:200]}
+                   for b in session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc())
+                                            .limit(30)).all()]
+    return {"users": users, "batches": batches, "squads": storage.squads(),
+            "roles": ROLE_NAMES}

@@ -1,0 +1,58 @@
+"""Forecast layer: grid cells ranked by expected cases in the next days (GeoJSON, WGS84).
+
+``GET /api/forecast?at=&horizon_days=7&cell_m=150&top=200`` scores the cells covering the
+communities the caller may see from the cases reported before ``at``. Also the OGC API – Features
+collection ``forecast`` (next 7 days from today, 150 m cells, best 200).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import geopandas as gpd
+from fastapi import APIRouter, Query, Response
+
+from service import pages_data
+from service.deps import CurrentUser, SettingsDep, StorageDep
+from service.geojson import frame_features, geojson_response
+from service.routers.ogc import frame_collection, register
+from service.schemas import ErrorBody, FeatureCollection
+from service.settings import get_settings
+from service.storage import Storage
+
+router = APIRouter(prefix="/api/forecast", tags=["forecast"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody},
+    422: {"model": ErrorBody}}
+PROPS = ["cell_id", "score", "rank"]
+
+
+@router.get("", response_model=FeatureCollection, responses=_ERRORS, summary="案件预测网格")
+def forecast(
+    storage: StorageDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    squad: Annotated[str | None, Query(max_length=32, description="中队编号")] = None,
+    at: Annotated[datetime | None, Query(description="预测起点；缺省为明天 0 点")] = None,
+    horizon_days: Annotated[float, Query(gt=0, le=60)] = 7,
+    cell_m: Annotated[float, Query(ge=50, le=2000)] = 150,
+    top: Annotated[int, Query(ge=1, le=100000, description="只返回排名前 N 的网格")] = 200,
+) -> Response:
+    """Square cells with ``cell_id``, ``score`` (higher = more expected cases in
+    ``[at, at + horizon_days)``) and ``rank`` (1 = highest), best ``top`` only."""
+    squads = pages_data.scope(user, squad)
+    cells = pages_data.forecast(storage, settings, squads, at=at, horizon_days=horizon_days,
+                                cell_m=cell_m, top=top)
+    feats = frame_features(cells, id_column="cell_id", properties=PROPS) if len(cells) else []
+    return geojson_response({"type": "FeatureCollection", "features": feats,
+                             "numberMatched": len(feats), "numberReturned": len(feats)})
+
+
+def _ogc_forecast(storage: Storage, squads: tuple[str, ...] | None) -> gpd.GeoDataFrame:
+    return pages_data.forecast(storage, get_settings(), squads)
+
+
+register(frame_collection("forecast", "案件预测", _ogc_forecast, id_column="cell_id",
+                          description="未来 7 天案件预测（150 米网格，排名前 200）",
+                          properties=PROPS))

@@ -1,0 +1,93 @@
+"""Hotspot layers as GeoJSON (WGS84): density hotspots, Gi* significance cells, emerging trends.
+
+Computed from the cases the caller may see (squad-bound users: their squad only), cached in
+memory for a few minutes per parameter set and case count. The hotspots are also the OGC API –
+Features collection ``hotspots`` (last 90 days, all categories).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import geopandas as gpd
+from fastapi import APIRouter, Query, Response
+
+from service import pages_data
+from service.deps import CurrentUser, SettingsDep, StorageDep
+from service.geojson import frame_features, geojson_response
+from service.routers.ogc import frame_collection, register
+from service.schemas import ErrorBody, FeatureCollection
+from service.settings import get_settings
+from service.storage import Storage
+
+router = APIRouter(prefix="/api/hotspots", tags=["hotspots"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 404: {"model": ErrorBody},
+    422: {"model": ErrorBody}}
+Squad = Annotated[str | None, Query(max_length=32, description="中队编号（缺省：可见的全部）")]
+At = Annotated[datetime | None, Query(description="截止时刻（不含）；缺省为今天结束")]
+Days = Annotated[int, Query(ge=1, le=3650, description="使用截止前多少天的案件")]
+HOTSPOT_PROPS = [
+    "hotspot_id", "category", "case_count", "area_m2", "density_per_ha", "dominant_category",
+    "dominant_category_name", "community", "community_code", "squad", "recency_score",
+    "peak_hours", "first_seen", "last_seen", "center_lon", "center_lat", "gi_confidence",
+    "gi_z_max", "gi_significant"]
+GI_PROPS = ["cell_id", "count", "gi_z", "gi_p", "gi_bin", "gi_confidence", "gi_class", "gi_label"]
+TREND_PROPS = ["cell_id", "pattern", "pattern_zh", "count_total", "hot_periods", "cold_periods",
+               "n_periods", "final_z", "trend_z", "trend_p"]
+
+
+def _collection(gdf: gpd.GeoDataFrame, id_column: str, props: list[str]) -> Response:
+    feats = frame_features(gdf, id_column=id_column, properties=props) if len(gdf) else []
+    return geojson_response({"type": "FeatureCollection", "features": feats,
+                             "numberMatched": len(feats), "numberReturned": len(feats)})
+
+
+@router.get("", response_model=FeatureCollection, responses=_ERRORS, summary="热点（GeoJSON）")
+def list_hotspots(storage: StorageDep, settings: SettingsDep, user: CurrentUser,
+                  squad: Squad = None, at: At = None, days: Days = 90,
+                  category: Annotated[str | None, Query(
+                      max_length=64, description="类别代码、逗号分隔代码或类别组（如 stall）")] = None
+                  ) -> Response:
+    """One polygon per density hotspot: ``hotspot_id``, ``case_count``, ``category``,
+    ``peak_hours``, ``gi_confidence`` (Gi* 99/95/90/0), ``community``, ``squad``…"""
+    squads = pages_data.scope(user, squad)
+    gdf = pages_data.hotspots(storage, settings, squads, at=at, days=days, category=category)
+    return _collection(gdf, "hotspot_id", HOTSPOT_PROPS)
+
+
+@router.get("/significance", response_model=FeatureCollection, responses=_ERRORS,
+            summary="Gi* 显著性网格（GeoJSON）")
+def gi_cells(storage: StorageDep, settings: SettingsDep, user: CurrentUser, squad: Squad = None,
+             at: At = None, days: Days = 90,
+             cell_m: Annotated[float, Query(ge=25, le=2000, description="网格边长（米）")] = 100.0
+             ) -> Response:
+    """Grid cells with cases or a significant Getis-Ord Gi* (``gi_class`` hot_99 … cold_99,
+    ``gi_label`` in Chinese), Benjamini–Hochberg corrected."""
+    squads = pages_data.scope(user, squad)
+    gdf = pages_data.significance(storage, settings, squads, at=at, days=days, cell_m=cell_m)
+    return _collection(gdf, "cell_id", GI_PROPS)
+
+
+@router.get("/trends", response_model=FeatureCollection, responses=_ERRORS,
+            summary="新兴热点趋势（GeoJSON）")
+def trend_cells(storage: StorageDep, settings: SettingsDep, user: CurrentUser,
+                squad: Squad = None, at: At = None, days: Days = 180,
+                cell_m: Annotated[float, Query(ge=25, le=2000)] = 150.0,
+                period_days: Annotated[float, Query(ge=1, le=90)] = 7.0) -> Response:
+    """Emerging hot-spot pattern per cell (``pattern``, ``pattern_zh`` such as 加剧热点) from a
+    space-time cube of ``period_days`` periods (at least four must fit in ``days``)."""
+    squads = pages_data.scope(user, squad)
+    gdf = pages_data.trends(storage, settings, squads, at=at, days=days, cell_m=cell_m,
+                            period_days=period_days)
+    return _collection(gdf, "cell_id", TREND_PROPS)
+
+
+def _ogc_hotspots(storage: Storage, squads: tuple[str, ...] | None) -> gpd.GeoDataFrame:
+    return pages_data.hotspots(storage, get_settings(), squads)
+
+
+register(frame_collection("hotspots", "热点", _ogc_hotspots, id_column="hotspot_id",
+                          description="近 90 天案件的密度热点（含 Gi* 显著性）",
+                          properties=HOTSPOT_PROPS))

@@ -1,0 +1,291 @@
+"""Server-rendered web pages (Chinese, Jinja2 templates in ``service/templates``) and the static
+files under ``/static`` (CSS, JS and the vendored Leaflet assets the maps load).
+
+Pages: ``/login``; ``/squad/{id}`` (squad dashboard: map, today's routes with print buttons,
+hotspots, open and overdue cases with status actions, work log); ``/planner`` (siting scenarios);
+``/admin`` (users, imports with their reports). Signed-out visitors are sent to the login page;
+forms post back here (same-origin checked by :func:`service.deps.get_current_user`) and redirect.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from geo.errors import XunchaError
+from service import pages_data, pages_views
+from service.auth import Principal, clear_session_cookie, create_token, set_session_cookie
+from service.case_ops import transition_case
+from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, get_current_user
+from service.errors import AuthError, PermissionDenied
+from service.routers.auth import _sign_in
+from service.routers.worklogs import add_log
+from service.schemas import TransitionCreate, WorkLogCreate
+
+HERE = Path(__file__).resolve().parents[1]
+router = APIRouter(include_in_schema=False)
+router.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def page_user(request: Request, storage: StorageDep, key: KeyDep) -> Principal | None:
+    """The signed-in user of a page request, or None (→ login page)."""
+    try:
+        return get_current_user(request, storage, key, None)
+    except AuthError:
+        return None
+
+
+PageUser = Annotated[Principal | None, Depends(page_user)]
+
+
+def _login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _back(path: str, msg: str, *, error: bool = False) -> RedirectResponse:
+    query = urlencode({"msg": msg, **({"err": "1"} if error else {})})
+    return RedirectResponse(f"{path}?{query}", status_code=303)
+
+
+def _render(request: Request, name: str, user: Principal | None, status: int = 200,
+            **ctx: Any) -> HTMLResponse:
+    ctx.update(user=user, role_names=pages_views.ROLE_NAMES, msg=request.query_params.get("msg"),
+               err=request.query_params.get("err") == "1")
+    return templates.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def _home(user: Principal) -> str:
+    if user.squads is not None:
+        return f"/squad/{quote(user.squad_id or '')}"
+    return "/planner" if user.role == "planner" else "/admin"
+
+
+def _safe_next(target: str | None) -> str | None:
+    return target if target and target.startswith("/") and not target.startswith("//") else None
+
+
+@router.get("/")
+def home(request: Request, user: PageUser) -> Response:
+    """The signed-in user's start page."""
+    return _login(request) if user is None else RedirectResponse(_home(user), status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, user: PageUser, next: str | None = None) -> Response:
+    """The sign-in form."""
+    if user is not None:
+        return RedirectResponse(_safe_next(next) or _home(user), status_code=303)
+    return _render(request, "login.html", None, next=_safe_next(next) or "")
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, storage: StorageDep, limiter: LimiterDep, settings: SettingsDep,
+          key: KeyDep, username: Annotated[str, Form(max_length=64)],
+          password: Annotated[str, Form(max_length=256)],
+          next: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """Check the password, set the session cookie and go to the start page (or ``next``)."""
+    form = OAuth2PasswordRequestForm(username=username, password=password)
+    try:
+        user = _sign_in(request, form, storage, limiter)
+    except XunchaError as exc:
+        return _render(request, "login.html", None, status=401, login_error=str(exc),
+                       next=_safe_next(next) or "", username=username)
+    response = RedirectResponse(_safe_next(next) or _home(user), status_code=303)
+    token = create_token(user, key=key, ttl_minutes=settings.token_ttl_minutes)
+    set_session_cookie(response, token, ttl_minutes=settings.token_ttl_minutes,
+                       secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    """Clear the session cookie."""
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response)
+    return response
+
+
+@router.get("/squad/{squad_id}", response_class=HTMLResponse)
+def squad_page(request: Request, squad_id: str, storage: StorageDep, settings: SettingsDep,
+               user: PageUser, date: str | None = None) -> Response:
+    """The squad dashboard."""
+    if user is None:
+        return _login(request)
+    squad = pages_data.visible_squad(storage, user, squad_id[:32])
+    day = pages_data.parse_day(date, settings.timezone)
+    ctx = pages_views.dashboard(storage, settings, user, squad, day)
+    return _render(request, "dashboard.html", user, **ctx)
+
+
+def _squad_path(squad_id: str, day: str = "") -> str:
+    return f"/squad/{quote(squad_id)}" + (f"?date={quote(day)}" if day else "")
+
+
+def _require(user: Principal | None) -> Principal:
+    if user is None:
+        raise AuthError("请先登录。")
+    return user
+
+
+@router.post("/squad/{squad_id}/cases/{case_id}/status")
+def case_status(squad_id: str, case_id: str, storage: StorageDep, user: PageUser,
+                to_status: Annotated[str, Form(max_length=8)],
+                note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """Move a case to ``to_status`` (the dashboard's status buttons)."""
+    u = _require(user)
+    pages_data.visible_squad(storage, u, squad_id)
+    path = f"/squad/{quote(squad_id)}"
+    try:
+        body = TransitionCreate(to_status=to_status, note=note)  # type: ignore[arg-type]
+        transition_case(storage, case_id, body, u)
+    except (XunchaError, ValueError) as exc:
+        return _back(path, f"案件 {case_id} 状态未改变：{str(exc).splitlines()[0]}", error=True)
+    return _back(path, f"案件 {case_id} 已改为「{to_status}」。")
+
+
+@router.post("/squad/{squad_id}/worklogs")
+def add_worklog(squad_id: str, storage: StorageDep, settings: SettingsDep, user: PageUser,
+                at: Annotated[str, Form(max_length=32)],
+                place: Annotated[str, Form(max_length=500)] = "",
+                problem: Annotated[str, Form(max_length=4000)] = "",
+                action: Annotated[str, Form(max_length=4000)] = "",
+                outcome: Annotated[str, Form(max_length=8)] = "",
+                community_code: Annotated[str, Form(max_length=16)] = "",
+                case_id: Annotated[str, Form(max_length=64)] = "") -> Response:
+    """Add a work-log entry of the squad (the dashboard's log form)."""
+    u = _require(user)
+    pages_data.visible_squad(storage, u, squad_id)
+    path = f"/squad/{quote(squad_id)}"
+    try:
+        body = WorkLogCreate(at=datetime.fromisoformat(at), place=place, problem=problem,
+                             action=action, outcome=outcome or None,  # type: ignore[arg-type]
+                             squad_id=squad_id, community_code=community_code or None,
+                             case_id=case_id or None)
+        add_log(body, storage, settings, u)
+    except (XunchaError, ValueError) as exc:
+        return _back(path, f"日志未保存：{str(exc).splitlines()[0]}", error=True)
+    return _back(path, "工作日志已保存。")
+
+
+@router.post("/squad/{squad_id}/replan")
+async def replan(request: Request, squad_id: str, storage: StorageDep, settings: SettingsDep,
+                 user: PageUser, date: Annotated[str, Form(max_length=10)]) -> Response:
+    """Plan the day again with the unticked teams off duty."""
+    u = _require(user)
+    if u.role not in ("admin", "planner", "squad_leader"):
+        raise PermissionDenied("只有中队长、规划和管理员可以重新规划。")
+    squad = pages_data.visible_squad(storage, u, squad_id)
+    form = await request.form()
+    on_duty = {str(v) for v in form.getlist("on_duty")}
+    off = [str(t.get("id")) for t in squad.get("teams", []) if str(t.get("id")) not in on_duty]
+    day = pages_data.parse_day(date, settings.timezone)
+    try:
+        pages_data.build_plan(storage, settings, squad, day, unavailable=off, actor=u.username)
+    except XunchaError as exc:
+        return _back(_squad_path(squad_id), f"重新规划失败：{exc}", error=True)
+    return RedirectResponse(_squad_path(squad_id, day.isoformat()) + "&msg=" +
+                            quote("已重新规划" + (f"（不在岗：{'、'.join(off)}）" if off else "")),
+                            status_code=303)
+
+
+@router.get("/planner", response_class=HTMLResponse)
+def planner_page(request: Request, storage: StorageDep, user: PageUser,
+                 scenario: int | None = None) -> Response:
+    """Siting scenarios: the form, stored scenarios, and the chosen one's map and table."""
+    if user is None:
+        return _login(request)
+    if user.role not in ("admin", "planner"):
+        raise PermissionDenied("规划页面仅对规划人员和管理员开放。")
+    from service.routers import siting
+
+    current = siting.get_scenario(storage, scenario) if scenario else None
+    return _render(request, "planner.html", user, squads=storage.squads(),
+                   scenarios=siting.list_scenarios(storage), current=current)
+
+
+@router.post("/planner/siting")
+async def planner_siting(request: Request, storage: StorageDep, settings: SettingsDep,
+                         user: PageUser) -> Response:
+    """Compute a scenario from the planner form and show it."""
+    u = _require(user)
+    if u.role not in ("admin", "planner"):
+        raise PermissionDenied("只有规划人员和管理员可以计算选址方案。")
+    from service.routers import siting
+
+    form = await request.form()
+    try:
+        body = siting.ScenarioCreate(
+            name=str(form.get("name") or ""), model=str(form.get("model") or "mclp"),  # type: ignore[arg-type]
+            sites=int(str(form.get("sites") or 5)), radius_m=float(str(form.get("radius_m") or 500)),
+            squads=[str(s) for s in form.getlist("squads")] or None,
+            days=int(str(form.get("days") or 365)))
+        sc = siting.create_scenario(storage, settings, body, u)
+    except (XunchaError, ValueError) as exc:
+        return _back("/planner", f"选址失败：{str(exc).splitlines()[0]}", error=True)
+    return RedirectResponse(f"/planner?scenario={sc['id']}", status_code=303)
+
+
+def _admin(user: Principal | None) -> Principal:
+    u = _require(user)
+    if u.role != "admin":
+        raise PermissionDenied("管理页面仅对管理员开放。")
+    return u
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request, storage: StorageDep, settings: SettingsDep,
+               user: PageUser) -> Response:
+    """Users, squads and case imports with their per-row reports."""
+    if user is None:
+        return _login(request)
+    _admin(user)
+    return _render(request, "admin.html", user, **pages_views.admin_page(storage, settings.timezone))
+
+
+@router.post("/admin/users")
+def admin_add_user(storage: StorageDep, user: PageUser,
+                   username: Annotated[str, Form(max_length=64)],
+                   password: Annotated[str, Form(max_length=256)],
+                   role: Annotated[str, Form(max_length=16)],
+                   squad_id: Annotated[str, Form(max_length=32)] = "") -> Response:
+    """Add a user from the admin form."""
+    from service.auth import create_user
+
+    _admin(user)
+    try:
+        create_user(storage, username, password, role=role, squad=squad_id or None)
+    except XunchaError as exc:
+        return _back("/admin", f"未添加用户：{exc}", error=True)
+    return _back("/admin", f"已添加用户 {username}。")
+
+
+@router.post("/admin/import")
+def admin_import(storage: StorageDep, settings: SettingsDep, user: PageUser,
+                 file: Annotated[UploadFile, File()],
+                 coords: Annotated[str, Form(max_length=32)] = "wgs84") -> Response:
+    """Import a case file from the admin form; the report is listed on the page."""
+    from service.importer import import_file
+
+    u = _admin(user)
+    limit = settings.max_upload_mb * 1024 * 1024
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        return _back("/admin", f"文件超过上限 {settings.max_upload_mb} MB。", error=True)
+    try:
+        rep = import_file(storage, data, filename=file.filename or "", coords=coords,
+                          actor=u.username, max_bytes=limit)
+    except XunchaError as exc:
+        return _back("/admin", f"无法导入：{str(exc).splitlines()[0]}", error=True)
+    pages_data.CACHE.clear()
+    return _back("/admin", f"导入完成：新增 {rep.inserted}，更新 {rep.updated}，拒绝 {rep.rejected} 行。",
+                 error=rep.rejected > 0)

@@ -1,0 +1,136 @@
+"""Daily patrol plans (每日巡查计划) and their route sheets (巡查路线单).
+
+``GET /api/plans/{squad}/{date}`` returns the stored plan, making (and storing) it on first
+request; ``POST`` re-plans the day, e.g. with a team marked unavailable. Sheets:
+``…/sheet.pdf`` (every team in one PDF, or ``?team=``), ``…/sheet.xlsx`` and ``…/sheet.html``
+(print-friendly). Squad-bound users reach only their own squad (others: 404).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.auth import Principal
+from service.deps import CurrentUser, SettingsDep, StorageDep, require_roles
+from service.pages_data import build_plan, get_plan, parse_day, plan_sheets, plan_table, visible_squad
+from service.schemas import ErrorBody
+
+router = APIRouter(prefix="/api/plans", tags=["plans"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+    404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+SquadId = Annotated[str, Path(max_length=32, description="中队编号，如 shuyuan")]
+Day = Annotated[str, Path(pattern=r"^\d{4}-\d{2}-\d{2}$", description="日期 YYYY-MM-DD")]
+Team = Annotated[str | None, Query(max_length=64, description="只输出这个队伍（编号）")]
+Planner = Annotated[Principal, Depends(require_roles("admin", "planner", "squad_leader"))]
+_UNSAFE = re.compile(r'[\\/:*?"<>|\s\x00-\x1f]+')
+
+
+class ReplanRequest(BaseModel):
+    """Re-plan a day: the teams that are not on duty."""
+
+    model_config = ConfigDict(extra="forbid")
+    unavailable_teams: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=50, description="今天不在岗的队伍编号")
+
+
+def _filename(plan: dict[str, Any], team: str | None, ext: str) -> str:
+    parts = [str(plan.get("date", "")), str(plan.get("squad_name") or plan.get("squad", "")),
+             team or "路线单"]
+    stem = "_".join(_UNSAFE.sub("_", p).strip("._") or "x" for p in parts)
+    return f"{stem}.{ext}"
+
+
+def _download(body: bytes | str, media: str, name: str, *, inline: bool = False) -> Response:
+    kind = "inline" if inline else "attachment"
+    disp = f"{kind}; filename=\"sheet.{name.rsplit('.', 1)[-1]}\"; filename*=UTF-8''{quote(name)}"
+    return Response(body, media_type=media, headers={"Content-Disposition": disp})
+
+
+@router.get("/{squad_id}/{day}", responses=_ERRORS, summary="某中队某日的巡查计划")
+def get_day_plan(squad_id: SquadId, day: Day, storage: StorageDep, settings: SettingsDep,
+                 user: CurrentUser) -> dict[str, Any]:
+    """The plan (routes per team with visits, times, distances, warnings, unvisited stops);
+    made and stored on first request (about 1–2 s)."""
+    squad = visible_squad(storage, user, squad_id)
+    return get_plan(storage, settings, squad, parse_day(day, settings.timezone),
+                    actor=user.username)
+
+
+@router.post("/{squad_id}/{day}", responses=_ERRORS, summary="重新规划（如某队伍不在岗）")
+def replan(squad_id: SquadId, day: Day, body: ReplanRequest, storage: StorageDep,
+           settings: SettingsDep, user: Planner) -> dict[str, Any]:
+    """Plan the day again (admin, planner, or the squad's leader), replacing the stored plan."""
+    squad = visible_squad(storage, user, squad_id)
+    return build_plan(storage, settings, squad, parse_day(day, settings.timezone),
+                      unavailable=body.unavailable_teams, actor=user.username)
+
+
+def _plan_and_squad(storage: StorageDep, settings: SettingsDep, user: Principal, squad_id: str,
+                    day: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    squad = visible_squad(storage, user, squad_id)
+    return get_plan(storage, settings, squad, parse_day(day, settings.timezone),
+                    actor=user.username), squad
+
+
+@router.get("/{squad_id}/{day}/sheet.pdf", responses={**_ERRORS, 200: {
+    "content": {"application/pdf": {}}}}, summary="路线单 PDF")
+def sheet_pdf(squad_id: SquadId, day: Day, storage: StorageDep, settings: SettingsDep,
+              user: CurrentUser, team: Team = None) -> Response:
+    """Every team's route sheet in one A4 PDF, or only ``team``'s."""
+    from geo.sheets import render_pdf_many
+
+    plan, squad = _plan_and_squad(storage, settings, user, squad_id, day)
+    body = render_pdf_many(plan_sheets(storage, plan, squad, team=team))
+    return _download(body, "application/pdf", _filename(plan, team, "pdf"), inline=True)
+
+
+@router.get("/{squad_id}/{day}/sheet.xlsx", responses={**_ERRORS, 200: {"content": {
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}},
+            summary="路线单 XLSX")
+def sheet_xlsx(squad_id: SquadId, day: Day, storage: StorageDep, settings: SettingsDep,
+               user: CurrentUser, team: Team = None) -> Response:
+    """One team's route sheet workbook (``?team=``), or a table of every team's stops."""
+    import io
+
+    import pandas as pd
+
+    from geo.sheets import render_xlsx
+
+    plan, squad = _plan_and_squad(storage, settings, user, squad_id, day)
+    if team is not None:
+        body = render_xlsx(plan_sheets(storage, plan, squad, team=team)[0])
+    else:
+        buf = io.BytesIO()
+        with pd.ExcelWriter(buf, engine="openpyxl") as writer:
+            plan_table(plan).to_excel(writer, sheet_name="巡查路线", index=False)
+        body = buf.getvalue()
+    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return _download(body, media, _filename(plan, team, "xlsx"))
+
+
+def combine_html(pages: list[str]) -> str:
+    """Several self-contained sheet pages as one document, each starting on a new printed page."""
+    if len(pages) == 1:
+        return pages[0]
+    head = pages[0].split("<body>", 1)[0]
+    bodies = [p.split("<body>", 1)[-1].rsplit("</body>", 1)[0] for p in pages]
+    joined = '<div style="break-after:page"></div>'.join(bodies)
+    return f"{head}<body>{joined}</body></html>"
+
+
+@router.get("/{squad_id}/{day}/sheet.html", responses={**_ERRORS, 200: {
+    "content": {"text/html": {}}}}, summary="路线单（打印网页）")
+def sheet_html(squad_id: SquadId, day: Day, storage: StorageDep, settings: SettingsDep,
+               user: CurrentUser, team: Team = None) -> Response:
+    """Print-friendly HTML of every team's sheet (or ``team``'s); every value is escaped."""
+    from geo.sheets import render_html
+
+    plan, squad = _plan_and_squad(storage, settings, user, squad_id, day)
+    pages = [render_html(s) for s in plan_sheets(storage, plan, squad, team=team)]
+    return Response(combine_html(pages), media_type="text/html; charset=utf-8")

@@ -1,0 +1,117 @@
+"""Helpers for the page, plan, layer and browser tests: an app with the page/plan/map/layer
+routers on a fresh SQLite database, users per role and a few days of cases built in code.
+
+The cases: a cluster of 30 stall cases (占道经营) in one 书院 community over the last three weeks
+(enough for a hotspot) over 60 closed background cases, a few other open cases, one of them with the description
+``<script>alert(1)</script>`` (case ``SYX``), and six cases in 新华.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+
+import service.auth
+from service.app import ROUTERS, create_app
+from service.auth import Principal, create_token, create_user
+from service.importer import import_table
+from service.settings import Settings
+from service.storage import Storage
+
+service.auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+SECRET = "test-secret-key-for-xuncha-page-tests-0123456789"
+PASSWORD = "correct-horse-42"
+XSS = "<script>alert(1)</script>"
+TZ = "Asia/Shanghai"
+MY_ROUTERS = ("pages", "plans", "maps", "hotspots", "forecast", "siting")
+USERS = {  # username: (role, squad)
+    "admin": ("admin", None),
+    "planner": ("planner", None),
+    "leader_sy": ("squad_leader", "shuyuan"),
+    "officer_sy": ("officer", "shuyuan"),
+    "leader_xh": ("squad_leader", "xinhua"),
+}
+
+
+@dataclass
+class Site:
+    """An app on a seeded database."""
+
+    app: FastAPI
+    storage: Storage
+    principals: dict[str, Principal] = field(default_factory=dict)
+    today: str = ""
+
+    def auth(self, username: str) -> dict[str, str]:
+        """``Authorization`` header for ``username``."""
+        token = create_token(self.principals[username], key=SECRET, ttl_minutes=60)
+        return {"Authorization": f"Bearer {token}"}
+
+
+def make_app(url: str) -> tuple[FastAPI, Storage]:
+    """The service with this helper's routers included (whether or not ROUTERS lists them)."""
+    import importlib
+
+    app = create_app(Settings(database_url=url, secret_key=SECRET))
+    for name in MY_ROUTERS:
+        if name not in ROUTERS:
+            app.include_router(importlib.import_module(f"service.routers.{name}").router)
+    return app, app.state.storage
+
+
+def _point(storage: Storage, squad: str, k: int) -> tuple[float, float]:
+    comm = storage.communities(squads=(squad,))
+    p = comm.iloc[k % len(comm)].geometry.representative_point()
+    return p.x, p.y
+
+
+def seed_cases(storage: Storage, now: datetime) -> pd.DataFrame:
+    """Import the test cases (see the module docstring); returns the table."""
+    rng = np.random.default_rng(7)
+    rows: list[dict[str, Any]] = []
+
+    def add(cid: str, squad: str, k: int, cat: str, days_ago: float, desc: str,
+            jitter_m: float = 0.0, status: str = "") -> None:
+        x, y = _point(storage, squad, k)
+        dx, dy = rng.normal(0, jitter_m, 2) / 111_000 if jitter_m else (0.0, 0.0)
+        at = (now - timedelta(days=days_ago)).strftime("%Y-%m-%d %H:%M")
+        rows.append({"case_id": cid, "category": cat, "reported_at": at, "lon": f"{x + dx:.6f}",
+                     "lat": f"{y + dy:.6f}", "description": desc, "address": f"{cid} 门口",
+                     "status": status or "上报"})
+
+    for i in range(30):
+        add(f"SYS{i:02d}", "shuyuan", 0, "09006", 1 + (i % 20) + 0.3, "早市摊贩占道", 6.0,
+            status="结案")
+    for i in range(60):  # background: the hotspot must be denser than the area's mean
+        add(f"SYB{i:02d}", "shuyuan", i, ("06036", "06045", "09001")[i % 3],
+            1 + (i % 25) + 0.5, "背景案件", 200.0, status="结案")
+    add("SYX", "shuyuan", 1, "06036", 3.2, XSS)
+    add("SY1", "shuyuan", 2, "06028", 2.1, "冰柜噪声扰民")
+    add("SY2", "shuyuan", 3, "06001", 6.0, "私搭雨棚", status="立案")
+    for i in range(6):
+        add(f"XH{i}", "xinhua", i, "06045", 2 + i, "毁绿种菜")
+    table = pd.DataFrame(rows)
+    closed = table["status"] == "结案"
+    table.loc[closed, "closed_at"] = table.loc[closed, "reported_at"]
+    report = import_table(storage, table, filename="seed.csv", actor="seed")
+    assert report.inserted == len(table) and not report.problems, report.as_dict()
+    return table
+
+
+def build_site(url: str) -> Site:
+    """App, storage, users and cases (``today`` = the plan day used by the tests)."""
+    app, storage = make_app(url)
+    storage.init()
+    principals = {name: create_user(storage, name, PASSWORD, role=role, squad=squad)
+                  for name, (role, squad) in USERS.items()}
+    now = datetime.now(ZoneInfo(TZ))
+    seed_cases(storage, now)
+    return Site(app, storage, principals, today=now.date().isoformat())
