@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _machine import machine_info  # noqa: E402
 
-from geo.errors import XunchaError  # noqa: E402
+from geo.errors import InfeasibleError, XunchaError  # noqa: E402
 from geo.routing import check_solution, parse_patrol_problem, solve_patrol  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
@@ -39,12 +39,13 @@ OUT = ROOT / "benchmarks" / "results" / "routing.json"
 
 
 def _run(problem: dict[str, Any], solver: str, limit: float) -> dict[str, Any]:
-    parsed = parse_patrol_problem(problem)
     t, cpu = time.perf_counter(), time.process_time()
     try:
+        parsed = parse_patrol_problem(problem)
         sol = solve_patrol(parsed, solver=solver, time_limit_s=limit)
     except XunchaError as exc:
-        return {"ok": False, "error": str(exc)[:200], "time_s": time.perf_counter() - t}
+        return {"ok": False, "infeasible": isinstance(exc, InfeasibleError),
+                "error": str(exc)[:200], "time_s": time.perf_counter() - t, "priority": 0.0}
     elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
     errors = check_solution(parsed, sol)
     return {"ok": not errors, "errors": errors[:3], "time_s": elapsed, "cpu_s": cpu,
@@ -122,6 +123,8 @@ def bench_chao(solvers: list[str], limit: float, every: int) -> list[dict[str, A
         for solver in solvers:
             r = _run(problem, solver, limit)
             best = bks[name]
+            if best == 0 and r.get("infeasible"):
+                r["ok"] = True  # no team can even go start -> end within tmax: score 0 is right
             ratio = (1.0 if best == 0 else r["priority"] / best) if r["ok"] else 0.0
             rows.append({"instance": name, "solver": solver, "bks": best, "ratio": ratio, **r})
             print(f"chao {name:9s} {solver:8s} bks {best:5.0f} got {r.get('priority', 0):5.0f} "
@@ -166,7 +169,7 @@ def _summary(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, float]
                        f"mean_{key}": float(np.mean(vals)) if vals else float("nan"),
                        f"worst_{key}": float(max(vals) if key == "gap_pct" else min(vals)) if vals else float("nan"),
                        "mean_time_s": float(np.mean([r["time_s"] for r in sub])),
-                       "mean_cpu_s": float(np.mean([r.get("cpu_s", np.nan) for r in sub]))}
+                       "mean_cpu_s": float(np.nanmean([r.get("cpu_s", np.nan) for r in sub]))}
     return out
 
 
