@@ -17,7 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.auth import Principal
 from service.deps import CurrentUser, SettingsDep, StorageDep, require_roles
-from service.pages_data import build_plan, get_plan, parse_day, plan_sheets, plan_table, visible_squad
+from service.pages_data import (
+    build_plan,
+    get_plan,
+    parse_day,
+    plan_sheets,
+    plan_table,
+    visible_squad,
+)
 from service.schemas import ErrorBody
 
 router = APIRouter(prefix="/api/plans", tags=["plans"])

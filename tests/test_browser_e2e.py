@@ -1,0 +1,146 @@
+"""End to end in headless Chromium (Debian's /usr/bin/chromium via Playwright): sign in, open the
+squad dashboard, see the map layers drawn by Leaflet (loaded from the service, not a CDN), change a
+case's status, print a route sheet — with a case whose description is ``<script>alert(1)</script>``
+shown as plain text everywhere and no request leaving 127.0.0.1 except base-map tiles (aborted).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from pages_support import PASSWORD, XSS, Site, build_site
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.browser
+
+
+def _need_browser() -> Any:
+    reason = ""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason, sync_playwright = "playwright is not installed", None
+    if not reason and not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if reason:
+        if os.environ.get("XUNCHA_REQUIRE_BROWSER"):
+            pytest.fail(f"XUNCHA_REQUIRE_BROWSER is set but {reason}")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Site]]:
+    import uvicorn
+
+    site = build_site(f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}")
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(site.app, host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}", site
+    srv.should_exit = True
+    thread.join(timeout=10)
+    site.storage.engine.dispose()
+
+
+_POPUPS_JS = """() => {
+  const maps = Object.values(window).filter(v => v instanceof L.Map);
+  const out = [];
+  maps.forEach(m => m.eachLayer(l => {
+    const p = l.getPopup && l.getPopup();
+    if (!p) return;
+    const c = p.getContent();
+    out.push(typeof c === 'string' ? c : (c && c.outerHTML) || '');
+  }));
+  return out;
+}"""
+
+
+def test_dashboard_end_to_end(server: tuple[str, Site]) -> None:
+    sync_playwright = _need_browser()
+    base, site = server
+    requests: list[tuple[str, str]] = []
+    dialogs: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.on("request", lambda r: requests.append((r.url, r.resource_type)))
+
+        def offline(route: Any) -> None:  # an office network without internet
+            if urlsplit(route.request.url).hostname == "127.0.0.1":
+                route.continue_()
+            else:
+                route.abort()
+
+        context.route("**/*", offline)
+        page = context.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+        # sign in
+        page.goto(f"{base}/squad/shuyuan")
+        assert "/login" in page.url
+        page.fill("input[name=username]", "leader_sy")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/squad/shuyuan", timeout=20000)
+        assert page.locator("h1").inner_text().startswith("书院中队")
+
+        # the script description is plain text in the case table
+        assert page.locator("#case-SYX td.desc").inner_text() == XSS
+
+        # the map: Leaflet from /static draws community polygons, routes, hotspot paths
+        frame = page.frame_locator("#squad-map")
+        frame.locator(".leaflet-overlay-pane path").first.wait_for(timeout=20000)
+        assert frame.locator(".leaflet-overlay-pane path").count() >= 10
+        assert frame.locator(".leaflet-marker-pane .xc-stop").count() > 0
+        map_frame = next(f for f in page.frames if "/maps/shuyuan" in f.url)
+        popups = map_frame.evaluate(_POPUPS_JS)
+        assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in h for h in popups), popups[:3]
+        assert not any(XSS in h for h in popups)
+
+        # change a case's status with its button
+        page.locator("#case-SY1 button[value='立案']").click()
+        page.wait_for_load_state()
+        assert page.locator("#case-SY1 td.status").inner_text() == "立案"
+        assert "已改为" in page.locator(".flash").inner_text()
+
+        # print a team's route sheet: the button opens the print page
+        with context.expect_page() as popup_info:
+            page.locator("a.print-team").first.click()
+        sheet = popup_info.value
+        sheet.wait_for_load_state()
+        assert "/sheet.html?team=" in sheet.url and "路线单" in sheet.title()
+        resp = context.request.get(f"{base}/api/plans/shuyuan/{site.today}/sheet.pdf")
+        assert resp.status == 200 and resp.body().startswith(b"%PDF")
+        everyone = context.request.get(f"{base}/api/plans/shuyuan/{site.today}/sheet.html")
+        assert everyone.status == 200
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in everyone.text()
+        browser.close()
+
+    assert dialogs == [], "a script from data ran"
+    remote = [(u, kind) for u, kind in requests if urlsplit(u).hostname != "127.0.0.1"
+              and not u.startswith(("data:", "about:"))]
+    assert all(kind == "image" for _u, kind in remote), remote  # only base-map tiles
+    local_code = [u for u, kind in requests if kind in ("script", "stylesheet", "font")]
+    assert local_code and all(urlsplit(u).hostname == "127.0.0.1" for u in local_code)

@@ -1,0 +1,171 @@
+"""Web pages: login, squad dashboard (routes with print links, hotspots, open cases with status
+actions, work log), planner and admin pages; squad isolation; every value from data escaped."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from pages_support import PASSWORD, XSS, Site, build_site
+
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    folder: Path = tmp_path_factory.mktemp("pages")
+    s = build_site(f"sqlite:///{folder / 'pages.db'}")
+    yield s
+    s.storage.engine.dispose()
+
+
+def client_for(site: Site, user: str | None) -> TestClient:
+    """A browser-like client (cookies kept), signed in through the login form."""
+    client = TestClient(site.app, base_url="http://testserver")
+    if user is not None:
+        r = client.post("/login", data={"username": user, "password": PASSWORD},
+                        follow_redirects=False)
+        assert r.status_code == 303, r.text
+    return client
+
+
+def test_login_page_and_wrong_password(site: Site) -> None:
+    c = client_for(site, None)
+    page = c.get("/login")
+    assert page.status_code == 200 and 'name="password"' in page.text
+    bad = c.post("/login", data={"username": "leader_sy", "password": "wrong-password"})
+    assert bad.status_code == 401 and "用户名或密码错误" in bad.text
+    assert "xuncha_session" not in bad.headers.get("set-cookie", "")
+
+
+def test_signed_out_visitor_goes_to_login(site: Site) -> None:
+    r = client_for(site, None).get("/squad/shuyuan", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=%2Fsquad")
+
+
+def test_login_leads_to_own_dashboard(site: Site) -> None:
+    c = TestClient(site.app)
+    r = c.post("/login", data={"username": "leader_sy", "password": PASSWORD},
+               follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/squad/shuyuan"
+    assert "httponly" in r.headers["set-cookie"].lower()
+    nxt = c.post("/login", data={"username": "planner", "password": PASSWORD,
+                                 "next": "//evil.example/x"}, follow_redirects=False)
+    assert nxt.headers["location"] == "/planner"  # no open redirect
+
+
+def test_dashboard_shows_map_routes_hotspots_cases_and_log(site: Site) -> None:
+    c = client_for(site, "leader_sy")
+    page = c.get("/squad/shuyuan")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert f'src="/maps/shuyuan?date={site.today}"' in html
+    plan = c.get(f"/api/plans/shuyuan/{site.today}").json()
+    for r in plan["routes"]:
+        assert r["team_name"] in html
+        assert f"/api/plans/shuyuan/{site.today}/sheet.html?team={r['team']}" in html
+    assert "H01" in html and "99%" in html  # the planted hotspot, Gi* 99 %
+    for cid in ("SYX", "SY1", "SY2"):
+        assert f'id="case-{cid}"' in html
+    assert "SYS00" not in html and "XH0" not in html  # closed cases, other squad
+    assert 'action="/squad/shuyuan/worklogs"' in html
+    assert XSS not in html and ESCAPED in html
+    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert links and all(u.startswith("/static/") for u in links)
+    for u in links:
+        assert c.get(u).status_code == 200
+
+
+def test_other_squad_dashboard_is_not_found(site: Site) -> None:
+    c = client_for(site, "leader_xh")
+    assert c.get("/squad/shuyuan").status_code == 404
+    assert c.post("/squad/shuyuan/cases/SY1/status", data={"to_status": "立案"}).status_code == 404
+    assert c.get("/planner").status_code == 403 and c.get("/admin").status_code == 403
+
+
+def test_status_buttons_change_the_case(site: Site) -> None:
+    c = client_for(site, "leader_sy")
+    r = c.post("/squad/shuyuan/cases/SY1/status", data={"to_status": "立案"},
+               follow_redirects=False)
+    assert r.status_code == 303 and "msg=" in r.headers["location"]
+    assert c.get("/api/cases/SY1").json()["properties"]["status"] == "立案"
+    # an officer may not 立案: the page says why, the case is unchanged
+    o = client_for(site, "officer_sy")
+    page = o.post("/squad/shuyuan/cases/SY2/status", data={"to_status": "结案"})
+    assert page.status_code == 200 and "状态未改变" in page.text
+    assert o.get("/api/cases/SY2").json()["properties"]["status"] == "立案"
+    row = re.search(r'<tr id="case-SY1".*?</tr>', c.get("/squad/shuyuan").text, re.S)
+    assert row and '<td class="status">立案</td>' in row.group(0)
+    assert 'value="派遣"' in row.group(0)
+
+
+def test_work_log_form_and_list(site: Site) -> None:
+    c = client_for(site, "officer_sy")
+    data = {"at": f"{site.today}T09:30", "place": "西大市场", "problem": XSS,
+            "action": "劝离", "outcome": "当场办理"}
+    r = c.post("/squad/shuyuan/worklogs", data=data, follow_redirects=False)
+    assert r.status_code == 303 and "err" not in r.headers["location"], r.headers["location"]
+    logs = c.get("/api/worklogs").json()
+    assert logs["total"] == 1 and logs["items"][0]["problem"] == XSS
+    html = c.get("/squad/shuyuan").text
+    assert "西大市场" in html and XSS not in html and html.count(ESCAPED) >= 2
+    bad = c.post("/squad/shuyuan/worklogs", data={**data, "case_id": "XH1"})
+    assert "日志未保存" in bad.text
+
+
+def test_replan_form(site: Site) -> None:
+    c = client_for(site, "leader_sy")
+    r = c.post("/squad/shuyuan/replan", data={"date": site.today,
+                                               "on_duty": ["shuyuan-1", "shuyuan-3"]})
+    assert r.status_code == 200 and "不在岗：shuyuan-2" in r.text
+    plan = c.get(f"/api/plans/shuyuan/{site.today}").json()
+    assert [x["team"] for x in plan["routes"]] == ["shuyuan-1", "shuyuan-3"]
+    o = client_for(site, "officer_sy")
+    assert o.post("/squad/shuyuan/replan", data={"date": site.today}).status_code == 403
+
+
+def test_planner_page_runs_a_scenario(site: Site) -> None:
+    c = client_for(site, "planner")
+    assert "计算方案" in c.get("/planner").text
+    r = c.post("/planner/siting", data={"name": XSS, "sites": "2", "radius_m": "400",
+                                        "squads": "shuyuan", "model": "mclp"})
+    assert r.status_code == 200, r.text
+    assert re.search(r'src="/maps/siting/\d+"', r.text)
+    assert XSS not in r.text and ESCAPED in r.text
+    assert r.text.count("<td>g") >= 2  # the table of chosen candidate points
+    sid = re.search(r'/maps/siting/(\d+)', r.text).group(1)  # type: ignore[union-attr]
+    m = c.get(f"/maps/siting/{sid}").text
+    assert XSS not in m
+
+
+def test_admin_page_users_and_import_report(site: Site) -> None:
+    c = client_for(site, "admin")
+    page = c.get("/admin")
+    assert page.status_code == 200 and "leader_xh" in page.text and "中队长" in page.text
+    r = c.post("/admin/users", data={"username": "new_officer", "password": PASSWORD,
+                                     "role": "officer", "squad_id": "xinhua"})
+    assert "已添加用户 new_officer" in r.text
+    assert "必须绑定" in c.post("/admin/users", data={"username": "x2", "password": PASSWORD,
+                                                     "role": "officer"}).text
+    comm = site.storage.communities(squads=("xinhua",)).iloc[0].geometry.representative_point()
+    table = pd.DataFrame({"case_id": ["IMP1", "IMP2"], "category": ["06036", "06036"],
+                          "reported_at": ["2025-05-01 08:00", "not a date"],
+                          "lon": [comm.x, comm.x], "lat": [comm.y, comm.y],
+                          "description": [XSS, "bad row"]})
+    buf = io.BytesIO(table.to_csv(index=False).encode())
+    r = c.post("/admin/import", files={"file": (f"{XSS}.csv", buf, "text/csv")},
+               data={"coords": "wgs84"})
+    assert r.status_code == 200 and "新增 1" in r.text and "拒绝 1" in r.text
+    assert XSS not in r.text and ESCAPED in r.text and "reported_at" in r.text
+    assert c.get("/api/cases/IMP1").json()["properties"]["description"] == XSS
+
+
+def test_css_is_responsive_and_local() -> None:
+    css = (Path(__file__).resolve().parents[1] / "service/static/css/app.css").read_text()
+    assert "@media (min-width:900px)" in css and "overflow-x:auto" in css
+    assert "http" not in css and "@import" not in css
