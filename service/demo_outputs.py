@@ -120,6 +120,7 @@ table{{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}}td,th{{border:1p
 覆盖 53 个社区，社区边界为近似范围），仅用于演示，不代表真实情况。</p>
 <p>导入 {result.counts.get('cases_imported', 0)} 起案件（拒绝 {result.counts.get('cases_rejected', 0)} 起），
 发现 {result.counts.get('hotspots', 0)} 个热点，建议 {n_reloc} 个疏导点。 {links}</p>
+<p>{html.escape(result.squads_note)}</p>
 <h2>各中队巡查计划</h2>
 <table><tr><th>中队</th><th>地图</th><th>路线单</th><th>表格</th><th>队伍</th><th>巡查点</th><th>总路程</th><th>检查</th></tr>
 {_squad_rows(result.squads)}

@@ -36,7 +36,8 @@ def demo_command(
     steps = [("模拟一年案件（模拟数据）", "simulate", demo.simulate),
              ("导入案件", "import", demo.import_cases),
              ("查找热点", "hotspots", demo.find_hotspots),
-             ("预测下周热点网格", "forecast", demo.forecast_week)]
+             ("预测下周热点网格", "forecast", demo.forecast_week),
+             ("疏导点选址", "siting", demo.site_relocation)]
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -73,6 +74,7 @@ def _report(demo: object) -> None:
     console.print(table)
     total = sum(result.timings.values())
     console.print(f"热点 {result.counts.get('hotspots', 0)} 个 → {result.files['hotspots']}")
+    console.print(f"{result.squads_note} → {result.files['relocation']}")
     console.print(f"总用时 {total:.1f} 秒。打开 {result.files['index'].resolve()} 查看全部结果。")
 
 
