@@ -33,6 +33,12 @@ ROUTERS: tuple[str, ...] = (
     "cases",
     "worklogs",
     "ogc",
+    "plans",
+    "maps",
+    "hotspots",
+    "forecast",
+    "siting",
+    "pages",  # last: it owns "/" and mounts /static
 )
 """Router modules under :mod:`service.routers`, included in this order."""
 
@@ -51,6 +57,11 @@ TAGS = [
     {"name": "cases", "description": "案件：查询、上报、导入、状态流转"},
     {"name": "worklogs", "description": "城管进社区工作日志"},
     {"name": "ogc", "description": "OGC API – Features（QGIS 可直接添加）"},
+    {"name": "plans", "description": "巡查计划与路线单"},
+    {"name": "maps", "description": "地图"},
+    {"name": "hotspots", "description": "热点图层"},
+    {"name": "forecast", "description": "案件预测"},
+    {"name": "siting", "description": "疏导点选址"},
 ]
 
 

@@ -59,7 +59,7 @@ def query_features(storage: Storage, flt: CaseFilter, *, limit: int, offset: int
     now = now or datetime.now(UTC)
     zone = ZoneInfo(storage.tz)
     cols = [getattr(Case, c) for c in _ROW_COLUMNS]
-    stmt = (storage._case_query(flt).order_by(Case.reported_at.desc(), Case.id.desc())
+    stmt = (storage.case_query(flt).order_by(Case.reported_at.desc(), Case.id.desc())
             .limit(limit).offset(offset).with_only_columns(*cols))
     with storage.begin() as session:
         rows = session.execute(stmt).all()

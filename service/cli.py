@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "service.commands.routing",
     "service.commands.users",
     "service.commands.plan",
+    "service.commands.siting",
     "service.commands.demo",
 )
 

@@ -174,7 +174,8 @@ class Storage:
         df = pd.DataFrame(data, columns=["code", "name", "community_code", "squad", "lon", "lat"])
         return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
 
-    def _case_query(self, flt: CaseFilter) -> Select[Any]:
+    def case_query(self, flt: CaseFilter) -> Select[Any]:
+        """The SELECT of cases matching ``flt`` (without order, limit or offset)."""
         stmt = select(Case)
         if flt.squads is not None:
             stmt = stmt.where(Case.squad_id.in_(flt.squads))
@@ -195,13 +196,13 @@ class Storage:
 
     def count_cases(self, flt: CaseFilter = CaseFilter()) -> int:
         """Number of cases matching ``flt`` (ignoring its limit and offset)."""
-        sub = self._case_query(flt).with_only_columns(Case.id).subquery()
+        sub = self.case_query(flt).with_only_columns(Case.id).subquery()
         with self.begin() as session:
             return int(session.scalar(select(func.count()).select_from(sub)) or 0)
 
     def query_cases(self, flt: CaseFilter = CaseFilter()) -> gpd.GeoDataFrame:
         """Cases matching ``flt`` as a GeoDataFrame (WGS84) in the case contract, newest first."""
-        stmt = self._case_query(flt).order_by(Case.reported_at.desc(), Case.id.desc())
+        stmt = self.case_query(flt).order_by(Case.reported_at.desc(), Case.id.desc())
         if flt.limit is not None:
             stmt = stmt.limit(flt.limit)
         if flt.offset:

@@ -27,7 +27,7 @@ FormDep = Annotated[OAuth2PasswordRequestForm, Depends()]
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}, 429: {"model": ErrorBody}}
 
 
-def _sign_in(request: Request, form: OAuth2PasswordRequestForm, storage: StorageDep,
+def sign_in(request: Request, form: OAuth2PasswordRequestForm, storage: StorageDep,
              limiter: LimiterDep) -> Principal:
     ip = request.client.host if request.client else "-"
     limiter.check(form.username, ip)
@@ -43,7 +43,7 @@ def _sign_in(request: Request, form: OAuth2PasswordRequestForm, storage: Storage
 def token(request: Request, form: FormDep, storage: StorageDep, limiter: LimiterDep,
           settings: SettingsDep, key: KeyDep) -> Token:
     """OAuth2 password flow: form fields ``username`` and ``password`` → a bearer token."""
-    user = _sign_in(request, form, storage, limiter)
+    user = sign_in(request, form, storage, limiter)
     return Token(access_token=create_token(user, key=key, ttl_minutes=settings.token_ttl_minutes))
 
 
@@ -51,7 +51,7 @@ def token(request: Request, form: FormDep, storage: StorageDep, limiter: Limiter
 def session(request: Request, response: Response, form: FormDep, storage: StorageDep,
             limiter: LimiterDep, settings: SettingsDep, key: KeyDep) -> UserPublic:
     """Same form as ``/token``; sets the HttpOnly, SameSite=Lax session cookie for the pages."""
-    user = _sign_in(request, form, storage, limiter)
+    user = sign_in(request, form, storage, limiter)
     value = create_token(user, key=key, ttl_minutes=settings.token_ttl_minutes)
     set_session_cookie(response, value, ttl_minutes=settings.token_ttl_minutes,
                        secure=request.url.scheme == "https")

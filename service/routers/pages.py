@@ -26,7 +26,7 @@ from service.auth import Principal, clear_session_cookie, create_token, set_sess
 from service.case_ops import transition_case
 from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, get_current_user
 from service.errors import AuthError, PermissionDenied
-from service.routers.auth import _sign_in
+from service.routers.auth import sign_in
 from service.routers.worklogs import add_log
 from service.schemas import TransitionCreate, WorkLogCreate
 
@@ -96,7 +96,7 @@ def login(request: Request, storage: StorageDep, limiter: LimiterDep, settings: 
     """Check the password, set the session cookie and go to the start page (or ``next``)."""
     form = OAuth2PasswordRequestForm(username=username, password=password)
     try:
-        user = _sign_in(request, form, storage, limiter)
+        user = sign_in(request, form, storage, limiter)
     except XunchaError as exc:
         return _render(request, "login.html", None, status=401, login_error=str(exc),
                        next=_safe_next(next) or "", username=username)

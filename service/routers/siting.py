@@ -51,10 +51,22 @@ class ScenarioCreate(BaseModel):
     spacing_m: float = Field(default=150, ge=50, le=1000, description="候选点网格间距（米）")
 
 
+def _landmarks(settings: Settings) -> gpd.GeoDataFrame | None:
+    """Exclusion layers (schools, main roads, green space) of the deployment, if it has them."""
+    from geo.boundaries import load_default
+    from geo.errors import XunchaError
+
+    try:
+        area = load_default(settings.boundaries_dir) if settings.boundaries_dir else load_default()
+    except (XunchaError, OSError):
+        return None
+    return area.landmarks
+
+
 def run_scenario(storage: Storage, settings: Settings, params: ScenarioCreate) -> dict[str, Any]:
     """Compute a scenario and return its JSON result (summary, sites, catchments)."""
-    from geo.siting_inputs import apply_exclusions, candidate_grid, stall_demand
-    from geo.siting_plan import site_relocation_points, siting_geojson_frames
+    from geo.siting_district import relocation_scenario
+    from geo.siting_plan import siting_geojson_frames
 
     squads = tuple(params.squads) if params.squads else None
     known = {s["id"] for s in storage.squads()}
@@ -66,13 +78,12 @@ def run_scenario(storage: Storage, settings: Settings, params: ScenarioCreate) -
                                            end=at))
     if len(cases) == 0:
         raise InputError("所选范围和时段内没有案件，无法选址；请扩大时段或中队范围。")
-    wcrs = settings.working_crs
-    demand = stall_demand(cases, at=at, window_days=params.days, crs=wcrs)
-    area = storage.communities(squads=squads).to_crs(wcrs)
-    cand = candidate_grid(area, spacing_m=params.spacing_m, crs=wcrs)
-    kept, _excluded = apply_exclusions(cand, service_area=area)
-    sites = site_relocation_points(demand, kept, model=params.model, sites=params.sites,
-                                   radius_m=params.radius_m, time_limit_s=20.0)
+    scenario = relocation_scenario(
+        cases, at=at, communities=storage.communities(squads=squads),
+        landmarks=_landmarks(settings), model=params.model, sites=params.sites,
+        radius_m=params.radius_m, spacing_m=params.spacing_m, window_days=params.days,
+        working_crs=settings.working_crs, time_limit_s=20.0)
+    sites, demand, kept = scenario.sites, scenario.demand, scenario.candidates
     pts, areas = siting_geojson_frames(sites)
     summary = {k: (v.item() if hasattr(v, "item") else v)
                for k, v in sites.attrs.get("summary", {}).items()}
