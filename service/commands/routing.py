@@ -9,22 +9,14 @@ Wiring: ``from service.commands import routing; routing.register(app)`` (add
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from geo.errors import XunchaError
 from geo.routing import DEFAULT_SOLVER, SOLVERS, solve_patrol
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        typer.echo(f"错误：无法读取巡查问题文件 {path}：{exc}", err=True)
-        raise typer.Exit(2) from exc
+from service.commands.common import read_json, write_json
 
 
 def solve_patrol_command(
@@ -39,14 +31,13 @@ def solve_patrol_command(
     seed: Annotated[int, typer.Option("--seed", help="随机种子")] = 0,
 ) -> None:
     """求解巡查路线问题（团队定向 + 时间窗），写出路线方案 JSON。"""
-    data = _read_json(problem)
+    data = read_json(problem, what="巡查问题")
     try:
         solution = solve_patrol(data, time_limit_s=time_limit_s, solver=solver, seed=seed)
     except XunchaError as exc:
         typer.echo(f"错误：{exc}", err=True)
         raise typer.Exit(1) from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(solution, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_json(out, solution)
     n_visits = sum(len(r["visits"]) for r in solution["routes"])
     typer.echo(
         f"已写出 {out}：{len(solution['routes'])} 条路线，访问 {n_visits} 个点，"

@@ -9,9 +9,8 @@ Wiring: ``from service.commands import siting; siting.register(app)`` (add
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import geopandas as gpd
 import pandas as pd
@@ -21,6 +20,7 @@ from geo.errors import XunchaError
 from geo.siting import solve_siting
 from geo.siting_plan import siting_geojson_frames, siting_tables
 from geo.siting_problem import MODEL_NAMES
+from service.commands.common import read_json, write_json
 
 
 def write_siting_outputs(sites: gpd.GeoDataFrame, out_dir: Path, *, stem: str = "疏导点"
@@ -43,14 +43,6 @@ def write_siting_outputs(sites: gpd.GeoDataFrame, out_dir: Path, *, stem: str = 
     return paths
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        typer.echo(f"错误：无法读取选址问题文件 {path}：{exc}", err=True)
-        raise typer.Exit(2) from exc
-
-
 def site_command(
     problem: Annotated[Path, typer.Argument(help="选址问题 JSON 文件（design.md §5 格式）")],
     out: Annotated[Path, typer.Option("--out", help="输出的选址方案 JSON 文件")],
@@ -60,14 +52,13 @@ def site_command(
     ] = None,
 ) -> None:
     """求解疏导点选址问题（最大覆盖 mclp / p-中位 pmedian / 集合覆盖 lscp），写出方案 JSON。"""
-    data = _read_json(problem)
+    data = read_json(problem, what="选址问题")
     try:
         solution = solve_siting(data, time_limit_s=time_limit_s)
     except XunchaError as exc:
         typer.echo(f"错误：{exc}", err=True)
         raise typer.Exit(1) from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(solution, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_json(out, solution)
     proof = "已证明最优" if solution["optimal"] else f"未证明最优（差距 {solution['gap']:.2%}）"
     typer.echo(
         f"已写出 {out}：{MODEL_NAMES.get(solution['model'], solution['model'])}模型选出 "
