@@ -17,9 +17,12 @@ expectations (all optional except geometry):
 * ``relocation``: Point; ``site_id``/``name``, ``covered_weight``, ``capacity``, ``radius_m``;
   ``catchments``: Polygon with ``site_id``.
 
-Base maps: ``osm`` (default), ``tianditu`` (needs a key, ``tk``) and ``amap``, whose tiles are in
-GCJ-02 — for it every overlay is shifted with :func:`geo.crs.wgs84_to_gcj02`. With
-``static_prefix`` the page loads Leaflet & co. from the service (:mod:`geo.map_assets`).
+Base maps: ``osm`` (default), ``tianditu`` (needs a key, ``tk``), ``amap``, whose tiles are in
+GCJ-02 — for it every overlay is shifted with :func:`geo.crs.wgs84_to_gcj02` —, ``local`` (an XYZ
+tile URL template served inside the office network, ``tile_url``) and ``none`` (a blank
+background: only the overlays, no request for tiles at all). With ``static_prefix`` the page loads
+Leaflet & co. from the service (:mod:`geo.map_assets`), so ``local`` and ``none`` maps work
+without internet.
 """
 
 from __future__ import annotations
@@ -52,7 +55,11 @@ from geo.map_layers import (
 )
 from geo.sheet_model import KIND_COLOURS
 
-Basemap = Literal["osm", "tianditu", "amap"]
+Basemap = Literal["osm", "tianditu", "amap", "local", "none"]
+BASEMAPS: tuple[str, ...] = ("osm", "tianditu", "amap", "local", "none")
+"""Every base-map choice :func:`add_basemap` knows."""
+LOCAL_ATTRIBUTION = "本地瓦片服务"
+_BLANK_CSS = "<style>.leaflet-container{background:#f2efe9}</style>"
 _TDT = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
         "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
         "&TILECOL={x}&tk=")
@@ -137,13 +144,48 @@ def prepare(gdf: gpd.GeoDataFrame | gpd.GeoSeries | None, *, what: str,
     return shift_to_gcj02(out) if gcj02 else out
 
 
-def add_basemap(m: folium.Map, basemap: str = "osm", *, tianditu_key: str | None = None) -> None:
-    """Add the base tiles: OpenStreetMap, 天地图 (vector + imagery, with labels) or 高德 (GCJ-02).
+def check_tile_url(tile_url: str | None) -> str:
+    """``tile_url`` if it is a usable XYZ template (``http(s)://…`` or ``/…`` with ``{z}``,
+    ``{x}`` and ``{y}``, no quotes, spaces or angle brackets); :class:`InputError` otherwise."""
+    url = (tile_url or "").strip()
+    if not url:
+        raise InputError("底图 local 需要瓦片地址模板（tile_url），"
+                         "如 http://tiles.example.local/{z}/{x}/{y}.png。")
+    missing = [k for k in ("{z}", "{x}", "{y}") if k not in url]
+    if missing:
+        raise InputError(f"瓦片地址模板「{url[:200]}」缺少 {'、'.join(missing)}；"
+                         "应形如 http://主机/{z}/{x}/{y}.png。")
+    if not url.startswith(("http://", "https://", "/")) or url.startswith("//"):
+        raise InputError(f"瓦片地址模板「{url[:200]}」应以 http://、https:// 或 / 开头。")
+    if any(c in url for c in "\"'<> \t\r\n`\\"):
+        raise InputError(f"瓦片地址模板「{url[:200]}」含有引号、空白或尖括号等不允许的字符。")
+    return url
+
+
+def add_basemap(m: folium.Map, basemap: str = "osm", *, tianditu_key: str | None = None,
+                tile_url: str | None = None, tile_attribution: str | None = None) -> None:
+    """Add the base tiles: OpenStreetMap, 天地图 (vector + imagery, with labels), 高德 (GCJ-02),
+    a local XYZ tile service, or none at all.
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map (changed in place).
+    basemap : {"osm", "tianditu", "amap", "local", "none"}
+        Which tiles. ``none`` adds nothing: the map shows the overlays on a blank background.
+    tianditu_key : str, optional
+        The Tianditu ``tk`` (required for ``tianditu``).
+    tile_url : str, optional
+        XYZ URL template of the ``local`` tiles, e.g. ``http://gis.bureau.local/tiles/{z}/{x}/{y}.png``
+        (see :func:`check_tile_url`).
+    tile_attribution : str, optional
+        Attribution text of the ``local`` tiles (plain text; escaped). Default
+        :data:`LOCAL_ATTRIBUTION`.
 
     Raises
     ------
     InputError
-        For an unknown base map, or Tianditu without a key.
+        For an unknown base map, Tianditu without a key, or ``local`` without a valid template.
     """
     if basemap == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap", max_zoom=19).add_to(m)
@@ -161,8 +203,15 @@ def add_basemap(m: folium.Map, basemap: str = "osm", *, tianditu_key: str | None
     elif basemap == "amap":
         folium.TileLayer(_AMAP, attr="&copy; 高德地图", name="高德地图", subdomains="1234",
                          max_zoom=18).add_to(m)
+    elif basemap == "local":
+        url = check_tile_url(tile_url)
+        attr = esc((tile_attribution or "").strip() or LOCAL_ATTRIBUTION)
+        folium.TileLayer(url, attr=attr, name="本地底图", max_zoom=19).add_to(m)
+    elif basemap == "none":
+        m.options.setdefault("maxZoom", 19)  # without tiles nothing caps the zoom
+        m.get_root().add_child(_Html(head=_BLANK_CSS))
     else:
-        raise InputError(f"未知底图「{basemap}」；可选 osm、tianditu、amap。")
+        raise InputError(f"未知底图「{basemap}」；可选 {'、'.join(BASEMAPS)}。")
 
 
 def _legend(hotspots: bool, forecast: bool, teams: dict[str, str], stops: bool,
@@ -211,6 +260,8 @@ def squad_map(
     catchments: gpd.GeoDataFrame | None = None,
     basemap: Basemap = "osm",
     tianditu_key: str | None = None,
+    tile_url: str | None = None,
+    tile_attribution: str | None = None,
     static_prefix: str | None = None,
     title: str = "巡查地图",
     data_label: str = "",
@@ -228,10 +279,13 @@ def squad_map(
         Further layers; see the module docstring for the columns each one uses.
     routes, stops, relocation, catchments : GeoDataFrame, optional
         Likewise.
-    basemap : {"osm", "tianditu", "amap"}
-        Base tiles. ``amap`` shifts every overlay to GCJ-02.
+    basemap : {"osm", "tianditu", "amap", "local", "none"}
+        Base tiles (:func:`add_basemap`). ``amap`` shifts every overlay to GCJ-02; ``none`` and
+        ``local`` need no internet.
     tianditu_key : str, optional
         The Tianditu ``tk`` (required for ``tianditu``).
+    tile_url, tile_attribution : str, optional
+        The XYZ template and attribution of the ``local`` tiles.
     static_prefix : str, optional
         Serve Leaflet, jQuery, Bootstrap… from ``{static_prefix}/…`` instead of CDNs
         (:func:`geo.map_assets.localize_assets`), e.g. ``"/static/vendor"``.
@@ -254,7 +308,7 @@ def squad_map(
     CRSError
         If a layer has no CRS.
     InputError
-        For an unknown base map or Tianditu without a key.
+        For an unknown base map, Tianditu without a key or ``local`` without a tile template.
     """
     gcj = basemap == "amap"
     comm = prepare(communities, what="社区边界", gcj02=gcj)
@@ -266,7 +320,8 @@ def squad_map(
                                                      (bounds[0] + bounds[2]) / 2]
     m = folium.Map(location=centre, zoom_start=14, tiles=None)
     m.add_child(_MetricScale())
-    add_basemap(m, basemap, tianditu_key=tianditu_key)
+    add_basemap(m, basemap, tianditu_key=tianditu_key, tile_url=tile_url,
+                tile_attribution=tile_attribution)
     if comm is not None and len(comm):
         add_communities(m, comm, labels=labels)
     if layers["预测网格"] is not None:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pyproj import CRS
+
+BASEMAPS = ("osm", "tianditu", "amap", "local", "none")
+"""The base maps :func:`geo.maps.add_basemap` draws (same tuple as ``geo.maps.BASEMAPS``; kept here
+so reading the settings does not import folium)."""
 
 
 class Settings(BaseSettings):
@@ -35,8 +40,15 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = Field(default=12 * 60, ge=5, le=7 * 24 * 60)
     max_upload_mb: int = Field(default=50, ge=1, le=1024)
     login_attempts_per_minute: int = Field(default=5, ge=1, le=100)
-    basemap: str = Field(default="osm", description="osm, tianditu or amap")
+    basemap: str = Field(default="osm", description="Base map of the web maps: osm, tianditu "
+                         "(needs XUNCHA_TIANDITU_KEY), amap, local (XUNCHA_TILE_URL, a tile "
+                         "service inside the office network) or none (no tiles; works offline).")
     tianditu_key: str | None = None
+    tile_url: str | None = Field(
+        default=None, description="XYZ tile URL template of basemap=local, e.g. "
+        "http://gis.bureau.local/tiles/{z}/{x}/{y}.png (or /tiles/{z}/{x}/{y}.png on this host).")
+    tile_attribution: str | None = Field(
+        default=None, max_length=200, description="Attribution shown on maps with basemap=local.")
     revisit_days: int = Field(default=3, ge=1, le=30,
                               description="Every community is patrolled at least every N days.")
 
@@ -51,9 +63,29 @@ class Settings(BaseSettings):
     @field_validator("basemap")
     @classmethod
     def _known_basemap(cls, value: str) -> str:
-        if value not in ("osm", "tianditu", "amap"):
-            raise ValueError("XUNCHA_BASEMAP 只能是 osm、tianditu 或 amap")
+        if value not in BASEMAPS:
+            raise ValueError(f"XUNCHA_BASEMAP 只能是 {'、'.join(BASEMAPS)}")
         return value
+
+    @model_validator(mode="after")
+    def _basemap_complete(self) -> Settings:
+        if self.basemap == "tianditu" and not (self.tianditu_key or "").strip():
+            raise ValueError("XUNCHA_BASEMAP=tianditu 需要天地图密钥：请设置 XUNCHA_TIANDITU_KEY")
+        if self.basemap == "local":
+            from geo.errors import InputError
+            from geo.maps import check_tile_url
+
+            try:
+                check_tile_url(self.tile_url)
+            except InputError as exc:
+                raise ValueError(f"XUNCHA_BASEMAP=local 需要有效的 XUNCHA_TILE_URL：{exc}") from exc
+        return self
+
+    def map_options(self) -> dict[str, Any]:
+        """The base-map keyword arguments of :func:`geo.maps.squad_map` for these settings:
+        ``basemap``, ``tianditu_key``, ``tile_url`` and ``tile_attribution``."""
+        return {"basemap": self.basemap, "tianditu_key": self.tianditu_key,
+                "tile_url": self.tile_url, "tile_attribution": self.tile_attribution}
 
 
 @lru_cache(maxsize=1)

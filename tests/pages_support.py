@@ -56,11 +56,12 @@ class Site:
         return {"Authorization": f"Bearer {token}"}
 
 
-def make_app(url: str) -> tuple[FastAPI, Storage]:
-    """The service with this helper's routers included (whether or not ROUTERS lists them)."""
+def make_app(url: str, **settings: Any) -> tuple[FastAPI, Storage]:
+    """The service with this helper's routers included (whether or not ROUTERS lists them);
+    ``settings`` are further :class:`Settings` fields (e.g. ``basemap="none"``)."""
     import importlib
 
-    app = create_app(Settings(database_url=url, secret_key=SECRET))
+    app = create_app(Settings(database_url=url, secret_key=SECRET, **settings))
     for name in MY_ROUTERS:
         if name not in ROUTERS:
             app.include_router(importlib.import_module(f"service.routers.{name}").router)
@@ -106,9 +107,9 @@ def seed_cases(storage: Storage, now: datetime) -> pd.DataFrame:
     return table
 
 
-def build_site(url: str) -> Site:
+def build_site(url: str, **settings: Any) -> Site:
     """App, storage, users and cases (``today`` = the plan day used by the tests)."""
-    app, storage = make_app(url)
+    app, storage = make_app(url, **settings)
     storage.init()
     principals = {name: create_user(storage, name, PASSWORD, role=role, squad=squad)
                   for name, (role, squad) in USERS.items()}

@@ -1,7 +1,11 @@
 """End to end in headless Chromium (Debian's /usr/bin/chromium via Playwright): sign in, open the
 squad dashboard, see the map layers drawn by Leaflet (loaded from the service, not a CDN), change a
 case's status, print a route sheet — with a case whose description is ``<script>alert(1)</script>``
-shown as plain text everywhere and no request leaving 127.0.0.1 except base-map tiles (aborted).
+shown as plain text everywhere.
+
+The service runs with ``basemap="none"`` (an office network without internet): not one request
+may leave 127.0.0.1. With the ``osm`` base map the only requests that leave are tile images
+(aborted here: the test machine has no internet either).
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from pages_support import PASSWORD, XSS, Site, build_site
+from pages_support import PASSWORD, SECRET, XSS, Site, build_site
+
+from service import pages_data
+from service.auth import COOKIE_NAME, create_token
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.browser
@@ -47,7 +54,7 @@ def _free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Site]]:
     import uvicorn
 
-    site = build_site(f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}")
+    site = build_site(f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}", basemap="none")
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(site.app, host="127.0.0.1", port=port,
                                         log_level="warning"))
@@ -76,25 +83,38 @@ _POPUPS_JS = """() => {
 }"""
 
 
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _offline(route: Any) -> None:
+    """An office network without internet: only 127.0.0.1 answers."""
+    if urlsplit(route.request.url).hostname == "127.0.0.1":
+        route.continue_()
+    else:
+        route.abort()
+
+
+def _leaving(requests: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The recorded ``(url, resource type)`` requests addressed to another host than 127.0.0.1."""
+    return [(u, kind) for u, kind in requests if urlsplit(u).hostname != "127.0.0.1"
+            and not u.startswith(("data:", "about:", "blob:"))]
+
+
 def test_dashboard_end_to_end(server: tuple[str, Site]) -> None:
     sync_playwright = _need_browser()
     base, site = server
+    assert site.app.state.settings.basemap == "none"
     requests: list[tuple[str, str]] = []
+    page_requests: list[tuple[str, str]] = []
     dialogs: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.route("**/*", _offline)
+        # every request of the dashboard page, and of every page the context opens (the sheet)
         context.on("request", lambda r: requests.append((r.url, r.resource_type)))
-
-        def offline(route: Any) -> None:  # an office network without internet
-            if urlsplit(route.request.url).hostname == "127.0.0.1":
-                route.continue_()
-            else:
-                route.abort()
-
-        context.route("**/*", offline)
         page = context.new_page()
+        page.on("request", lambda r: page_requests.append((r.url, r.resource_type)))
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
         # sign in
@@ -139,8 +159,40 @@ def test_dashboard_end_to_end(server: tuple[str, Site]) -> None:
         browser.close()
 
     assert dialogs == [], "a script from data ran"
-    remote = [(u, kind) for u, kind in requests if urlsplit(u).hostname != "127.0.0.1"
-              and not u.startswith(("data:", "about:"))]
-    assert all(kind == "image" for _u, kind in remote), remote  # only base-map tiles
+    assert len(page_requests) > 20 and any("/maps/shuyuan" in u for u, _k in page_requests)
+    assert any("/sheet.html" in u for u, _k in requests)  # the sheet page was recorded too
+    assert _leaving(page_requests) == [] and _leaving(requests) == []  # nothing leaves
     local_code = [u for u, kind in requests if kind in ("script", "stylesheet", "font")]
-    assert local_code and all(urlsplit(u).hostname == "127.0.0.1" for u in local_code)
+    assert any("/static/vendor/leaflet/leaflet.js" in u for u in local_code)
+
+
+def test_osm_base_map_only_fetches_tile_images(server: tuple[str, Site]) -> None:
+    sync_playwright = _need_browser()
+    base, site = server
+    settings = site.app.state.settings
+    site.app.state.settings = settings.model_copy(update={"basemap": "osm"})
+    pages_data.CACHE.clear()  # rendered maps are cached without the base map in the key
+    requests: list[tuple[str, str]] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+            context = browser.new_context(viewport={"width": 1024, "height": 768})
+            token = create_token(site.principals["leader_sy"], key=SECRET, ttl_minutes=30)
+            context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": base}])
+            context.route("**/*", _offline)
+            page = context.new_page()
+            page.on("request", lambda r: requests.append((r.url, r.resource_type)))
+            page.goto(f"{base}/maps/shuyuan?date={site.today}")
+            page.locator(".leaflet-overlay-pane path").first.wait_for(timeout=20000)
+            page.wait_for_function("document.querySelectorAll('.leaflet-tile').length > 0",
+                                   timeout=20000)
+            browser.close()
+    finally:
+        site.app.state.settings = settings
+        pages_data.CACHE.clear()
+    remote = _leaving(requests)
+    assert remote, "an OSM map requests tiles"
+    assert all(kind == "image" for _u, kind in remote), remote  # only base-map tiles
+    assert all(urlsplit(u).hostname.endswith("tile.openstreetmap.org")  # type: ignore[union-attr]
+               for u, _k in remote), remote
+    assert all(urlsplit(u).path.endswith(".png") for u, _k in remote)

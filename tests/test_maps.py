@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -226,3 +227,52 @@ def test_significance_and_forecast_classes() -> None:
     c = forecast_classes([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
     assert c == sorted(c) and c[0] == 0 and c[-1] == 4
     assert forecast_classes([1.0, 1.0]) == [4, 4] and forecast_classes([]) == []
+
+
+def test_no_basemap_requests_nothing_from_outside() -> None:
+    page = squad_map(**make_layers(), basemap="none", static_prefix="/static/vendor"
+                     ).get_root().render()
+    assert "L.tileLayer" not in page and "openstreetmap" not in page.lower()
+    assert re.search(r'"maxZoom":\s*19', page)  # zoom is capped although no tile layer sets it
+    assert "leaflet-container{background" in page
+    # nothing in the page points outside the service: no http(s) URL in a src/href or script
+    assert not re.findall(r'(?:src|href)="(?:https?:)?//', page)
+    assert "https://" not in page.replace("https://leafletjs.com", "")  # Leaflet's own credit
+
+
+def _attribution(page: str) -> str:
+    found = re.search(r'"attribution": ("[^"]*")', page)
+    assert found, "no tile layer attribution"
+    return str(json.loads(found.group(1)))
+
+
+def test_local_tiles_from_a_configured_template() -> None:
+    layers = make_layers()
+    url = "http://gis.bureau.local/tiles/{z}/{x}/{y}.png"
+    page = squad_map(**layers, basemap="local", tile_url=url, tile_attribution="<b>市测绘院</b>",
+                     static_prefix="/static/vendor").get_root().render()
+    assert page.count("L.tileLayer(") == 1 and f'"{url}"' in page
+    assert _attribution(page) == "&lt;b&gt;市测绘院&lt;/b&gt;"  # shown as text, not markup
+    same_host = squad_map(communities=layers["communities"], basemap="local",
+                          tile_url="/tiles/{z}/{x}/{y}.png").get_root().render()
+    assert '"/tiles/{z}/{x}/{y}.png"' in same_host and _attribution(same_host) == "本地瓦片服务"
+    # overlays are not shifted (local tiles are WGS84/Web Mercator like OSM)
+    m = squad_map(**layers, basemap="local", tile_url=url)
+    assert np.allclose(geojson_coords(groups(m)["社区边界"]),
+                       geojson_coords(groups(squad_map(**layers))["社区边界"]))
+
+
+@pytest.mark.parametrize("bad", [None, "", "http://x/{z}/{x}.png", "ftp://x/{z}/{x}/{y}.png",
+                                 "javascript:alert(1)//{z}{x}{y}", "//x/{z}/{x}/{y}.png",
+                                 'http://x/{z}/{x}/{y}.png"+alert(1)+"',
+                                 "http://x/{z}/{x}/{y}.png<script>"])
+def test_local_tiles_need_a_safe_template(bad: str | None) -> None:
+    comm = make_layers()["communities"]
+    with pytest.raises(InputError, match="瓦片地址模板"):
+        squad_map(communities=comm, basemap="local", tile_url=bad)
+
+
+def test_unknown_basemap_lists_the_choices() -> None:
+    comm = make_layers()["communities"]
+    with pytest.raises(InputError, match="local、none"):
+        squad_map(communities=comm, basemap="bing")  # type: ignore[arg-type]
