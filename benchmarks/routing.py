@@ -45,7 +45,8 @@ def _run(problem: dict[str, Any], solver: str, limit: float) -> dict[str, Any]:
         sol = solve_patrol(parsed, solver=solver, time_limit_s=limit)
     except XunchaError as exc:
         return {"ok": False, "infeasible": isinstance(exc, InfeasibleError),
-                "error": str(exc)[:200], "time_s": time.perf_counter() - t, "priority": 0.0}
+                "error": str(exc)[:200], "time_s": time.perf_counter() - t,
+                "cpu_s": time.process_time() - cpu, "priority": 0.0}
     elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
     errors = check_solution(parsed, sol)
     return {"ok": not errors, "errors": errors[:3], "time_s": elapsed, "cpu_s": cpu,
@@ -110,14 +111,15 @@ def chao_problem(path: Path) -> dict[str, Any]:
     return {"teams": teams, "sites": sites, "stops": stops, "objective": "priority"}
 
 
-def bench_chao(solvers: list[str], limit: float, every: int) -> list[dict[str, Any]]:
+def bench_chao(solvers: list[str], limit: float, every: int,
+               extra: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     bks = {r["instance"]: float(r["bks_score"])
            for r in _csv(BENCH / "top_chao" / "bks.csv")}
     files = sorted(BENCH.glob("top_chao/Set_*_234/*.txt"))
     rows = []
     for k, path in enumerate(files):
         name = path.name.removesuffix(".txt")
-        if k % every or name not in bks:
+        if (k % every and name not in extra) or name not in bks:
             continue
         problem = chao_problem(path)
         for solver in solvers:
@@ -179,17 +181,22 @@ def main() -> None:
     ap.add_argument("--parts", default="tsplib,chao,solomon")
     ap.add_argument("--solvers", default="pyvrp,ortools")
     ap.add_argument("--chao-every", type=int, default=None, help="run every k-th Chao instance")
+    ap.add_argument("--chao-extra", default="", help="Chao instances to run besides every k-th")
+    ap.add_argument("--chao-solvers", default=None, help="solvers for Chao (default --solvers)")
     args = ap.parse_args()
     solvers = args.solvers.split(",")
     parts = args.parts.split(",")
     every = args.chao_every or (6 if args.quick else 1)
+    extra = tuple(x for x in args.chao_extra.split(",") if x)
+    chao_solvers = args.chao_solvers.split(",") if args.chao_solvers else solvers
     result: dict[str, Any] = {"machine": machine_info(), "quick": args.quick,
-                              "solvers": solvers, "chao_every": every}
+                              "solvers": solvers, "chao_every": every, "chao_extra": list(extra),
+                              "chao_solvers": chao_solvers, "load_before": _load()}
     if "tsplib" in parts:
         rows = bench_tsplib(solvers, 5.0)
         result["tsplib"] = {"time_limit_s": 5.0, "rows": rows, "summary": _summary(rows, "gap_pct")}
     if "chao" in parts:
-        rows = bench_chao(solvers, 10.0, every)
+        rows = bench_chao(chao_solvers, 10.0, every, extra)
         result["chao"] = {"time_limit_s": 10.0, "rows": rows, "summary": _summary(rows, "ratio")}
     if "solomon" in parts:
         names = (["c101", "c201", "r101", "r201", "rc101", "rc201"] if args.quick else
@@ -197,9 +204,18 @@ def main() -> None:
         counts = [2, 4] if args.quick else [2, 3, 4]
         rows = bench_solomon(solvers, 5.0, names, counts)
         result["solomon"] = {"time_limit_s": 5.0, "rows": rows, "compare": _compare(rows)}
+    result["load_after"] = _load()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1, default=float))
     _print_table(result)
+
+
+def _load() -> list[float]:
+    """1/5/15-minute load averages (the machine is shared; wall-clock limits feel the load)."""
+    try:
+        return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return []
 
 
 def _compare(rows: list[dict[str, Any]]) -> dict[str, float]:
