@@ -7,6 +7,8 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
@@ -217,3 +219,121 @@ def test_map_page_uses_the_configured_local_tiles(site: Site) -> None:
         pages_data.CACHE.clear()
     assert page.status_code == 200, page.text[:300]
     assert f'"{url}"' in page.text and "openstreetmap" not in page.text
+
+
+def _is_html(r: Any) -> bool:
+    return r.headers["content-type"].startswith("text/html") and "<!doctype html>" in r.text
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_signed_out_pages_redirect_to_login_and_api_says_401(site: Site) -> None:
+    c = client_for(site, None)
+    c.headers.update(BROWSER)
+    for path in ("/planner", "/admin", f"/maps/shuyuan?date={site.today}", "/maps/district"):
+        r = c.get(path, follow_redirects=False)
+        assert r.status_code == 303, (path, r.status_code)
+        assert r.headers["location"] == "/login?next=" + quote(path, safe="")
+    # a script (no text/html in Accept) fetching a map gets 401, as a page with a login link
+    script = c.get("/maps/district", headers={"Accept": "*/*"}, follow_redirects=False)
+    assert script.status_code == 401 and _is_html(script)
+    assert 'href="/login?next=%2Fmaps%2Fdistrict"' in script.text
+    # a form posted after the session ended goes back to the page it came from
+    r = c.post("/squad/shuyuan/worklogs", data={"at": f"{site.today}T08:00"},
+               headers={"Referer": "http://testserver/squad/shuyuan?date=2026-05-01"},
+               follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=%2Fsquad%2Fshuyuan%3Fdate%3D2026-05-01"
+    foreign = c.post("/admin/users", data={"username": "x", "password": PASSWORD, "role": "admin"},
+                     headers={"Referer": "https://evil.example/admin"}, follow_redirects=False)
+    assert foreign.headers["location"] == "/login"  # no redirect to another site's path
+    api = c.get("/api/cases")
+    assert api.status_code == 401 and api.headers["www-authenticate"] == "Bearer"
+    assert "登录" in api.json()["detail"]
+    # an expired/invalid session cookie is cleared on the way to the login page
+    c.cookies.set("xuncha_session", "not-a-token")
+    stale = c.get("/planner", follow_redirects=False)
+    assert stale.status_code == 303 and 'xuncha_session=""' in stale.headers["set-cookie"]
+
+
+def test_page_errors_are_chinese_pages_and_api_errors_json(site: Site) -> None:
+    c = client_for(site, "leader_xh")
+    forbidden = c.get("/planner")
+    assert forbidden.status_code == 403 and _is_html(forbidden)
+    assert "没有权限" in forbidden.text and "规划页面仅对规划人员和管理员开放" in forbidden.text
+    assert "leader_xh" in forbidden.text  # the header still shows who is signed in
+    api = c.get("/api/users")
+    assert api.status_code == 403 and api.headers["content-type"] == "application/json"
+    other = c.get("/squad/shuyuan")
+    assert other.status_code == 404 and _is_html(other) and "没有编号为「shuyuan」的中队" in other.text
+    img = "<img src=x onerror=alert(1)>"
+    evil = c.get("/squad/" + quote(img, safe=""))
+    assert evil.status_code == 404 and img not in evil.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in evil.text
+    missing = c.get("/squad/xinhua/nothing-here")
+    assert missing.status_code == 404 and _is_html(missing) and "找不到页面" in missing.text
+    wrong_method = c.get("/squad/xinhua/worklogs")
+    assert wrong_method.status_code == 405 and _is_html(wrong_method)
+    assert c.get("/api/nothing-here").json() == {"detail": "Not Found"}
+    assert c.get("/nothing-here").headers["content-type"] == "application/json"
+    typed = c.get("/nothing-here", headers={"Accept": "text/html,*/*"})
+    assert typed.status_code == 404 and _is_html(typed)
+    bad_query = c.get("/maps/xinhua?date=tomorrow")
+    assert bad_query.status_code == 422 and _is_html(bad_query)
+    assert "填写的内容有误" in bad_query.text and "<td>date</td>" in bad_query.text
+    bad_day = c.get("/squad/xinhua?date=2026-13-45")
+    assert bad_day.status_code == 400 and _is_html(bad_day)
+    bad_api = c.get("/api/worklogs", params={"limit": 0})
+    assert bad_api.status_code == 422 and bad_api.json()["problems"][0]["column"] == "limit"
+
+
+def test_unexpected_errors_are_500_pages_without_internals() -> None:
+    from fastapi import FastAPI
+
+    from geo.errors import SolverError
+    from service import errors
+
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/admin/boom")
+    @app.get("/api/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    @app.get("/planner/solver")
+    def solver() -> None:
+        raise SolverError("求解器没有在时限内找到可行方案；请减少点数后重试。")
+
+    c = TestClient(app, raise_server_exceptions=False)
+    page = c.get("/admin/boom")
+    assert page.status_code == 500 and _is_html(page) and "服务器内部错误" in page.text
+    assert "secret" not in page.text
+    api = c.get("/api/boom")
+    assert api.status_code == 500 and "secret" not in api.text
+    assert api.json()["detail"].startswith("服务器内部错误")
+    solved = c.get("/planner/solver")
+    assert solved.status_code == errors.status_for(SolverError("x")) == 500
+    assert "求解器没有在时限内找到可行方案" in solved.text and _is_html(solved)
+
+
+def test_one_status_table() -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from geo.errors import NotFoundError, ValidationError
+    from service.errors import (
+        STATUS,
+        AuthError,
+        ConflictError,
+        PermissionDenied,
+        RateLimited,
+        status_for,
+    )
+
+    cases = {AuthError("x"): 401, PermissionDenied("x"): 403, NotFoundError("x"): 404,
+             ConflictError("x"): 409, ValidationError("x", []): 422, RateLimited("x"): 429,
+             IntegrityError("s", {}, Exception()): 409, KeyError("x"): 500}
+    for exc, code in cases.items():
+        assert status_for(exc) == code, exc
+    assert set(STATUS.values()) <= {400, 401, 403, 404, 409, 413, 422, 429, 500}

@@ -1,6 +1,9 @@
 """Server-rendered web pages (Chinese, Jinja2 templates in ``service/templates``) and the static
 files under ``/static`` (CSS, JS and the vendored Leaflet assets the maps load).
 
+Errors on these pages are pages too (:mod:`service.errors`): signed-out visitors go to the login
+page, other errors show ``error.html`` with the status code.
+
 Pages: ``/login``; ``/squad/{id}`` (squad dashboard: map, today's routes with print buttons,
 hotspots, open and overdue cases with status actions, work log); ``/planner`` (siting scenarios);
 ``/admin`` (users, imports with their reports). Signed-out visitors are sent to the login page;
@@ -25,7 +28,7 @@ from service import pages_data, pages_views
 from service.auth import Principal, clear_session_cookie, create_token, set_session_cookie
 from service.case_ops import transition_case
 from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, get_current_user
-from service.errors import AuthError, PermissionDenied
+from service.errors import AuthError, PermissionDenied, login_redirect
 from service.routers.auth import sign_in
 from service.routers.worklogs import add_log
 from service.schemas import TransitionCreate, WorkLogCreate
@@ -45,11 +48,6 @@ def page_user(request: Request, storage: StorageDep, key: KeyDep) -> Principal |
 
 
 PageUser = Annotated[Principal | None, Depends(page_user)]
-
-
-def _login(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
 def _back(path: str, msg: str, *, error: bool = False) -> RedirectResponse:
@@ -77,7 +75,7 @@ def _safe_next(target: str | None) -> str | None:
 @router.get("/")
 def home(request: Request, user: PageUser) -> Response:
     """The signed-in user's start page."""
-    return _login(request) if user is None else RedirectResponse(_home(user), status_code=303)
+    return login_redirect(request) if user is None else RedirectResponse(_home(user), status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -120,7 +118,7 @@ def squad_page(request: Request, squad_id: str, storage: StorageDep, settings: S
                user: PageUser, date: str | None = None) -> Response:
     """The squad dashboard."""
     if user is None:
-        return _login(request)
+        return login_redirect(request)
     squad = pages_data.visible_squad(storage, user, squad_id[:32])
     day = pages_data.parse_day(date, settings.timezone)
     ctx = pages_views.dashboard(storage, settings, user, squad, day)
@@ -203,7 +201,7 @@ def planner_page(request: Request, storage: StorageDep, user: PageUser,
                  scenario: int | None = None) -> Response:
     """Siting scenarios: the form, stored scenarios, and the chosen one's map and table."""
     if user is None:
-        return _login(request)
+        return login_redirect(request)
     if user.role not in ("admin", "planner"):
         raise PermissionDenied("规划页面仅对规划人员和管理员开放。")
     from service.routers import siting
@@ -247,7 +245,7 @@ def admin_page(request: Request, storage: StorageDep, settings: SettingsDep,
                user: PageUser) -> Response:
     """Users, squads and case imports with their per-row reports."""
     if user is None:
-        return _login(request)
+        return login_redirect(request)
     _admin(user)
     return _render(request, "admin.html", user, **pages_views.admin_page(storage, settings.timezone))
 
