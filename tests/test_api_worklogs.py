@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from api_support import BACKENDS, XSS, Api, build_api, database_url
+from api_support import BACKENDS, PASSWORD, XSS, Api, build_api, database_url
+
+from service.auth import create_user
 
 ENTRY = {"at": "2026-05-06T07:40:00", "place": "西大市场北门", "problem": "早市摊贩占道",
          "action": "劝导摊贩进入疏导点", "outcome": "当场办理"}
@@ -75,3 +78,58 @@ def test_filters_and_delete(api: Api) -> None:
     assert api.client.delete(f"/api/worklogs/{target}",
                              headers=api.auth("leader_sy")).status_code == 204
     assert api.get(f"/api/worklogs/{target}", "officer_sy").status_code == 404
+
+
+def _patch(api: Api, entry_id: int, user: str | None, **body: Any) -> Any:
+    headers = api.auth(user) if user else {}
+    return api.client.patch(f"/api/worklogs/{entry_id}", json=body, headers=headers)
+
+
+def test_author_leader_and_admin_correct_an_entry(api: Api) -> None:
+    if "officer_sy2" not in api.principals:
+        api.principals["officer_sy2"] = create_user(api.storage, "officer_sy2", PASSWORD,
+                                                    role="officer", squad="shuyuan")
+    entry = api.post("/api/worklogs", "officer_sy", json=ENTRY).json()
+    eid = entry["id"]
+    fixed = _patch(api, eid, "officer_sy", problem="早市摊贩占道（已复查）", at="2026-05-06T08:05:00")
+    assert fixed.status_code == 200, fixed.text
+    got = fixed.json()
+    assert got["problem"] == "早市摊贩占道（已复查）" and got["at"] == "2026-05-06T08:05:00+08:00"
+    assert (got["place"], got["action"], got["outcome"]) == (
+        ENTRY["place"], ENTRY["action"], ENTRY["outcome"])  # untouched fields stay
+    assert (got["author"], got["squad_id"], got["created_at"]) == (
+        "officer_sy", "shuyuan", entry["created_at"])
+    assert api.get(f"/api/worklogs/{eid}", "leader_sy").json()["problem"] == got["problem"]
+    # the squad leader of the squad and an admin may correct it too; null clears the outcome
+    assert _patch(api, eid, "leader_sy", outcome=None).json()["outcome"] == ""
+    assert _patch(api, eid, "admin", action=XSS).json()["action"] == XSS
+    code = api.cases["SY1"]["community_code"]
+    linked = _patch(api, eid, "officer_sy", community_code=code, case_id="SY1").json()
+    assert (linked["community_code"], linked["case_id"]) == (code, "SY1")
+    # not the author (another officer of the squad), a planner: 403 and nothing changes
+    assert _patch(api, eid, "officer_sy2", problem="改掉").status_code == 403
+    assert _patch(api, eid, "planner", problem="改掉").status_code == 403
+    assert _patch(api, eid, None, problem="改掉").status_code == 401
+    assert api.get(f"/api/worklogs/{eid}", "admin").json()["problem"] == got["problem"]
+
+
+def test_corrections_keep_squad_isolation_and_rules(api: Api) -> None:
+    theirs = api.post("/api/worklogs", "leader_xh", json=ENTRY).json()["id"]
+    for user in ("leader_sy", "officer_sy"):
+        assert _patch(api, theirs, user, problem="越权修改").status_code == 404
+    assert _patch(api, theirs, "leader_xh", place="新华路口").json()["place"] == "新华路口"
+    mine = api.post("/api/worklogs", "officer_sy", json=ENTRY).json()["id"]
+    other_comm = api.cases["XH1"]["community_code"]
+    assert _patch(api, mine, "officer_sy", community_code=other_comm).status_code == 400
+    assert _patch(api, mine, "officer_sy", case_id="XH1").status_code == 404
+    moved = _patch(api, mine, "officer_sy", squad_id="xinhua")
+    assert moved.status_code == 422  # an entry never changes squad
+    assert _patch(api, mine, "officer_sy", author="leader_sy").status_code == 422
+    assert _patch(api, mine, "officer_sy", at=None).status_code == 400
+    assert _patch(api, mine, "officer_sy").status_code == 400  # nothing to change
+    bad = _patch(api, mine, "officer_sy", outcome="置之不理")
+    assert bad.status_code == 422 and bad.json()["problems"][0]["column"] == "outcome"
+    assert _patch(api, 2_000_000_000, "admin", place="x").status_code == 404
+    after = api.get(f"/api/worklogs/{mine}", "officer_sy").json()
+    assert after["squad_id"] == "shuyuan" and after["community_code"] is None
+    assert api.get(f"/api/worklogs/{theirs}", "admin").json()["problem"] == ENTRY["problem"]

@@ -11,6 +11,7 @@ import jwt
 import pytest
 import typer
 from api_support import BACKENDS, PASSWORD, SECRET, Api, build_api, database_url
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -158,3 +159,63 @@ def test_users_cli_reads_password_from_stdin(db_url: str, monkeypatch: pytest.Mo
         user = session.scalars(select(User).where(User.username == "zhang")).one()
         assert user.role == "squad_leader" and verify_password(user.password_hash, "s3cret-pass")
     storage.engine.dispose()
+
+
+def _patch_user(api: Api, user: str, target: str, **body: Any) -> Any:
+    return api.client.patch(f"/api/users/{target}", json=body, headers=api.auth(user))
+
+
+def test_admin_disables_and_enables_a_user_over_http(api: Api) -> None:
+    old_token = api.auth("leader_xh")  # issued before the account is disabled
+    session_client = TestClient(api.client.app)
+    assert session_client.post("/api/auth/session", data={"username": "leader_xh",
+                                                          "password": PASSWORD}).status_code == 200
+    assert session_client.get("/api/auth/me").status_code == 200
+    assert _patch_user(api, "leader_sy", "leader_xh", active=False).status_code == 403
+    try:
+        off = _patch_user(api, "admin", "leader_xh", active=False)
+        assert off.status_code == 200 and off.json() == {
+            "username": "leader_xh", "role": "squad_leader", "squad_id": "xinhua", "active": False}
+        # the next request with the earlier token, or the earlier session cookie, is refused
+        refused = api.client.get("/api/worklogs", headers=old_token)
+        assert refused.status_code == 401 and "停用" in refused.json()["detail"]
+        assert session_client.get("/api/auth/me").status_code == 401
+        assert _login(api, "leader_xh", PASSWORD).status_code == 401
+        listed = {u["username"]: u["active"] for u in api.get("/api/users", "admin").json()}
+        assert "leader_xh" not in listed and listed["admin"] is True
+        everyone = api.get("/api/users", "admin", params={"include_disabled": True}).json()
+        assert {u["username"]: u["active"] for u in everyone}["leader_xh"] is False
+    finally:
+        on = _patch_user(api, "admin", "leader_xh", active=True)
+        assert on.status_code == 200 and on.json()["active"] is True
+    assert api.client.get("/api/auth/me", headers=old_token).status_code == 200
+    assert _login(api, "leader_xh", PASSWORD).status_code == 200
+
+
+def test_admin_resets_a_password_over_http(api: Api) -> None:
+    new = {"username": "reset_me", "password": "first-password-1", "role": "officer",
+           "squad_id": "shuyuan"}
+    assert api.post("/api/users", "admin", json=new).status_code == 201
+    assert _patch_user(api, "officer_sy", "reset_me", password="x" * 12).status_code == 403
+    done = _patch_user(api, "admin", "reset_me", password="second-password-2")
+    assert done.status_code == 200 and done.json()["active"] is True
+    assert _login(api, "reset_me", "first-password-1").status_code == 401
+    assert _login(api, "reset_me", "second-password-2").status_code == 200
+    with api.storage.begin() as session:
+        stored = session.scalars(select(User).where(User.username == "reset_me")).one()
+        assert verify_password(stored.password_hash, "second-password-2")
+        assert "second-password-2" not in stored.password_hash
+
+
+def test_user_patch_refusals(api: Api) -> None:
+    me = _patch_user(api, "admin", "admin", active=False)
+    assert me.status_code == 409 and "自己" in me.json()["detail"]
+    assert _patch_user(api, "admin", "ghost", active=False).status_code == 404
+    empty = _patch_user(api, "admin", "planner")
+    assert empty.status_code == 400 and "active" in empty.json()["detail"]
+    short = _patch_user(api, "admin", "planner", password="short")
+    assert short.status_code == 422 and short.json()["problems"][0]["column"] == "password"
+    role = _patch_user(api, "admin", "planner", role="admin")
+    assert role.status_code == 422  # only active/password may change here
+    assert _patch_user(api, "admin", "planner", active=True).json()["role"] == "planner"
+    assert api.client.patch("/api/users/planner", json={"active": False}).status_code == 401

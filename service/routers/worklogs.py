@@ -1,7 +1,8 @@
 """Work logs (城管进社区工作日志): entries with time, place, problem, action and reception outcome.
 
 Squad-bound users read and write only their squad's log; officers and squad leaders write, admins
-write for any squad (``squad_id`` required), planners only read.
+write for any squad (``squad_id`` required), planners only read. An entry is corrected (PATCH) or
+deleted by its author, the squad leader of its squad or an admin; another squad's entry is 404.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from geo.errors import InputError, NotFoundError
 from service.auth import Principal
@@ -27,6 +30,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 EntryId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 _WRITERS = frozenset({"admin", "squad_leader", "officer"})
+
+
+class WorkLogUpdate(BaseModel):
+    """A correction of a work-log entry: only the fields given change (``null`` clears the
+    outcome, community, position or case). The squad and the author never change."""
+
+    model_config = ConfigDict(extra="forbid")
+    at: datetime | None = Field(default=None, description="时间；不带时区按部署时区")
+    place: str | None = Field(default=None, max_length=500)
+    problem: str | None = Field(default=None, max_length=4000)
+    action: str | None = Field(default=None, max_length=4000)
+    outcome: Outcome | None = Field(default=None, description="接待结果")
+    community_code: str | None = Field(default=None, max_length=16)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    case_id: str | None = Field(default=None, max_length=64)
+
+
+_NOT_NULL = ("at", "place", "problem", "action")
 
 
 def _public(e: WorkLogEntry, tz: str) -> WorkLogPublic:
@@ -47,6 +69,19 @@ def _target_squad(user: Principal, squad_id: str | None) -> str:
     if not squad_id:
         raise InputError("请指定 squad_id（日志所属中队）。")
     return squad_id
+
+
+def _check_refs(session: Session, squad: str, community_code: str | None,
+                case_id: str | None) -> None:
+    """Raise unless the community and the case (when given) belong to ``squad``."""
+    if community_code:
+        comm = session.get(Community, community_code)
+        if comm is None or comm.squad_id != squad:
+            raise InputError(f"社区「{community_code}」不属于中队「{squad}」。")
+    if case_id:
+        case_squad = session.scalar(select(Case.squad_id).where(Case.case_id == case_id))
+        if case_squad is None or case_squad != squad:
+            raise NotFoundError(f"本中队没有编号为「{case_id}」的案件。")
 
 
 @router.get("", response_model=WorkLogPage, responses=_ERRORS, summary="工作日志列表")
@@ -95,14 +130,7 @@ def add_log(body: WorkLogCreate, storage: StorageDep, settings: SettingsDep,
     with storage.begin() as session:
         if session.get(Squad, squad) is None:
             raise NotFoundError(f"没有编号为「{squad}」的中队。")
-        if body.community_code:
-            comm = session.get(Community, body.community_code)
-            if comm is None or comm.squad_id != squad:
-                raise InputError(f"社区「{body.community_code}」不属于中队「{squad}」。")
-        if body.case_id:
-            case_squad = session.scalar(select(Case.squad_id).where(Case.case_id == body.case_id))
-            if case_squad is None or case_squad != squad:
-                raise NotFoundError(f"本中队没有编号为「{body.case_id}」的案件。")
+        _check_refs(session, squad, body.community_code, body.case_id)
         entry = WorkLogEntry(
             squad_id=squad, community_code=body.community_code, author=user.username, at=at,
             place=body.place, lon=body.lon, lat=body.lat, problem=body.problem,
@@ -127,11 +155,56 @@ def get_log(entry_id: EntryId, storage: StorageDep, settings: SettingsDep,
     return _public(_visible_entry(storage, entry_id, user), settings.timezone)
 
 
+def may_change(user: Principal, entry: WorkLogEntry) -> bool:
+    """Whether ``user`` may correct or delete ``entry`` (already known to be visible to them):
+    its author, a squad leader of its squad, or an admin."""
+    if user.role == "admin":
+        return True
+    if user.role == "squad_leader":
+        return user.squad_id == entry.squad_id
+    return user.role in _WRITERS and entry.author == user.username
+
+
+def update_log(storage: StorageDep, settings: SettingsDep, user: Principal, entry_id: int,
+               body: WorkLogUpdate) -> WorkLogPublic:
+    """Apply ``body`` to entry ``entry_id`` on behalf of ``user`` (see :func:`patch_log`)."""
+    entry = _visible_entry(storage, entry_id, user)
+    if not may_change(user, entry):
+        raise PermissionDenied("只有作者、本中队中队长或管理员可以修改日志。")
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InputError("请给出要修改的字段（at、place、problem、action、outcome 等）。")
+    empty = [k for k in _NOT_NULL if k in changes and changes[k] is None]
+    if empty:
+        raise InputError(f"字段 {'、'.join(empty)} 不能为空（null）；不改就不要给出。")
+    if "at" in changes:
+        changes["at"] = aware(changes["at"], settings.timezone)
+    if "outcome" in changes:
+        changes["outcome"] = changes["outcome"] or ""
+    with storage.begin() as session:
+        row = session.get(WorkLogEntry, entry_id)
+        if row is None:
+            raise NotFoundError(f"没有编号为 {entry_id} 的日志（或无权查看）。")
+        _check_refs(session, row.squad_id, changes.get("community_code"), changes.get("case_id"))
+        for key, value in changes.items():
+            setattr(row, key, value)
+        session.flush()
+        return _public(row, settings.timezone)
+
+
+@router.patch("/{entry_id}", response_model=WorkLogPublic, responses=_ERRORS, summary="修改日志")
+def patch_log(entry_id: EntryId, body: WorkLogUpdate, storage: StorageDep,
+              settings: SettingsDep, user: CurrentUser) -> WorkLogPublic:
+    """Correct an entry: its author, the squad leader of its squad, or an admin. Only the fields
+    given change; another squad's entry is 404."""
+    return update_log(storage, settings, user, entry_id, body)
+
+
 @router.delete("/{entry_id}", status_code=204, responses=_ERRORS, summary="删除日志")
 def delete_log(entry_id: EntryId, storage: StorageDep, user: CurrentUser) -> Response:
     """Delete an entry: its author, the squad leader of its squad, or an admin."""
     entry = _visible_entry(storage, entry_id, user)
-    if not (user.role in ("admin", "squad_leader") or entry.author == user.username):
+    if not may_change(user, entry):
         raise PermissionDenied("只有作者、本中队中队长或管理员可以删除日志。")
     with storage.begin() as session:
         row = session.get(WorkLogEntry, entry_id)
