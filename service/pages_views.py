@@ -82,16 +82,21 @@ def hotspot_rows(storage: Storage, settings: Settings, squad_id: str, day: date,
             for _, r in hs.head(n).iterrows()]
 
 
-def work_logs(storage: Storage, squad_id: str, tz: str) -> list[dict[str, Any]]:
-    """The squad's latest work-log entries."""
+def work_logs(storage: Storage, squad_id: str, tz: str,
+              user: Principal | None = None) -> list[dict[str, Any]]:
+    """The squad's latest work-log entries (``may_edit``: whether ``user`` may correct one)."""
+    from service.routers.worklogs import may_change
+
     zone = ZoneInfo(tz)
     with storage.begin() as session:
         rows = session.scalars(select(WorkLogEntry).where(WorkLogEntry.squad_id == squad_id)
                                .order_by(WorkLogEntry.at.desc(), WorkLogEntry.id.desc())
                                .limit(MAX_LOGS)).all()
         return [{"id": e.id, "at": e.at.astimezone(zone).strftime("%m-%d %H:%M"),
+                 "at_input": e.at.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
                  "author": e.author, "place": e.place, "problem": e.problem, "action": e.action,
-                 "outcome": e.outcome, "case_id": e.case_id or ""} for e in rows]
+                 "outcome": e.outcome, "case_id": e.case_id or "",
+                 "may_edit": user is not None and may_change(user, e)} for e in rows]
 
 
 def dashboard(storage: Storage, settings: Settings, user: Principal, squad: dict[str, Any],
@@ -105,7 +110,8 @@ def dashboard(storage: Storage, settings: Settings, user: Principal, squad: dict
                       for t in squad.get("teams", [])],
         "unavailable": set(plan.get("unavailable_teams", [])),
         "hotspots": hotspot_rows(storage, settings, sid, day),
-        "cases": open_cases(storage, user, sid), "logs": work_logs(storage, sid, settings.timezone),
+        "cases": open_cases(storage, user, sid),
+        "logs": work_logs(storage, sid, settings.timezone, user),
         "communities": storage.communities(squads=(sid,))[["code", "name"]].to_dict("records"),
         "outcomes": OUTCOMES, "may_replan": user.role in ("admin", "planner", "squad_leader"),
         "may_log": user.role in ("admin", "squad_leader", "officer"),
@@ -119,7 +125,7 @@ def admin_page(storage: Storage, tz: str) -> dict[str, Any]:
     zone = ZoneInfo(tz)
     with storage.begin() as session:
         users = [{"username": u.username, "role": ROLE_NAMES.get(u.role, u.role),
-                  "squad": u.squad_id or "", "active": u.active}
+                  "squad": u.squad_id or "", "active": bool(u.active)}
                  for u in session.scalars(select(User).order_by(User.username)).all()]
         batches = [{"id": b.id, "filename": b.filename, "coords": b.coords,
                     "at": b.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),

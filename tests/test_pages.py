@@ -337,3 +337,80 @@ def test_one_status_table() -> None:
     for exc, code in cases.items():
         assert status_for(exc) == code, exc
     assert set(STATUS.values()) <= {400, 401, 403, 404, 409, 413, 422, 429, 500}
+
+
+def test_admin_page_disables_enables_and_resets_passwords(site: Site) -> None:
+    admin = client_for(site, "admin")
+    page = admin.get("/admin").text
+    own = re.search(r'<tr id="user-admin".*?</tr>', page, re.S)
+    assert own and "（本人）" in own.group(0) and "/active" not in own.group(0)
+    row = re.search(r'<tr id="user-leader_xh".*?</tr>', page, re.S)
+    assert row and 'action="/admin/users/leader_xh/active"' in row.group(0)
+    assert 'action="/admin/users/leader_xh/password"' in row.group(0)
+    leader = client_for(site, "leader_xh")  # signed in before the account is disabled
+    leader.headers.update(BROWSER)
+    assert leader.get("/squad/xinhua").status_code == 200
+    r = admin.post("/admin/users/leader_xh/active", data={"active": "0"})
+    assert r.status_code == 200 and "已停用用户 leader_xh" in r.text
+    row = re.search(r'<tr id="user-leader_xh".*?</tr>', r.text, re.S)
+    assert row and '<td class="state">停用</td>' in row.group(0) and "启用" in row.group(0)
+    try:
+        out = leader.get("/squad/xinhua", follow_redirects=False)
+        assert out.status_code == 303 and out.headers["location"].startswith("/login")
+        assert leader.get("/api/auth/me").status_code == 401
+    finally:
+        back = admin.post("/admin/users/leader_xh/active", data={"active": "1"})
+        assert "已启用用户 leader_xh" in back.text
+    assert client_for(site, "leader_xh").get("/squad/xinhua").status_code == 200
+    selfish = admin.post("/admin/users/admin/active", data={"active": "0"})
+    assert "不能停用自己的账号" in selfish.text and 'class="flash error"' in selfish.text
+    # password reset: the old password stops working, the new one signs in
+    admin.post("/admin/users", data={"username": "pw_user", "password": PASSWORD,
+                                     "role": "officer", "squad_id": "xinhua"})
+    short = admin.post("/admin/users/pw_user/password", data={"password": "short"})
+    assert "密码至少需要 8 个字符" in short.text
+    done = admin.post("/admin/users/pw_user/password", data={"password": "brand-new-pass-9"})
+    assert "已重置用户 pw_user 的密码" in done.text
+    c = TestClient(site.app)
+    assert c.post("/login", data={"username": "pw_user", "password": PASSWORD},
+                  follow_redirects=False).status_code == 401
+    assert c.post("/login", data={"username": "pw_user", "password": "brand-new-pass-9"},
+                  follow_redirects=False).status_code == 303
+    # only admins
+    officer = client_for(site, "officer_sy")
+    refused = officer.post("/admin/users/pw_user/active", data={"active": "0"})
+    assert refused.status_code == 403 and _is_html(refused)
+    assert officer.post("/admin/users/pw_user/password",
+                        data={"password": "hijacked-pass-1"}).status_code == 403
+
+
+def test_work_log_entry_corrected_from_the_dashboard(site: Site) -> None:
+    o = client_for(site, "officer_sy")
+    o.post("/squad/shuyuan/worklogs", data={"at": f"{site.today}T10:15", "place": "槐荫大道",
+                                            "problem": "店外经营", "action": "劝导"})
+    entry = next(e for e in o.get("/api/worklogs").json()["items"] if e["place"] == "槐荫大道")
+    eid = entry["id"]
+    row = re.search(rf'<tr id="log-{eid}".*?</tr>', o.get("/squad/shuyuan").text, re.S)
+    assert row and f'action="/squad/shuyuan/worklogs/{eid}"' in row.group(0)
+    assert 'value="槐荫大道"' in row.group(0)  # the form starts from the current values
+    r = o.post(f"/squad/shuyuan/worklogs/{eid}", data={
+        "at": f"{site.today}T10:45", "place": "槐荫大道 12 号", "problem": XSS,
+        "action": "劝导后自行整改", "outcome": "当场办理"})
+    assert r.status_code == 200 and "工作日志已修改" in r.text
+    assert XSS not in r.text and ESCAPED in r.text
+    got = o.get(f"/api/worklogs/{eid}").json()
+    assert (got["place"], got["problem"], got["outcome"]) == ("槐荫大道 12 号", XSS, "当场办理")
+    assert got["at"].startswith(f"{site.today}T10:45") and got["author"] == "officer_sy"
+    # the squad leader sees the edit form; a planner and another squad do not get to edit
+    assert f'action="/squad/shuyuan/worklogs/{eid}"' in client_for(site, "leader_sy").get(
+        "/squad/shuyuan").text
+    p = client_for(site, "planner")
+    assert f'action="/squad/shuyuan/worklogs/{eid}"' not in p.get("/squad/shuyuan").text
+    denied = p.post(f"/squad/shuyuan/worklogs/{eid}", data={"at": f"{site.today}T11:00"})
+    assert "日志未修改" in denied.text and "只有作者" in denied.text
+    x = client_for(site, "leader_xh")
+    assert x.post(f"/squad/shuyuan/worklogs/{eid}",
+                  data={"at": f"{site.today}T11:00"}).status_code == 404
+    own_page = x.post(f"/squad/xinhua/worklogs/{eid}", data={"at": f"{site.today}T11:00"})
+    assert "日志未修改" in own_page.text and f"没有编号为 {eid} 的日志" in own_page.text
+    assert o.get(f"/api/worklogs/{eid}").json()["place"] == "槐荫大道 12 号"

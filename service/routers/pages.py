@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.staticfiles import StaticFiles
@@ -30,7 +31,8 @@ from service.case_ops import transition_case
 from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, get_current_user
 from service.errors import AuthError, PermissionDenied, login_redirect
 from service.routers.auth import sign_in
-from service.routers.worklogs import add_log
+from service.routers.users import update_user
+from service.routers.worklogs import WorkLogUpdate, add_log, update_log
 from service.schemas import TransitionCreate, WorkLogCreate
 
 HERE = Path(__file__).resolve().parents[1]
@@ -175,6 +177,27 @@ def add_worklog(squad_id: str, storage: StorageDep, settings: SettingsDep, user:
     return _back(path, "工作日志已保存。")
 
 
+@router.post("/squad/{squad_id}/worklogs/{entry_id}")
+def edit_worklog(squad_id: str, entry_id: Annotated[int, PathParam(ge=1, le=2_147_483_647)],
+                 storage: StorageDep, settings: SettingsDep, user: PageUser,
+                 at: Annotated[str, Form(max_length=32)],
+                 place: Annotated[str, Form(max_length=500)] = "",
+                 problem: Annotated[str, Form(max_length=4000)] = "",
+                 action: Annotated[str, Form(max_length=4000)] = "",
+                 outcome: Annotated[str, Form(max_length=8)] = "") -> Response:
+    """Correct a work-log entry (the dashboard's 修改 form): author, squad leader or admin."""
+    u = _require(user)
+    pages_data.visible_squad(storage, u, squad_id)
+    path = f"/squad/{quote(squad_id)}"
+    try:
+        body = WorkLogUpdate(at=datetime.fromisoformat(at), place=place, problem=problem,
+                             action=action, outcome=outcome or None)  # type: ignore[arg-type]
+        update_log(storage, settings, u, entry_id, body)
+    except (XunchaError, ValueError) as exc:
+        return _back(path, f"日志未修改：{str(exc).splitlines()[0]}", error=True)
+    return _back(path, "工作日志已修改。")
+
+
 @router.post("/squad/{squad_id}/replan")
 async def replan(request: Request, squad_id: str, storage: StorageDep, settings: SettingsDep,
                  user: PageUser, date: Annotated[str, Form(max_length=10)]) -> Response:
@@ -265,6 +288,34 @@ def admin_add_user(storage: StorageDep, user: PageUser,
     except XunchaError as exc:
         return _back("/admin", f"未添加用户：{exc}", error=True)
     return _back("/admin", f"已添加用户 {username}。")
+
+
+@router.post("/admin/users/{username}/active")
+def admin_user_active(storage: StorageDep, user: PageUser,
+                      username: Annotated[str, PathParam(max_length=64)],
+                      active: Annotated[str, Form(pattern="^[01]$")]) -> Response:
+    """Disable (``active=0``) or enable (``1``) a user from the admin page."""
+    u = _admin(user)
+    on = active == "1"
+    try:
+        update_user(storage, u, username, active=on)
+    except XunchaError as exc:
+        return _back("/admin", f"用户 {username} 未改变：{exc}", error=True)
+    return _back("/admin", f"已{'启用' if on else '停用'}用户 {username}"
+                           f"{'' if on else '（其登录立即失效）'}。")
+
+
+@router.post("/admin/users/{username}/password")
+def admin_user_password(storage: StorageDep, user: PageUser,
+                        username: Annotated[str, PathParam(max_length=64)],
+                        password: Annotated[str, Form(max_length=256)]) -> Response:
+    """Set a new password for a user from the admin page."""
+    u = _admin(user)
+    try:
+        update_user(storage, u, username, password=password)
+    except XunchaError as exc:
+        return _back("/admin", f"用户 {username} 的密码未修改：{exc}", error=True)
+    return _back("/admin", f"已重置用户 {username} 的密码。")
 
 
 @router.post("/admin/import")
