@@ -202,7 +202,7 @@ def _check_categories(df: pd.DataFrame, names: dict[str, str],
     codes = catalogue.resolve_many(raw)
     df["category"] = codes.fillna("")
     names_by_code = {c: catalogue.name(c) for c in pd.unique(codes.dropna())}
-    df["category_name"] = codes.astype(object).map(names_by_code).fillna("")
+    df["category_name"] = [names_by_code.get(c, "") if isinstance(c, str) else "" for c in codes]
     df["_category_raw"] = raw
     bad = codes.isna().to_numpy()
     idx = np.flatnonzero(bad)
