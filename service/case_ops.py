@@ -22,13 +22,21 @@ from geo.cases import parse_cases
 from geo.catalogue import Catalogue, default_catalogue
 from geo.errors import NotFoundError, ValidationError
 from service.auth import Principal
+from service.case_cache import Page, cached_page
 from service.errors import ConflictError, PermissionDenied
-from service.geojson import frame_features
+from service.geojson import dumps, frame_features
 from service.importer import import_table
 from service.models import Case, CaseEvent
 from service.schemas import CaseCreate, TransitionCreate
 from service.storage import CaseFilter, Storage
-from service.workflow import allowed_next, check_transition, closes, is_overdue, overdue_flags
+from service.workflow import (
+    FINAL,
+    allowed_next,
+    check_transition,
+    closes,
+    is_overdue,
+    overdue_flags,
+)
 
 CASE_PROPS = ["case_id", "category", "category_name", "reported_at", "status", "closed_at",
               "deadline_at", "overdue", "description", "address", "source", "community_code",
@@ -49,36 +57,78 @@ _ROW_COLUMNS = ("case_id", "category", "category_name", "reported_at", "status",
                 "squad_id", "lon", "lat")
 
 
+def _feature_rows(storage: Storage, flt: CaseFilter, *, limit: int,
+                  offset: int) -> list[Any]:
+    cols = [getattr(Case, c) for c in _ROW_COLUMNS]
+    stmt = (storage.case_query(flt).order_by(Case.reported_at.desc(), Case.id.desc())
+            .limit(limit).offset(offset).with_only_columns(*cols))
+    storage.init()
+    with storage.engine.connect() as conn:  # Core: no ORM loading on the hot path
+        return list(conn.execute(stmt).all())
+
+
+def _features(rows: list[Any], zone: ZoneInfo, now: datetime) -> tuple[list[dict[str, Any]], float]:
+    """Rows → GeoJSON features (times as aware datetimes in ``zone``) and the earliest future
+    deadline of an open case on the page (UTC seconds; ``inf`` if none)."""
+    nxt = float("inf")
+    feats = []
+    for r in rows:
+        deadline = r.deadline_at
+        overdue = is_overdue(r.status, deadline, r.closed_at, now)
+        if deadline is not None and not overdue and r.status not in FINAL:
+            nxt = min(nxt, deadline.timestamp())
+        feats.append({
+            "type": "Feature", "id": r.case_id,
+            "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
+            "properties": {
+                "case_id": r.case_id, "category": r.category, "category_name": r.category_name,
+                "reported_at": r.reported_at.astimezone(zone), "status": r.status,
+                "closed_at": r.closed_at.astimezone(zone) if r.closed_at is not None else None,
+                "deadline_at": deadline.astimezone(zone) if deadline is not None else None,
+                "overdue": overdue, "description": r.description, "address": r.address,
+                "source": r.source, "community_code": r.community_code,
+                "community": r.community, "squad": r.squad_id}})
+    return feats, nxt
+
+
 def query_features(storage: Storage, flt: CaseFilter, *, limit: int, offset: int = 0,
                    now: datetime | None = None) -> tuple[list[dict[str, Any]], int]:
     """A page of case features matching ``flt`` (newest first) and the number matched.
 
-    The fast path of the list endpoints: rows go straight from SQL to dicts (no DataFrame), and
-    the count query runs only when the page is full.
+    Rows go straight from SQL to dicts (no DataFrame, no ORM objects); the count query runs only
+    when the page is full. Times are aware datetimes in the deployment zone (:func:`dumps`
+    writes them as ISO 8601).
     """
     now = now or datetime.now(UTC)
-    zone = ZoneInfo(storage.tz)
-    cols = [getattr(Case, c) for c in _ROW_COLUMNS]
-    stmt = (storage.case_query(flt).order_by(Case.reported_at.desc(), Case.id.desc())
-            .limit(limit).offset(offset).with_only_columns(*cols))
-    with storage.begin() as session:
-        rows = session.execute(stmt).all()
+    rows = _feature_rows(storage, flt, limit=limit, offset=offset)
+    feats, _next = _features(rows, ZoneInfo(storage.tz), now)
+    return feats, _matched(storage, flt, len(feats), limit=limit, offset=offset)
 
-    def t(value: datetime | None) -> str | None:
-        return value.astimezone(zone).isoformat() if value is not None else None
 
-    feats = [{"type": "Feature", "id": r.case_id,
-              "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
-              "properties": {
-                  "case_id": r.case_id, "category": r.category, "category_name": r.category_name,
-                  "reported_at": t(r.reported_at), "status": r.status, "closed_at": t(r.closed_at),
-                  "deadline_at": t(r.deadline_at),
-                  "overdue": is_overdue(r.status, r.deadline_at, r.closed_at, now),
-                  "description": r.description, "address": r.address, "source": r.source,
-                  "community_code": r.community_code, "community": r.community,
-                  "squad": r.squad_id}} for r in rows]
-    short = len(feats) < limit and (len(feats) > 0 or offset == 0)
-    return feats, (offset + len(feats) if short else storage.count_cases(flt))
+def _matched(storage: Storage, flt: CaseFilter, n: int, *, limit: int, offset: int) -> int:
+    short = n < limit and (n > 0 or offset == 0)
+    return offset + n if short else storage.count_cases(flt)
+
+
+def query_page(storage: Storage, flt: CaseFilter, *, limit: int, offset: int = 0) -> Page:
+    """:func:`query_features` serialised, through the version-checked cache of
+    :mod:`service.case_cache` (a repeated query costs one primary-key lookup)."""
+
+    def make() -> Page:
+        now = datetime.now(UTC)
+        rows = _feature_rows(storage, flt, limit=limit, offset=offset)
+        feats, nxt = _features(rows, ZoneInfo(storage.tz), now)
+        return Page(dumps(feats), len(feats),
+                    _matched(storage, flt, len(feats), limit=limit, offset=offset), nxt)
+
+    return cached_page(storage, flt, limit=limit, offset=offset, make=make)
+
+
+def collection_bytes(page: Page, **extra: Any) -> bytes:
+    """A FeatureCollection of ``page`` with ``numberMatched``/``numberReturned`` and ``extra``
+    members, assembled around the page's serialised features."""
+    tail = dumps({"numberMatched": page.matched, "numberReturned": page.returned, **extra})
+    return b'{"type":"FeatureCollection","features":' + page.features + b"," + tail[1:]
 
 
 def resolve_categories(values: list[str] | None) -> tuple[str, ...] | None:

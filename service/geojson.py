@@ -1,7 +1,9 @@
 """GeoDataFrames and query parameters → GeoJSON (RFC 7946) responses, quickly.
 
 Responses are built from plain dicts and serialised once (no per-feature pydantic validation), so
-a FeatureCollection of thousands of cases stays within a few milliseconds.
+a FeatureCollection of thousands of cases stays within a few milliseconds. ``orjson`` serialises when
+installed (about 10x faster than :mod:`json`; datetimes natively, NaN as ``null``); the standard
+library is the fallback and gives the same text for the values the service produces.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from fastapi import Response
 
 from geo.errors import InputError
+
+try:  # optional speed-up; same output as the json fallback for the values used here
+    import orjson
+except ImportError:  # pragma: no cover - exercised only without orjson
+    orjson = None  # type: ignore[assignment]
 
 GEOJSON = "application/geo+json"
 _MIN_YEAR, _MAX_YEAR = 1900, 2200
@@ -39,7 +47,17 @@ def _clean(value: Any) -> Any:
         return None
     if isinstance(value, datetime | date | pd.Timestamp):
         return value.isoformat()
+    if isinstance(value, np.generic):
+        return _clean(value.item())
     return value
+
+
+def _default(value: Any) -> Any:
+    """orjson/json ``default``: values neither serialises natively (Timestamp, NaT, numpy)."""
+    out = _clean(value)
+    if out is value:
+        raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+    return out
 
 
 def frame_features(gdf: gpd.GeoDataFrame, *, id_column: str,
@@ -62,9 +80,15 @@ def frame_features(gdf: gpd.GeoDataFrame, *, id_column: str,
             for i, g, r in zip(ids, geoms, records, strict=True)]
 
 
+_ORJSON_OPTS = (orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY) if orjson else 0
+
+
 def dumps(obj: Any) -> bytes:
-    """Compact UTF-8 JSON (Chinese kept readable)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_clean).encode()
+    """Compact UTF-8 JSON (Chinese kept readable; datetimes as ISO 8601; NaN as ``null``)."""
+    if orjson is not None:
+        return orjson.dumps(obj, default=_default, option=_ORJSON_OPTS)
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_default,
+                      allow_nan=True).encode()
 
 
 def geojson_response(obj: dict[str, Any], *, status_code: int = 200) -> Response:

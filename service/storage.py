@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, not_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,8 @@ from service.models import Case, CaseEvent, Community, Meta, Squad, Station
 CASE_COLUMNS = ("case_id", "category", "category_name", "reported_at", "status", "closed_at",
                 "deadline_at", "description", "address", "source", "coord_system",
                 "community_code", "community", "squad", "lon", "lat")
+FINAL_STATUSES = ("结案", "作废")
+"""Statuses after which a case is no longer open (no deadline applies)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class CaseFilter:
 
     ``squads`` restricts to those squads (``None`` = all; the service passes the caller's squad);
     ``bbox`` is (min_lon, min_lat, max_lon, max_lat) in WGS84; times are tz-aware.
+    ``overdue=True`` keeps the open cases (not 结案/作废) past their deadline at ``as_of`` (default:
+    the time of the query), ``overdue=False`` every other case.
     """
 
     squads: tuple[str, ...] | None = None
@@ -50,6 +54,8 @@ class CaseFilter:
     bbox: tuple[float, float, float, float] | None = None
     limit: int | None = None
     offset: int = 0
+    overdue: bool | None = None
+    as_of: datetime | None = None
 
 
 def ewkt(geom: shapely.Geometry) -> str:
@@ -192,7 +198,23 @@ class Storage:
         if flt.bbox is not None:
             x0, y0, x1, y1 = flt.bbox
             stmt = stmt.where(Case.lon >= x0, Case.lon <= x1, Case.lat >= y0, Case.lat <= y1)
+        if flt.overdue is not None:
+            late = and_(Case.status.not_in(FINAL_STATUSES), Case.deadline_at.is_not(None),
+                        Case.deadline_at < (flt.as_of or datetime.now(UTC)))
+            stmt = stmt.where(late if flt.overdue else not_(late))
         return stmt
+
+    def analyze(self) -> None:
+        """Refresh the SQLite query planner's statistics (cheap: ~30 ms for 20k cases).
+
+        Worth calling after a large import: without statistics SQLite answers a squad + month
+        query through the squad index and a sort, 2–3x slower than through the time index.
+        PostgreSQL keeps its own statistics (autovacuum), so this does nothing there.
+        """
+        if self.engine.dialect.name == "sqlite":
+            self.init()
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
 
     def count_cases(self, flt: CaseFilter = CaseFilter()) -> int:
         """Number of cases matching ``flt`` (ignoring its limit and offset)."""

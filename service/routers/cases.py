@@ -13,14 +13,15 @@ from service.auth import Principal
 from service.case_ops import (
     case_detail,
     cases_csv,
+    collection_bytes,
     create_case,
-    query_features,
+    query_page,
     resolve_categories,
     transition_case,
 )
 from service.deps import CurrentUser, SettingsDep, StorageDep, require_roles
 from service.errors import PayloadTooLarge, PermissionDenied
-from service.geojson import aware, geojson_response, month_range, parse_bbox
+from service.geojson import GEOJSON, aware, geojson_response, month_range, parse_bbox
 from service.importer import import_file
 from service.schemas import (
     CaseCreate,
@@ -52,6 +53,8 @@ async def case_filter(
     squad: Annotated[str | None, Query(max_length=32, description="中队编号")] = None,
     bbox: Annotated[str | None, Query(max_length=200,
                                       description="最小经度,最小纬度,最大经度,最大纬度")] = None,
+    overdue: Annotated[bool | None, Query(
+        description="true：超期未结（未结案/作废且已过处置时限）；false：其余案件")] = None,
 ) -> CaseFilter:
     """The caller's case filter: query parameters, always limited to the caller's squad."""
     tz = settings.timezone
@@ -66,7 +69,7 @@ async def case_filter(
         squads = (squad,)
     return CaseFilter(squads=squads, start=lo, end=hi, categories=resolve_categories(category),
                       community=community or None, status=tuple(status) if status else None,
-                      bbox=parse_bbox(bbox))
+                      bbox=parse_bbox(bbox), overdue=overdue)
 
 
 FilterDep = Annotated[CaseFilter, Depends(case_filter)]
@@ -83,11 +86,11 @@ def list_cases(
 
     ``numberMatched`` is the number of matching cases, ``numberReturned`` this page's size; each
     feature has ``case_id``, ``category``, ``squad``, ``community``, ``status``, ``reported_at``,
-    ``deadline_at``, ``overdue`` and more.
+    ``deadline_at``, ``overdue`` and more. Repeated queries are answered from a cache that
+    every change to the cases invalidates (in all worker processes).
     """
-    feats, total = query_features(storage, flt, limit=limit, offset=offset)
-    return geojson_response({"type": "FeatureCollection", "features": feats,
-                             "numberMatched": total, "numberReturned": len(feats)})
+    page = query_page(storage, flt, limit=limit, offset=offset)
+    return Response(collection_bytes(page), media_type=GEOJSON)
 
 
 @router.get("/cases.csv", responses={**_ERRORS, 200: {"content": {"text/csv": {}}}},
@@ -124,6 +127,8 @@ def import_cases(
         raise PayloadTooLarge(f"文件超过上限 {settings.max_upload_mb} MB；请拆分后分批导入。")
     report = import_file(storage, data, filename=file.filename or "", coords=coords,
                          actor=user.username, max_bytes=limit)
+    if report.inserted or report.updated:
+        storage.analyze()  # keep the planner's statistics in step with the data
     return ImportReportPublic(**report.as_dict())
 
 

@@ -27,9 +27,17 @@ from shapely.geometry import box
 
 from geo.errors import NotFoundError
 from service.auth import Principal
-from service.case_ops import case_detail, query_features
+from service.case_cache import Page
+from service.case_ops import case_detail, collection_bytes, query_page
 from service.deps import CurrentUser, SettingsDep, StorageDep
-from service.geojson import frame_features, geojson_response, parse_bbox, parse_interval
+from service.geojson import (
+    GEOJSON,
+    dumps,
+    frame_features,
+    geojson_response,
+    parse_bbox,
+    parse_interval,
+)
 from service.schemas import ErrorBody
 from service.storage import CaseFilter, Storage
 
@@ -56,8 +64,8 @@ class ItemQuery:
     offset: int
 
 
-Fetch = Callable[[Storage, ItemQuery], tuple[list[dict[str, Any]], int]]
-"""(storage, query) → (features of this page, number matched)."""
+Fetch = Callable[[Storage, ItemQuery], tuple[list[dict[str, Any]], int] | Page]
+"""(storage, query) → (features of this page, number matched), or a serialised :class:`Page`."""
 
 
 @dataclass(frozen=True)
@@ -104,9 +112,9 @@ def frame_collection(cid: str, title: str,
     return Collection(cid, title, description or title, fetch, temporal=time_column is not None)
 
 
-def _fetch_cases(storage: Storage, q: ItemQuery) -> tuple[list[dict[str, Any]], int]:
+def _fetch_cases(storage: Storage, q: ItemQuery) -> Page:
     flt = CaseFilter(squads=q.squads, start=q.start, end=q.end, bbox=q.bbox)
-    return query_features(storage, flt, limit=q.limit, offset=q.offset)
+    return query_page(storage, flt, limit=q.limit, offset=q.offset)
 
 
 register(frame_collection(
@@ -220,11 +228,11 @@ def items(
     start, end = parse_interval(datetime_, settings.timezone)
     q = ItemQuery(squads=_squads(user), bbox=parse_bbox(bbox), start=start, end=end,
                   limit=limit, offset=offset)
-    feats, matched = coll.fetch(storage, q)
-    return geojson_response({
-        "type": "FeatureCollection", "features": feats, "numberMatched": matched,
-        "numberReturned": len(feats), "timeStamp": datetime.now(UTC).isoformat(),
-        "links": _links(request, collection_id, q, len(feats), matched)})
+    got = coll.fetch(storage, q)
+    page = got if isinstance(got, Page) else Page(dumps(got[0]), len(got[0]), got[1])
+    return Response(collection_bytes(
+        page, timeStamp=datetime.now(UTC).isoformat(),
+        links=_links(request, collection_id, q, page.returned, page.matched)), media_type=GEOJSON)
 
 
 def _squads(user: Principal) -> tuple[str, ...] | None:
@@ -239,7 +247,8 @@ def item(collection_id: str, feature_id: str, storage: StorageDep, user: Current
     if collection_id == "cases":
         return geojson_response(case_detail(storage, feature_id, user))
     q = ItemQuery(squads=_squads(user), bbox=None, start=None, end=None, limit=10**7, offset=0)
-    feats, _n = coll.fetch(storage, q)
+    got = coll.fetch(storage, q)
+    feats = got[0] if isinstance(got, tuple) else []
     for f in feats:
         if str(f["id"]) == feature_id:
             return geojson_response(f)
