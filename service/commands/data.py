@@ -41,6 +41,8 @@ def import_cmd(
     except InputError as exc:
         console.print(f"[red]输入有误，未导入任何数据：[/red]{exc}")
         raise typer.Exit(2) from exc
+    if result.inserted or result.updated:
+        storage.analyze()  # type: ignore[attr-defined]
     console.print(f"共 {result.n_rows} 行：新增 {result.inserted}，更新 {result.updated}，"
                   f"拒绝 {result.rejected}（批次 {result.batch_id}）")
     if result.problems:
@@ -65,13 +67,22 @@ def _print_problems(problems: list, report: Path | None) -> None:
 def serve_cmd(
     host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="端口")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="工作进程数（多核机器可设为 CPU 核数；每个进程各自连接数据库）")] = 1,
+    access_log: Annotated[bool, typer.Option(help="逐条记录请求日志")] = True,
 ) -> None:
     """启动 Web 服务（API、地图和中队页面）。"""
     import uvicorn
 
     from service.app import create_app
 
-    uvicorn.run(create_app(Settings()), host=host, port=port)
+    settings = Settings()  # validate the environment once, before any worker starts
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log)
+        return
+    # each worker process imports the factory and reads the same XUNCHA_* environment
+    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
+                access_log=access_log)
 
 
 def register(app: typer.Typer) -> None:
