@@ -60,24 +60,37 @@ def _default(value: Any) -> Any:
     return out
 
 
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NaT or value is pd.NA or \
+        (isinstance(value, float) and math.isnan(value))
+
+
+def _column(values: pd.Series) -> list[Any]:
+    """A column as JSON-ready Python values (missing → ``None``, times → ISO 8601)."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
+        return [None if t is pd.NaT else t.isoformat() for t in values]
+    return [None if _missing(v) else _clean(v) for v in values.tolist()]
+
+
+def _loads(text: str) -> Any:
+    return orjson.loads(text) if orjson is not None else json.loads(text)
+
+
 def frame_features(gdf: gpd.GeoDataFrame, *, id_column: str,
                    properties: list[str] | None = None) -> list[dict[str, Any]]:
-    """GeoJSON features of ``gdf`` (WGS84) with ``id`` from ``id_column`` and its other columns."""
+    """GeoJSON features of ``gdf`` (WGS84) with ``id`` from ``id_column`` and its other columns.
+
+    Column-wise (no per-cell pandas indexing): a few microseconds per feature.
+    """
     names = properties if properties is not None else list(gdf.columns)
     cols = [c for c in names if c in gdf.columns and c != gdf.geometry.name]
-    props = pd.DataFrame(gdf[cols])
-    for col in cols:
-        if isinstance(props[col].dtype, pd.DatetimeTZDtype) or \
-                pd.api.types.is_datetime64_any_dtype(props[col]):
-            props[col] = [None if t is pd.NaT else t.isoformat() for t in props[col]]
-    props = props.astype(object).where(props.notna(), None)
-    records = props.to_dict("records")
-    geoms = [json.loads(g) if g is not None else None
+    values = [_column(gdf[c]) for c in cols]
+    geoms = [_loads(g) if g is not None else None
              for g in shapely.to_geojson(gdf.geometry.to_numpy())]
     ids = gdf[id_column].tolist()
-    return [{"type": "Feature", "id": i, "geometry": g,
-             "properties": {k: _clean(v) for k, v in r.items()}}
-            for i, g, r in zip(ids, geoms, records, strict=True)]
+    return [{"type": "Feature", "id": ids[i], "geometry": geoms[i],
+             "properties": dict(zip(cols, [v[i] for v in values], strict=True))}
+            for i in range(len(gdf))]
 
 
 _ORJSON_OPTS = (orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY) if orjson else 0
