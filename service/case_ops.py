@@ -69,25 +69,32 @@ def _feature_rows(storage: Storage, flt: CaseFilter, *, limit: int,
 
 def _features(rows: list[Any], zone: ZoneInfo, now: datetime) -> tuple[list[dict[str, Any]], float]:
     """Rows → GeoJSON features (times as aware datetimes in ``zone``) and the earliest future
-    deadline of an open case on the page (UTC seconds; ``inf`` if none)."""
+    deadline of an open case on the page (UTC seconds; ``inf`` if none).
+
+    ``overdue`` follows :func:`service.workflow.is_overdue`, inlined (this loop is the hot path).
+    """
     nxt = float("inf")
-    feats = []
-    for r in rows:
-        deadline = r.deadline_at
-        overdue = is_overdue(r.status, deadline, r.closed_at, now)
-        if deadline is not None and not overdue and r.status not in FINAL:
-            nxt = min(nxt, deadline.timestamp())
-        feats.append({
-            "type": "Feature", "id": r.case_id,
-            "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
-            "properties": {
-                "case_id": r.case_id, "category": r.category, "category_name": r.category_name,
-                "reported_at": r.reported_at.astimezone(zone), "status": r.status,
-                "closed_at": r.closed_at.astimezone(zone) if r.closed_at is not None else None,
-                "deadline_at": deadline.astimezone(zone) if deadline is not None else None,
-                "overdue": overdue, "description": r.description, "address": r.address,
-                "source": r.source, "community_code": r.community_code,
-                "community": r.community, "squad": r.squad_id}})
+    feats: list[dict[str, Any]] = []
+    add = feats.append
+    for (cid, cat, cat_name, reported, status, closed, deadline, desc, address, source, ccode,
+         community, squad, lon, lat) in rows:
+        if deadline is None or status == "作废":
+            overdue = False
+        elif status in FINAL:
+            overdue = closed is not None and closed > deadline
+        else:
+            overdue = now > deadline
+            if not overdue:
+                nxt = min(nxt, deadline.timestamp())
+        add({"type": "Feature", "id": cid,
+             "geometry": {"type": "Point", "coordinates": [lon, lat]},
+             "properties": {
+                 "case_id": cid, "category": cat, "category_name": cat_name,
+                 "reported_at": reported.astimezone(zone), "status": status,
+                 "closed_at": closed.astimezone(zone) if closed is not None else None,
+                 "deadline_at": deadline.astimezone(zone) if deadline is not None else None,
+                 "overdue": overdue, "description": desc, "address": address, "source": source,
+                 "community_code": ccode, "community": community, "squad": squad}})
     return feats, nxt
 
 
