@@ -8,7 +8,9 @@ processes never serve a page older than the last commit, whichever process made 
 
 Entries also expire when a listed open case passes its deadline (its ``overdue`` flag changes),
 after :data:`TTL_S` in any case, and sooner for the ``overdue`` filter (:data:`OVERDUE_TTL_S`),
-whose matches change with the clock. The cache is bounded in entries and bytes (LRU).
+whose matches change with the clock. The cache is bounded in entries and bytes (LRU), and a page
+is stored only when its query is seen a second time, so one-off queries (a map panned to a new
+bounding box) do not push out the repeated ones (a squad's month, a community's cases).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ TTL_S = 300.0
 OVERDUE_TTL_S = 30.0
 """Life of a page filtered by ``overdue`` (cases become overdue as time passes)."""
 MAX_ENTRIES = 4096
-MAX_BYTES = 64 * 2**20
+MAX_BYTES = 32 * 2**20
+SEEN = 16384
+"""How many recent cache misses are remembered (a page is stored on its second miss)."""
 
 _WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?cases"?[\s(]', re.IGNORECASE)
 _DIRTY = "xuncha_cases_dirty"
@@ -107,6 +111,7 @@ class PageCache:
     def __init__(self, *, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_BYTES) -> None:
         self.max_entries, self.max_bytes = max_entries, max_bytes
         self._data: OrderedDict[tuple[Any, ...], Page] = OrderedDict()
+        self._seen: OrderedDict[int, None] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -123,10 +128,18 @@ class PageCache:
             return page
 
     def put(self, key: tuple[Any, ...], page: Page) -> None:
-        """Store ``page`` (evicting the least recently used entries beyond the bounds)."""
+        """Store ``page`` if ``key`` missed before (evicting the least recently used entries
+        beyond the bounds)."""
         if len(page.features) > self.max_bytes // 8:
             return  # one huge page would flush everything else
         with self._lock:
+            h = hash(key)
+            if h not in self._seen:
+                self._seen[h] = None
+                if len(self._seen) > SEEN:
+                    self._seen.popitem(last=False)
+                return
+            del self._seen[h]
             old = self._data.pop(key, None)
             self._bytes -= len(old.features) if old is not None else 0
             self._data[key] = page
@@ -139,6 +152,7 @@ class PageCache:
         """Drop every entry."""
         with self._lock:
             self._data.clear()
+            self._seen.clear()
             self._bytes = 0
 
 
