@@ -183,6 +183,7 @@ def main() -> None:
     ap.add_argument("--chao-every", type=int, default=None, help="run every k-th Chao instance")
     ap.add_argument("--chao-extra", default="", help="Chao instances to run besides every k-th")
     ap.add_argument("--chao-solvers", default=None, help="solvers for Chao (default --solvers)")
+    ap.add_argument("--out", default=str(OUT), help="JSON output path")
     args = ap.parse_args()
     solvers = args.solvers.split(",")
     parts = args.parts.split(",")
@@ -205,9 +206,11 @@ def main() -> None:
         rows = bench_solomon(solvers, 5.0, names, counts)
         result["solomon"] = {"time_limit_s": 5.0, "rows": rows, "compare": _compare(rows)}
     result["load_after"] = _load()
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=1, default=float))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=float))
     _print_table(result)
+    print(f"written {out}")
 
 
 def _load() -> list[float]:
@@ -245,7 +248,6 @@ def _print_table(result: dict[str, Any]) -> None:
                       f"mean_time={s['mean_time_s']:.2f}s cpu={s['mean_cpu_s']:.2f}s")
     if "solomon" in result:
         print("solomon ", result["solomon"]["compare"])
-    print(f"written {OUT}")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def solve_pyvrp(m: IntModel, *, time_limit_s: float, seed: int) -> list[list[int
     from pyvrp.stop import MaxRuntime
 
     data, owner = _problem_data(m)
-    params = _params(m)
+    params, wide = _params(m)
     deadline = time.perf_counter() + time_limit_s
     best = None
     try:
@@ -50,9 +50,11 @@ def solve_pyvrp(m: IntModel, *, time_limit_s: float, seed: int) -> list[list[int
                 if left <= 0 and best is not None:
                     break
                 budget = max(left, 0.0) / (SEARCH_ROUNDS - k)
+                # no feasible solution yet: fall back to PyVRP's wide penalty range
+                use = params if best is None or best.is_feasible() else wide
                 result = pyvrp.solve(
                     data, MaxRuntime(budget), seed=seed + k, collect_stats=False,
-                    display=False, params=params, initial_solution=best,
+                    display=False, params=use, initial_solution=best,
                 )
                 cand = _polish(data, m, result.best)
                 if best is None or _better(cand, best):
@@ -66,6 +68,12 @@ def solve_pyvrp(m: IntModel, *, time_limit_s: float, seed: int) -> list[list[int
         seq = [owner[a.idx] for a in route.schedule() if a.is_client()]
         routes[route.vehicle_type()] = seq
         visited.update(seq)
+    if not best.is_feasible() and not m.must.any():
+        # only optional stops: every route that is on time stands alone; empty the late ones
+        for r in best.routes():
+            if r.has_time_warp():
+                routes[r.vehicle_type()] = []
+        return routes
     if not best.is_feasible():
         late = {s for r in best.routes() if r.has_time_warp() for s in routes[r.vehicle_type()]}
         missing = [int(s) for s in np.flatnonzero(m.must) if s not in visited or s in late]
@@ -73,11 +81,12 @@ def solve_pyvrp(m: IntModel, *, time_limit_s: float, seed: int) -> list[list[int
     return routes
 
 
-def _params(m: IntModel) -> Any:
+def _params(m: IntModel) -> tuple[Any, Any]:
+    """Solve parameters: (scaled to the problem, PyVRP's wide default penalty range)."""
     from pyvrp import PenaltyParams, SolveParams
 
     if m.p.objective != "priority" or not (m.prize > 0).any():
-        return SolveParams()
+        return SolveParams(), SolveParams()
     ns = m.p.n_sites
     d = m.durations[0][ns:, ns:].astype(np.float64)
     np.fill_diagonal(d, np.inf)
@@ -85,7 +94,8 @@ def _params(m: IntModel) -> Any:
     typical = float(np.median(np.where(np.isfinite(reach), reach, 0.0)) + np.median(m.service))
     even = float(np.median(m.prize[m.prize > 0])) / max(typical, 1.0)
     lo, hi = PENALTY_RANGE
-    return SolveParams(penalty=PenaltyParams(min_penalty=lo * even, max_penalty=hi * even))
+    wide = SolveParams(penalty=PenaltyParams(max_penalty=max(1e5, hi * even)))
+    return SolveParams(penalty=PenaltyParams(min_penalty=lo * even, max_penalty=hi * even)), wide
 
 
 def _better(a: Any, b: Any) -> bool:
