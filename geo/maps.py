@@ -78,10 +78,15 @@ _CSS = """<style>
  padding:1px 8px 1px 0;color:#555;font-weight:normal;white-space:nowrap}.xc-pop td{padding:1px 0}
 .xc-box{position:fixed;z-index:1000;background:rgba(255,255,255,.92);border-radius:4px;
  box-shadow:0 1px 4px rgba(0,0,0,.35);padding:6px 10px;font:12px/1.5 sans-serif;}
-.xc-legend{bottom:24px;left:10px;max-height:60vh;overflow:auto}
+.xc-legend{bottom:34px;left:10px;max-height:60vh;overflow:auto}
 .xc-title{top:10px;left:50%;transform:translateX(-50%);font-size:15px;font-weight:bold;}
 .xc-legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-2px;}
 .xc-label-data{color:#b41e1e;font-size:12px;font-weight:normal}
+.xc-legend summary{font-weight:bold;cursor:pointer}
+@media (max-width:760px),(max-height:520px){
+ .xc-title{font-size:12px;max-width:calc(100% - 110px);text-align:center}
+ .xc-legend{bottom:34px;max-height:45vh;font-size:11px;padding:4px 8px}
+}
 </style>"""
 
 
@@ -97,6 +102,26 @@ class _Html(MacroElement):
         super().__init__()
         self._name = "XunchaHtml"
         self.head, self.body = head, body
+
+
+class _PhoneLayout(MacroElement):
+    """On a small screen (a phone, or a map embedded in a page) start with the layer control and
+    the legend folded, so the map itself stays visible; both open with a tap."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "if (window.matchMedia('(max-width: 760px), (max-height: 520px)').matches) {"
+        " {{ this.control }}.options.collapsed = true;"
+        " {{ this.control }}.remove(); {{ this.control }}.addTo({{ this._parent.get_name() }});"
+        " document.querySelectorAll('details.xc-legend').forEach(function (d) { d.open = false; });"
+        "}"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, control: folium.LayerControl) -> None:
+        super().__init__()
+        self._name = "XunchaPhoneLayout"
+        self.control = control.get_name()
 
 
 class _MetricScale(MacroElement):
@@ -216,7 +241,7 @@ def add_basemap(m: folium.Map, basemap: str = "osm", *, tianditu_key: str | None
 
 def _legend(hotspots: bool, forecast: bool, teams: dict[str, str], stops: bool,
             stations: bool, relocation: bool) -> str:
-    parts = ["<b>图例</b>"]
+    parts = ["<summary>图例</summary>"]
     if hotspots:
         parts.append("<div>热点显著性（Gi*）</div>" + "".join(
             f'<div><i style="background:{c}"></i>{esc(k)}</div>'
@@ -236,7 +261,7 @@ def _legend(hotspots: bool, forecast: bool, teams: dict[str, str], stops: bool,
     if relocation:
         parts.append('<div><i style="background:#2ca02c;border-radius:50%"></i>疏导点'
                      "（虚线：步行覆盖范围）</div>")
-    return f'<div class="xc-box xc-legend">{"".join(parts)}</div>'
+    return f'<details class="xc-box xc-legend" open>{"".join(parts)}</details>'
 
 
 def _bounds(layers: list[gpd.GeoDataFrame | None]) -> tuple[float, float, float, float] | None:
@@ -343,7 +368,9 @@ def squad_map(
     label = f'<div class="xc-label-data">{esc(data_label)}</div>' if data_label.strip() else ""
     body = f'<div class="xc-box xc-title">{esc(title)}{label}</div>{legend}'
     m.get_root().add_child(_Html(head=_CSS, body=body))
-    folium.LayerControl(collapsed=False).add_to(m)
+    control = folium.LayerControl(collapsed=False)
+    control.add_to(m)
+    m.add_child(_PhoneLayout(control))
     if bounds is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     if static_prefix:

@@ -120,6 +120,24 @@ def dashboard(storage: Storage, settings: Settings, user: Principal, squad: dict
     }
 
 
+def local_time(text: str | None, tz: str) -> str:
+    """An ISO time (UTC when it has no zone, as SQLite returns it) as ``YYYY-MM-DD HH:MM`` in
+    the deployment zone; ``""`` when missing or unreadable."""
+    if not text:
+        return ""
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError:
+        return ""
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+    return str(ts.tz_convert(tz).strftime("%Y-%m-%d %H:%M"))
+
+
+def scenario_rows(scenarios: list[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
+    """Stored siting scenarios with ``created`` (local time) for the planner's table."""
+    return [{**s, "created": local_time(s.get("created_at"), tz)} for s in scenarios]
+
+
 def admin_page(storage: Storage, tz: str) -> dict[str, Any]:
     """Users and import batches (with their per-row reports)."""
     zone = ZoneInfo(tz)

@@ -196,3 +196,37 @@ def test_osm_base_map_only_fetches_tile_images(server: tuple[str, Site]) -> None
     assert all(urlsplit(u).hostname.endswith("tile.openstreetmap.org")  # type: ignore[union-attr]
                for u, _k in remote), remote
     assert all(urlsplit(u).path.endswith(".png") for u, _k in remote)
+
+
+def test_pages_fit_a_phone(server: tuple[str, Site]) -> None:
+    """At 390×844 no page scrolls sideways, open cases are cards, and the embedded map starts
+    with its layer list and legend folded (the map stays visible)."""
+    sync_playwright = _need_browser()
+    base, site = server
+    widths: dict[str, int] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        for user, path in ((None, "/login"), ("leader_sy", "/squad/shuyuan"),
+                           ("planner", "/planner"), ("admin", "/admin")):
+            context = browser.new_context(viewport={"width": 390, "height": 844},
+                                          is_mobile=True, has_touch=True)
+            context.route("**/*", _offline)
+            if user:
+                token = create_token(site.principals[user], key=SECRET, ttl_minutes=30)
+                context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": base}])
+            page = context.new_page()
+            page.goto(base + path)
+            widths[path] = page.evaluate("document.documentElement.scrollWidth")
+            if path.startswith("/squad"):
+                assert not page.locator("table.cases thead").is_visible()
+                row = page.locator("#case-SY2")
+                assert row.locator("td.desc").bounding_box()["width"] > 250  # type: ignore[index]
+                button = row.locator("button[value='作废']").bounding_box()
+                assert button and button["height"] >= 36  # a finger-sized target
+                frame = page.frame_locator("#squad-map")
+                frame.locator(".leaflet-control-layers-toggle").wait_for(timeout=20000)
+                assert frame.locator(".leaflet-control-layers-expanded").count() == 0
+                assert frame.locator("details.xc-legend:not([open])").count() == 1
+            context.close()
+        browser.close()
+    assert widths == {path: 390 for path in widths}, widths

@@ -220,7 +220,7 @@ async def replan(request: Request, squad_id: str, storage: StorageDep, settings:
 
 
 @router.get("/planner", response_class=HTMLResponse)
-def planner_page(request: Request, storage: StorageDep, user: PageUser,
+def planner_page(request: Request, storage: StorageDep, settings: SettingsDep, user: PageUser,
                  scenario: int | None = None) -> Response:
     """Siting scenarios: the form, stored scenarios, and the chosen one's map and table."""
     if user is None:
@@ -231,7 +231,8 @@ def planner_page(request: Request, storage: StorageDep, user: PageUser,
 
     current = siting.get_scenario(storage, scenario) if scenario else None
     return _render(request, "planner.html", user, squads=storage.squads(),
-                   scenarios=siting.list_scenarios(storage), current=current)
+                   scenarios=pages_views.scenario_rows(siting.list_scenarios(storage),
+                                                       settings.timezone), current=current)
 
 
 @router.post("/planner/siting")
