@@ -202,8 +202,6 @@ def test_basemap_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().map_options()["basemap"] == "none"
 
 
-@pytest.mark.xfail(reason="service/routers/maps.py (lead's) must pass **settings.map_options() "
-                          "to squad_map for basemap=local", strict=False)
 def test_map_page_uses_the_configured_local_tiles(site: Site) -> None:
     from service import pages_data
 

@@ -71,8 +71,7 @@ def render_map(storage: Storage, settings: Settings, *, squads: tuple[str, ...] 
                                                            top=60)),
             routes=gpd.GeoDataFrame(routes, crs=4326) if routes is not None and len(routes) else None,
             stops=gpd.GeoDataFrame(stops, crs=4326) if stops is not None and len(stops) else None,
-            basemap=settings.basemap,  # type: ignore[arg-type]
-            tianditu_key=settings.tianditu_key, static_prefix=STATIC_PREFIX, title=title,
+            **settings.map_options(), static_prefix=STATIC_PREFIX, title=title,
             data_label=pages_data.data_label(storage, squads))
         return str(m.get_root().render())
 

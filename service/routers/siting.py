@@ -182,7 +182,6 @@ def scenario_map(scenario_id: ScenarioId, storage: StorageDep, settings: Setting
     pts, areas = scenario_frames(sc)
     squads = tuple(sc["params"].get("squads") or ()) or None
     m = squad_map(communities=storage.communities(squads=squads), relocation=pts,
-                  catchments=areas, basemap=settings.basemap,  # type: ignore[arg-type]
-                  tianditu_key=settings.tianditu_key, static_prefix="/static/vendor",
+                  catchments=areas, **settings.map_options(), static_prefix="/static/vendor",
                   title=f"疏导点选址：{sc['name']}")
     return HTMLResponse(str(m.get_root().render()))
