@@ -1,7 +1,7 @@
 """Load test of ``xuncha serve`` on loopback with a simulated year of Xiaonan cases.
 
 Usage: ``python benchmarks/service_load.py [--quick] [--workers N] [--wrk] [--db URL] [--port P]
-[--only NAME,…] [--step S] [--no-soak] [--no-import] [--out FILE]``.
+[--only NAME,…] [--step S] [--soak S] [--no-soak] [--no-import] [--out FILE]``.
 
 1. Seeds a fresh database (SQLite in a temp folder unless ``--db``) with ``geo.simulate`` cases and
    two users (as ``xuncha import`` does, the planner statistics are refreshed), then starts
@@ -265,7 +265,8 @@ def run_wrk(port: int, headers: dict[str, dict[str, str]], pick: Any, clients: i
     (folder / "paths.lua").write_text(WRK_LUA)
     tok = headers[drawn[0][1]]["Authorization"].split()[1]
     s0 = server_cpu(server)
-    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:.0f}s", "--latency", "-s",
+    out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:.0f}s", "--timeout", "60s",
+                          "--latency", "-s",
                           str(folder / "paths.lua"), f"http://127.0.0.1:{port}", "--",
                           str(folder / "paths.txt"), tok],
                          capture_output=True, text=True, timeout=seconds + 120).stdout
@@ -292,7 +293,7 @@ def soak(port: int, headers: dict[str, dict[str, str]], pick: Any, server: psuti
     samples: list[float] = []
     done = threading.Event()
 
-    def sample() -> None:
+    def sample() -> None:  # every 2 s (every 10th in the result)
         while not done.is_set():
             samples.append(server_rss_mb(server))
             done.wait(2.0)
@@ -307,7 +308,8 @@ def soak(port: int, headers: dict[str, dict[str, str]], pick: Any, server: psuti
     return {"seconds": seconds, **stats.summary(), "rss_start_mb": round(float(rss[:k].mean()), 1),
             "rss_end_mb": round(float(rss[-k:].mean()), 1),
             "rss_growth_mb": round(float(rss[-k:].mean() - rss[:k].mean()), 1),
-            "rss_max_mb": round(float(rss.max()), 1)}
+            "rss_max_mb": round(float(rss.max()), 1),
+            "rss_samples_mb": [round(float(m)) for m in rss[::5]]}
 
 
 def import_under_load(base: str, port: int, headers: dict[str, dict[str, str]], pick: Any,
@@ -381,10 +383,11 @@ def main() -> None:
     parser.add_argument("--no-soak", action="store_true")
     parser.add_argument("--no-import", action="store_true")
     parser.add_argument("--step", type=float, default=None, help="seconds per measurement")
+    parser.add_argument("--soak", type=float, default=None, help="soak seconds")
     parser.add_argument("--out", default=str(RESULTS / "service_load.json"))
     args = parser.parse_args()
     step_s, soak_s, rows = (4.0, 30.0, 20_000) if args.quick else (20.0, 300.0, 100_000)
-    step_s = args.step or step_s
+    step_s, soak_s = args.step or step_s, args.soak or soak_s
     soak_res: dict[str, Any] = {}
     imp: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
