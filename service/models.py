@@ -161,7 +161,8 @@ class Case(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_cases_lon_lat", "lon", "lat"),)
+    __table_args__ = (Index("ix_cases_lon_lat", "lon", "lat"),
+                      Index("ix_cases_squad_reported", "squad_id", "reported_at"))
 
 
 class CaseEvent(Base):

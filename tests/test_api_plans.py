@@ -140,3 +140,23 @@ def test_map_loads_its_scripts_from_the_service(site: tuple[Site, TestClient]) -
     for u in srcs:
         assert client.get(u).status_code == 200, u
     assert page.count(json.dumps("路线：")[1:-1]) == 3  # one layer per team (JS-escaped name)
+
+
+def test_sheet_pdf_is_cached_per_plan_and_team() -> None:
+    from service import sheet_cache
+
+    sheet_cache.clear()
+    calls: list[int] = []
+
+    def render() -> bytes:
+        calls.append(1)
+        return b"%PDF-fake"
+
+    plan = {"squad": "shuyuan", "date": "2026-11-29", "routes": [{"team": "a"}]}
+    key = sheet_cache.sheet_key(plan, None)
+    assert sheet_cache.cached_render(key, render) == b"%PDF-fake"
+    assert sheet_cache.cached_render(key, render) == b"%PDF-fake"
+    assert len(calls) == 1
+    assert sheet_cache.sheet_key(plan, "a") != key  # one team's sheet is another document
+    replanned = {**plan, "routes": [{"team": "b"}]}
+    assert sheet_cache.sheet_key(replanned, None) != key  # a re-plan is never served stale

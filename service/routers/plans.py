@@ -26,6 +26,7 @@ from service.pages_data import (
     visible_squad,
 )
 from service.schemas import ErrorBody
+from service.sheet_cache import cached_render, sheet_key
 
 router = APIRouter(prefix="/api/plans", tags=["plans"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -93,7 +94,8 @@ def sheet_pdf(squad_id: SquadId, day: Day, storage: StorageDep, settings: Settin
     from geo.sheets import render_pdf_many
 
     plan, squad = _plan_and_squad(storage, settings, user, squad_id, day)
-    body = render_pdf_many(plan_sheets(storage, plan, squad, team=team))
+    body = cached_render(sheet_key(plan, team),
+                         lambda: render_pdf_many(plan_sheets(storage, plan, squad, team=team)))
     return _download(body, "application/pdf", _filename(plan, team, "pdf"), inline=True)
 
 
