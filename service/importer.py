@@ -73,6 +73,8 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
         inserted, updated = _upsert(session, rows, actor=actor)
         batch.n_inserted, batch.n_updated = inserted, updated
         batch_id = batch.id
+    if inserted or updated:
+        storage.analyze()  # every import path keeps the query planner's statistics current
     return ImportReport(batch_id, parsed.n_rows, inserted, updated, parsed.problems)
 
 

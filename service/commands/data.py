@@ -41,8 +41,6 @@ def import_cmd(
     except InputError as exc:
         console.print(f"[red]输入有误，未导入任何数据：[/red]{exc}")
         raise typer.Exit(2) from exc
-    if result.inserted or result.updated:
-        storage.analyze()  # type: ignore[attr-defined]
     console.print(f"共 {result.n_rows} 行：新增 {result.inserted}，更新 {result.updated}，"
                   f"拒绝 {result.rejected}（批次 {result.batch_id}）")
     if result.problems:

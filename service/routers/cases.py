@@ -127,8 +127,6 @@ def import_cases(
         raise PayloadTooLarge(f"文件超过上限 {settings.max_upload_mb} MB；请拆分后分批导入。")
     report = import_file(storage, data, filename=file.filename or "", coords=coords,
                          actor=user.username, max_bytes=limit)
-    if report.inserted or report.updated:
-        storage.analyze()  # keep the planner's statistics in step with the data
     return ImportReportPublic(**report.as_dict())
 
 
