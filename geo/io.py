@@ -145,9 +145,14 @@ def read_table(
     return df.fillna("")
 
 
+def read_package_text(name: str) -> str:
+    """Text of a data file shipped in ``geo/data/`` (e.g. ``"checklists.json"``)."""
+    return resources.files("geo").joinpath("data", name).read_text(encoding="utf-8")
+
+
 def read_catalogue() -> pd.DataFrame:
     """Read the category catalogue shipped with the package (``geo/data/categories.csv``)."""
-    text = resources.files("geo").joinpath("data/categories.csv").read_text(encoding="utf-8")
+    text = read_package_text("categories.csv")
     return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
 
 

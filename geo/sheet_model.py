@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Literal
 
 from shapely.geometry import LineString
 
 from geo.errors import InputError
+from geo.io import read_package_text
 
 Clock = datetime | time | str | float | int | None
 StopKind = Literal["热点", "复查", "疏导点", "社区巡查"]
@@ -302,7 +302,7 @@ def format_duration(duration_s: float) -> str:
 @lru_cache(maxsize=1)
 def load_checklists() -> dict[str, Any]:
     """The checklist catalogue shipped as package data ``geo/data/checklists.json``."""
-    text = resources.files("geo").joinpath("data/checklists.json").read_text(encoding="utf-8")
+    text = read_package_text("checklists.json")
     data: dict[str, Any] = json.loads(text)
     return data
 
