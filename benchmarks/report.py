@@ -106,10 +106,11 @@ def routing(d: dict[str, Any]) -> str:
     both = [p for p in pairs.values() if {"pyvrp", "ortools"} <= set(p)]
     if both:
         wins = sum(p["pyvrp"] > p["ortools"] for p in both)
+        losses = sum(p["pyvrp"] < p["ortools"] for p in both)
         ties = sum(p["pyvrp"] == p["ortools"] for p in both)
         share = statistics.mean(p["ortools"] / p["pyvrp"] for p in both if p["pyvrp"])
         rows.append(["Solomon TOPTW (priority = demand)", "pyvrp vs ortools", len(both),
-                     f"PyVRP better {wins}, tied {ties}", f"OR-Tools reaches {100 * share:.1f} % of PyVRP",
+                     f"PyVRP better {wins}, OR-Tools better {losses}, tied {ties}", f"OR-Tools reaches {100 * share:.1f} % of PyVRP",
                      f"{d['solomon']['time_limit_s']:g} s"])
     return _table(["set", "solver", "instances", "mean", "worst / note", "limit"], rows)
 
