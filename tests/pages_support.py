@@ -116,3 +116,20 @@ def build_site(url: str, **settings: Any) -> Site:
     now = datetime.now(ZoneInfo(TZ))
     seed_cases(storage, now)
     return Site(app, storage, principals, today=now.date().isoformat())
+
+
+def open_site(tmp_path_factory: Any, name: str) -> Any:
+    """A module-scoped site over HTTP: yields ``(site, client)``, disposes the engine after."""
+    from fastapi.testclient import TestClient
+
+    folder = tmp_path_factory.mktemp(name)
+    s = build_site(f"sqlite:///{folder / (name + '.db')}")
+    with TestClient(s.app) as client:
+        yield s, client
+    s.storage.engine.dispose()
+
+
+def get_as(site: tuple[Site, Any], path: str, user: str, **kw: Any) -> Any:
+    """GET ``path`` as ``user`` (bearer token of that test user)."""
+    s, client = site
+    return client.get(path, headers=s.auth(user), **kw)

@@ -4,27 +4,20 @@ scenarios over HTTP — each limited to the caller's squad."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import shapely
 from fastapi.testclient import TestClient
-from pages_support import Site, build_site
+from pages_support import Site, get_as, open_site
 from shapely.geometry import shape
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, TestClient]]:
-    folder: Path = tmp_path_factory.mktemp("layers")
-    s = build_site(f"sqlite:///{folder / 'l.db'}")
-    with TestClient(s.app) as client:
-        yield s, client
-    s.storage.engine.dispose()
+    yield from open_site(tmp_path_factory, "layers")
 
 
-def _get(site: tuple[Site, TestClient], path: str, user: str, **kw: object):  # type: ignore[no-untyped-def]
-    s, client = site
-    return client.get(path, headers=s.auth(user), **kw)  # type: ignore[arg-type]
+_get = get_as
 
 
 def test_hotspots_of_own_squad_only(site: tuple[Site, TestClient]) -> None:

@@ -7,28 +7,21 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
-from pages_support import XSS, Site, build_site
+from pages_support import XSS, Site, get_as, open_site
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, TestClient]]:
-    folder: Path = tmp_path_factory.mktemp("plans")
-    s = build_site(f"sqlite:///{folder / 'p.db'}")
-    with TestClient(s.app) as client:
-        yield s, client
-    s.storage.engine.dispose()
+    yield from open_site(tmp_path_factory, "plans")
 
 
-def _get(site: tuple[Site, TestClient], path: str, user: str, **kw: object):  # type: ignore[no-untyped-def]
-    s, client = site
-    return client.get(path, headers=s.auth(user), **kw)  # type: ignore[arg-type]
+_get = get_as
 
 
 def test_plan_is_made_once_then_read_back(site: tuple[Site, TestClient]) -> None:
