@@ -9,6 +9,8 @@ and drawn (``GET /maps/siting/{id}``). Admins and planners only.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
@@ -53,11 +55,17 @@ class ScenarioCreate(BaseModel):
 
 def _landmarks(settings: Settings) -> gpd.GeoDataFrame | None:
     """Exclusion layers (schools, main roads, green space) of the deployment, if it has them."""
+    return _read_landmarks(settings.boundaries_dir)
+
+
+@lru_cache(maxsize=4)
+def _read_landmarks(directory: FilePath | None) -> gpd.GeoDataFrame | None:
+    """Read once per boundary folder: the files do not change while the service runs."""
     from geo.boundaries import load_default
     from geo.errors import XunchaError
 
     try:
-        area = load_default(settings.boundaries_dir) if settings.boundaries_dir else load_default()
+        area = load_default(directory) if directory else load_default()
     except (XunchaError, OSError):
         return None
     return area.landmarks
