@@ -40,6 +40,28 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = Field(default=12 * 60, ge=5, le=7 * 24 * 60)
     max_upload_mb: int = Field(default=50, ge=1, le=1024)
     login_attempts_per_minute: int = Field(default=5, ge=1, le=100)
+    upload_max_columns: int = Field(default=200, ge=5, le=10_000,
+                                    description="Most columns a case file may have.")
+    upload_max_line_kb: int = Field(default=64, ge=1, le=10_240,
+                                    description="Longest line of a CSV case file, in KiB.")
+    upload_max_cells: int = Field(default=20_000_000, ge=1000,
+                                  description="Most cells (rows x columns) of one case file.")
+    upload_max_uncompressed_mb: int = Field(
+        default=512, ge=1, le=16_384,
+        description="Largest uncompressed size of one member of an XLSX file, in MiB.")
+    upload_max_shared_strings: int = Field(
+        default=2_000_000, ge=1000, description="Most shared strings of one XLSX file.")
+    upload_max_shared_chars_mb: int = Field(
+        default=64, ge=1, description="Largest total text of an XLSX file's shared strings, in MiB.")
+    upload_max_vertices: int = Field(default=5_000_000, ge=1000,
+                                     description="Most coordinates of one GeoJSON file.")
+    import_memory_mb: int = Field(default=4096, ge=256,
+                                  description="Memory cap of the worker that parses an upload, MiB.")
+    import_timeout_s: int = Field(default=900, ge=10,
+                                  description="Time cap of the worker that parses an upload, s.")
+    trusted_proxies: str = Field(
+        default="", description="Comma-separated IP addresses or CIDR ranges of reverse proxies "
+        "whose X-Forwarded-For/-Proto headers are believed; default none.")
     basemap: str = Field(default="osm", description="Base map of the web maps: osm, tianditu "
                          "(needs XUNCHA_TIANDITU_KEY), amap, local (XUNCHA_TILE_URL, a tile "
                          "service inside the office network) or none (no tiles; works offline).")
