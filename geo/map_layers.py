@@ -2,9 +2,12 @@
 
 Each ``add_*`` function takes a GeoDataFrame already in EPSG:4326 (and already shifted to GCJ-02
 for Amap; :func:`geo.maps.prepare` does both), adds a ``folium.FeatureGroup`` to the map and
-returns it. Only pre-escaped strings and numbers reach the page: popups and tooltips are built
-here with :func:`esc`, which also neutralises the characters that matter inside folium's
-JavaScript template literals (`` ` ``, ``$``, ``\\``).
+returns it. Only pre-escaped strings and numbers reach the page: popups, tooltips, labels and
+layer names are built here with :func:`esc`, the one escaping rule of every map. It also
+neutralises the characters that matter inside folium's JavaScript template literals (`` ` ``,
+``$``, ``\\``) and every brace: folium 0.20 compiles rendered popup, tooltip and macro content
+again as a Jinja2 template, so user text must never contain ``{{``, ``{%`` or ``{#``
+(:func:`geo.safe_text.template_safe`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import pandas as pd
 from folium.plugins import HeatMap
 
+from geo.safe_text import template_safe
 from geo.sheet_model import KIND_COLOURS, format_distance, format_duration
 
 #: Fill colour of hotspot polygons by Gi* confidence class.
@@ -37,8 +41,22 @@ _TREND_ZH = {"increasing": "上升", "decreasing": "下降", "no trend": "平稳
 
 
 def esc(value: object) -> str:
-    """Escape ``value`` for HTML *and* for folium's JS template literals."""
-    text = html.escape(fmt_value(value), quote=True)
+    """Escape ``value`` for HTML, for folium's JS template literals and for Jinja2.
+
+    Every user string that reaches folium/branca content goes through here. The result has no
+    ``<``, ``>``, ``&`` (other than character references), quote, backtick, ``$``, backslash or
+    brace, so it can be neither markup, nor a ``${…}`` substitution, nor a ``{{ … }}``,
+    ``{% … %}`` or ``{# … #}`` tag when folium compiles the rendered content again as a
+    template. Browsers show the character references as the characters typed.
+
+    Examples
+    --------
+    >>> esc("{{7*7}}")
+    '&#123;&#123;7*7&#125;&#125;'
+    >>> esc("`${x}`")
+    '&#96;&#36;&#123;x&#125;&#96;'
+    """
+    text = template_safe(html.escape(fmt_value(value), quote=True))
     return text.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
 
 

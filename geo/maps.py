@@ -90,8 +90,17 @@ _CSS = """<style>
 </style>"""
 
 
+TEMPLATE_TAGS: tuple[str, ...] = ("{{", "{%", "{#")
+"""Jinja2 tag openers; folium compiles macro output again, so none may come from data."""
+
+
 class _Html(MacroElement):
-    """Fixed HTML (already escaped) added to the page header or body."""
+    """Fixed HTML (already escaped) added to the page header or body.
+
+    folium/branca compile the rendered ``head``/``body`` again as a Jinja2 template, so both must
+    be built from constant markup and :func:`~geo.map_layers.esc`-escaped text only; a Jinja2
+    tag opener in either raises :class:`ValueError` (a programming error, never user input).
+    """
 
     _template = Template(
         "{% macro header(this, kwargs) %}{{ this.head }}{% endmacro %}"
@@ -99,6 +108,8 @@ class _Html(MacroElement):
     )
 
     def __init__(self, *, head: str = "", body: str = "") -> None:
+        if any(tag in part for part in (head, body) for tag in TEMPLATE_TAGS):
+            raise ValueError("_Html content must be escaped with geo.map_layers.esc")
         super().__init__()
         self._name = "XunchaHtml"
         self.head, self.body = head, body
@@ -171,7 +182,8 @@ def prepare(gdf: gpd.GeoDataFrame | gpd.GeoSeries | None, *, what: str,
 
 def check_tile_url(tile_url: str | None) -> str:
     """``tile_url`` if it is a usable XYZ template (``http(s)://…`` or ``/…`` with ``{z}``,
-    ``{x}`` and ``{y}``, no quotes, spaces or angle brackets); :class:`InputError` otherwise."""
+    ``{x}`` and ``{y}``, no quotes, spaces, angle brackets or Jinja2 tags such as ``{{``);
+    :class:`InputError` otherwise."""
     url = (tile_url or "").strip()
     if not url:
         raise InputError("底图 local 需要瓦片地址模板（tile_url），"
@@ -184,6 +196,9 @@ def check_tile_url(tile_url: str | None) -> str:
         raise InputError(f"瓦片地址模板「{url[:200]}」应以 http://、https:// 或 / 开头。")
     if any(c in url for c in "\"'<> \t\r\n`\\"):
         raise InputError(f"瓦片地址模板「{url[:200]}」含有引号、空白或尖括号等不允许的字符。")
+    if any(tag in url for tag in TEMPLATE_TAGS):
+        raise InputError(f"瓦片地址模板「{url[:200]}」含有 {{{{、{{% 或 {{# 等模板标记；"
+                         "占位符只能写成单层花括号的 {z}、{x}、{y}。")
     return url
 
 
