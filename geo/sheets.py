@@ -39,7 +39,14 @@ from geo.sheet_model import (
     load_checklists,
 )
 from geo.sheets_pdf import default_font_path, render_pdf, render_pdf_many
-from geo.sheets_tabular import render_html, render_svg, render_xlsx
+from geo.sheets_tabular import (
+    formula_safe_frame,
+    render_html,
+    render_svg,
+    render_xlsx,
+    write_csv_table,
+    write_xlsx_tables,
+)
 
 __all__ = [
     "KIND_COLOURS",
@@ -54,6 +61,7 @@ __all__ = [
     "format_clock",
     "format_distance",
     "format_duration",
+    "formula_safe_frame",
     "layout_map",
     "load_checklists",
     "render_html",
@@ -62,6 +70,8 @@ __all__ = [
     "render_svg",
     "render_xlsx",
     "sheet_filename",
+    "write_csv_table",
+    "write_xlsx_tables",
 ]
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\s\x00-\x1f]+')

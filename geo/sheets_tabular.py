@@ -3,19 +3,31 @@
 Both show the same content as the PDF (:mod:`geo.sheets_pdf`): header, data label, totals,
 the table of stops with checklists and sign-off, and room for the work log. Every string from
 the data is escaped in HTML (``html.escape``) and written as text, never as a formula, in XLSX.
+
+The one writer rule for every XLSX and CSV export of the project lives here too: each string
+cell goes through :func:`geo.safe_text.formula_safe` (a leading ``=``, ``+``, ``-``, ``@``, tab
+or carriage return gets an apostrophe), so a spreadsheet program never evaluates user text.
+:func:`formula_safe_frame` applies it to a DataFrame, :func:`write_csv_table` writes a DataFrame
+as CSV with it (every field with a line break quoted) and :func:`write_xlsx_tables` writes
+DataFrames as XLSX sheets with it (and without the control characters that openpyxl refuses).
 """
 
 from __future__ import annotations
 
 import html
 import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
 
+import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from geo.safe_text import formula_safe
 from geo.sheet_draw import MapDrawing, layout_map, scale_label
 from geo.sheet_model import KIND_COLOURS, SheetStop, TeamSheet
 
@@ -34,11 +46,95 @@ def _text(value: object) -> str:
     return ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value))
 
 
+def _safe_cell(value: object, *, strip_control: bool) -> object:
+    """One cell value under the writer rule (control characters first, so none hides a prefix)."""
+    if isinstance(value, str) and strip_control:
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return formula_safe(value)
+
+
+def _is_text_column(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype))
+
+
+def formula_safe_frame(frame: pd.DataFrame, *, strip_control: bool = False) -> pd.DataFrame:
+    """A copy of ``frame`` whose string cells and column names can never start a formula.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table to export. Text columns (object, string or categorical dtype) are passed
+        through :func:`geo.safe_text.formula_safe` cell by cell; numeric, boolean and date
+        columns are kept as they are.
+    strip_control : bool, default False
+        Also remove the control characters that XLSX cannot hold (openpyxl's
+        ``ILLEGAL_CHARACTERS_RE``; tab, newline and carriage return are kept). Set it for XLSX,
+        leave it off for CSV.
+
+    Returns
+    -------
+    DataFrame
+        The safe copy (same index, same column order).
+
+    Examples
+    --------
+    >>> formula_safe_frame(pd.DataFrame({"地址": ["=1+1", "书院路"], "n": [-1, 2]}))["地址"].tolist()
+    ["'=1+1", '书院路']
+    """
+    columns: dict[int, pd.Series] = {}
+    for i, (_, series) in enumerate(frame.items()):
+        if _is_text_column(series):
+            columns[i] = series.astype(object).map(
+                lambda v: _safe_cell(v, strip_control=strip_control))
+        else:
+            columns[i] = series
+    out = pd.DataFrame(columns, index=frame.index)
+    out.columns = pd.Index([_safe_cell(c, strip_control=strip_control) for c in frame.columns])
+    return out
+
+
+def write_xlsx_tables(target: str | Path | IO[bytes], tables: Mapping[str, pd.DataFrame]) -> None:
+    """Write each DataFrame of ``tables`` as one sheet of an XLSX workbook, formula-safe.
+
+    Parameters
+    ----------
+    target : str, Path or binary file
+        Where the workbook goes (a path, or e.g. an ``io.BytesIO``).
+    tables : mapping of str to DataFrame
+        Sheet name → table, in sheet order; written with a header row and without the index.
+        Every string cell goes through :func:`formula_safe_frame` (``strip_control=True``),
+        so no cell of the workbook is a formula.
+    """
+    with pd.ExcelWriter(target, engine="openpyxl") as writer:
+        for name, table in tables.items():
+            formula_safe_frame(table, strip_control=True).to_excel(
+                writer, sheet_name=name, index=False)
+
+
+def write_csv_table(target: str | Path | IO[str], table: pd.DataFrame) -> None:
+    """Write ``table`` as a formula-safe CSV (UTF-8 with BOM for Excel, CRLF line ends).
+
+    Parameters
+    ----------
+    target : str, Path or text file
+        Where the CSV goes.
+    table : DataFrame
+        Written with a header row and without the index. String cells go through
+        :func:`formula_safe_frame`; with CRLF line ends every field holding a carriage return
+        or a newline is quoted, so no field can end a row early and start the next one with a
+        formula (a bare ``\r`` is a line break to spreadsheet programs).
+    """
+    formula_safe_frame(table).to_csv(target, index=False, encoding="utf-8-sig",
+                                     lineterminator="\r\n")
+
+
 def _put(ws: Worksheet, row: int, col: int, value: object) -> None:
-    """Write ``value``; strings are always stored as text (never as a formula)."""
+    """Write ``value``; strings are stored as formula-safe text (never as a formula)."""
     cell = ws.cell(row=row, column=col)
     if isinstance(value, str) or value is None:
-        cell.value = _text(value)
+        cell.value = formula_safe(_text(value))  # type: ignore[assignment]
         cell.data_type = "s"
     else:
         cell.value = value  # type: ignore[assignment]

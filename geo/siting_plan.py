@@ -265,7 +265,14 @@ def compare_scenarios(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame, *,
 
 
 def siting_tables(sites: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
-    """Sheets for an XLSX export (Chinese headers): ``疏导点`` and ``方案概况``."""
+    """Sheets for an XLSX export (Chinese headers): ``疏导点`` and ``方案概况``.
+
+    Text cells (candidate ids, solver names) are already formula-safe
+    (:func:`geo.sheets_tabular.formula_safe_frame`), so writing them with ``to_excel`` or
+    :func:`geo.sheets_tabular.write_xlsx_tables` never makes a formula.
+    """
+    from geo.sheets_tabular import formula_safe_frame
+
     pts = sites.to_crs("EPSG:4326")
     table = pd.DataFrame({
         "序号": sites["rank"], "候选点编号": sites["candidate_id"],
@@ -281,7 +288,8 @@ def siting_tables(sites: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
               "method": "求解方法", "solver": "求解器", "distance": "距离计算"}
     summary = pd.DataFrame({"指标": list(labels.values()),
                             "数值": [s.get(k, "") for k in labels]})
-    return {"疏导点": table, "方案概况": summary}
+    return {"疏导点": formula_safe_frame(table, strip_control=True),
+            "方案概况": formula_safe_frame(summary, strip_control=True)}
 
 
 def siting_geojson_frames(sites: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:

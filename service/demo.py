@@ -88,13 +88,14 @@ class Demo:
 
     def simulate(self) -> None:
         """Simulate the year before the plan day and write it as a case export (CSV)."""
+        from geo.sheets_tabular import write_csv_table
         from geo.simulate import simulate_cases
 
         start = self.day - timedelta(days=365)
         cases, truth = simulate_cases(self.area, start=start.isoformat(), days=365)
         path = self.out / "data" / "cases_simulated.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        cases[CASE_COLUMNS].to_csv(path, index=False, encoding="utf-8-sig")
+        write_csv_table(path, cases[CASE_COLUMNS])
         self.result.files["cases_csv"] = path
         self.result.files["truth_geojson"] = write_geojson(
             truth, self.out / "data" / "truth_hotspots_simulated.geojson")
@@ -136,6 +137,7 @@ class Demo:
 
     def site_relocation(self) -> None:
         """Default scenario: 5 relocation points covering stall demand within a 500 m walk."""
+        from geo.sheets_tabular import write_xlsx_tables
         from geo.siting_district import relocation_scenario
         from geo.siting_plan import siting_geojson_frames, siting_tables
 
@@ -148,9 +150,7 @@ class Demo:
         self.result.files["relocation"] = write_geojson(points, self.out / "relocation_points.geojson")
         write_geojson(catchments, self.out / "relocation_catchments.geojson")
         xlsx = self.out / "relocation_points.xlsx"
-        with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
-            for name, table in siting_tables(scenario.sites).items():
-                table.to_excel(writer, sheet_name=name, index=False)
+        write_xlsx_tables(xlsx, siting_tables(scenario.sites))
         self.result.files["relocation_xlsx"] = xlsx
         summary = scenario.summary
         self.result.counts["relocation_points"] = len(points)

@@ -1,6 +1,7 @@
 """Files the demo writes per squad (combined route-sheet PDF and XLSX, map) and ``index.html``.
 
-Every string from data is escaped before it reaches HTML (``html.escape``).
+Every string from data is escaped before it reaches HTML (``html.escape``), and written to XLSX
+as formula-safe text (:func:`geo.sheets_tabular.write_xlsx_tables`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ SHEET_COLUMNS = {"team_name": "队伍", "seq": "序号", "arrive": "到达", "de
 def squad_sheet_files(plan: Any, folder: Path, *, communities: gpd.GeoDataFrame,
                       data_label: str) -> tuple[Path, Path]:
     """Write the squad's route sheets: all teams in one PDF, and one XLSX table of all stops."""
-    from geo.sheets import render_pdf_many
+    from geo.sheets import render_pdf_many, write_xlsx_tables
 
     name = str(plan.squad.get("name", plan.squad_id))
     stem = f"{plan.date.isoformat()}_{name}_路线单"
@@ -33,10 +34,9 @@ def squad_sheet_files(plan: Any, folder: Path, *, communities: gpd.GeoDataFrame,
     table = table.rename(columns=SHEET_COLUMNS)
     table["必访"] = table["必访"].map({True: "是", False: ""})
     table["签字"] = ""
-    with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
-        table.to_excel(writer, sheet_name="巡查路线", index=False)
-        pd.DataFrame({"说明": [f"{name} {plan.date.isoformat()} 巡查路线单", data_label]}).to_excel(
-            writer, sheet_name="说明", index=False)
+    write_xlsx_tables(xlsx, {
+        "巡查路线": table,
+        "说明": pd.DataFrame({"说明": [f"{name} {plan.date.isoformat()} 巡查路线单", data_label]})})
     return pdf, xlsx
 
 

@@ -1,8 +1,10 @@
 """Property-based fuzzing of every operation in the OpenAPI spec (schemathesis): no 500s.
 
-Runs as an admin (so requests reach the deep code paths) and anonymously, on SQLite and PostGIS,
-with a bounded number of examples per operation (about a minute in all). Marked ``slow``: CI runs
-it, ``pytest -m "not slow"`` deselects it.
+Runs as an admin (so requests reach the deep code paths), as a squad leader and as an officer
+(squad-bound roles: other squads' data is 404, some writes are 403, none may be a 5xx) and
+anonymously, on SQLite and PostGIS, with a bounded number of examples per operation (fewer for the
+squad-bound roles; about a minute in all). Marked ``slow``: CI runs it, ``pytest -m "not slow"``
+deselects it.
 """
 
 from __future__ import annotations
@@ -62,10 +64,20 @@ def _fuzz(api: Api, label: str, headers: dict[str, str], max_examples: int) -> l
     return seen
 
 
+ROLES = [  # (test user, role, examples per operation): admin reaches the deepest code paths
+    ("admin", "admin", 12),
+    ("leader_sy", "squad_leader", 5),  # squad-bound: other squads are 404
+    ("officer_sy", "officer", 5),  # squad-bound, the fewest rights (planning writes are 403)
+]
+
+
+@pytest.mark.parametrize(("user", "role", "examples"), ROLES, ids=[r[1] for r in ROLES])
 @pytest.mark.parametrize("label", LABELS)
-def test_no_server_errors_as_admin(fuzz_api: Api, label: str) -> None:
-    codes = _fuzz(fuzz_api, label, fuzz_api.auth("admin"), 12)
-    assert codes and max(codes) < 500
+def test_no_server_errors(fuzz_api: Api, label: str, user: str, role: str,
+                          examples: int) -> None:
+    assert fuzz_api.principals[user].role == role
+    codes = _fuzz(fuzz_api, label, fuzz_api.auth(user), examples)
+    assert codes and max(codes) < 500, (role, label, sorted(set(codes)))
 
 
 PUBLIC = ("/health", "/api/auth/", "/ogc", "/conformance", "/openapi.json")

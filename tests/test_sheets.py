@@ -152,7 +152,7 @@ def test_xlsx_round_trip() -> None:
     assert [r[0] for r in body] == [1, 2, 3, 4]
     assert body[0][1] == "07:10–07:20" and body[0][2] == "热点"
     assert "□ 是否已劝离至疏导点" in body[0][7]
-    assert body[2][4] == "=HYPERLINK(\"http://example.com\")"
+    assert body[2][4] == "'=HYPERLINK(\"http://example.com\")"  # text with an apostrophe, never a formula
     assert ws.cell(row=head + 4, column=5).data_type == "s"  # text, not a formula
     assert body[0][9] == pytest.approx(sheet.stops[0].lon, abs=1e-6)
     assert ws.print_title_rows == f"${head + 1}:${head + 1}"

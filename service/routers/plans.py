@@ -107,17 +107,14 @@ def sheet_xlsx(squad_id: SquadId, day: Day, storage: StorageDep, settings: Setti
     """One team's route sheet workbook (``?team=``), or a table of every team's stops."""
     import io
 
-    import pandas as pd
-
-    from geo.sheets import render_xlsx
+    from geo.sheets import render_xlsx, write_xlsx_tables
 
     plan, squad = _plan_and_squad(storage, settings, user, squad_id, day)
     if team is not None:
         body = render_xlsx(plan_sheets(storage, plan, squad, team=team)[0])
     else:
-        buf = io.BytesIO()
-        with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-            plan_table(plan).to_excel(writer, sheet_name="巡查路线", index=False)
+        buf = io.BytesIO()  # user text (addresses, descriptions) is written as text, never a formula
+        write_xlsx_tables(buf, {"巡查路线": plan_table(plan)})
         body = buf.getvalue()
     media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return _download(body, media, _filename(plan, team, "xlsx"))
