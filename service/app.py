@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import errors
 from service.auth import LoginLimiter
+from service.deps import parse_trusted_proxies
 from service.settings import Settings
 from service.storage import Storage
 
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, *, storage: Storage | None = No
         A storage to use instead of one built from ``settings.database_url`` (tests, embedding).
     """
     settings = settings or Settings()
+    trusted_proxies = parse_trusted_proxies(settings.trusted_proxies)  # a typo fails at start-up
     storage = storage or Storage(settings.database_url, boundaries_dir=settings.boundaries_dir,
                                  tz=settings.timezone)
     app = FastAPI(
@@ -131,6 +133,7 @@ def create_app(settings: Settings | None = None, *, storage: Storage | None = No
     app.state.settings = settings
     app.state.storage = storage
     app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
+    app.state.trusted_proxies = trusted_proxies  # X-Forwarded-* believed only from these peers
     errors.install(app)
     # oversized bodies are refused before they are read (the import route checks the real size)
     app.add_middleware(_Guard, limit_bytes=settings.max_upload_mb * 1024 * 1024 + 64 * 1024)

@@ -1,8 +1,12 @@
 """Users, passwords (Argon2id), signed tokens (JWT, HS256) and the failed-login rate limit.
 
-Tokens carry the username (``sub``), role and squad; every request re-reads the user from the
-database, so a disabled user or a changed role takes effect at once. The web pages use the same
-token in an HttpOnly, SameSite=Lax cookie named :data:`COOKIE_NAME`.
+Tokens carry the username (``sub``), role, squad and the user's token version (``ver``); every
+request re-reads the user from the database and refuses a token whose version is not the user's
+current one. The version goes up when the password, role, squad or active flag changes (see
+:class:`service.models.User`) and on sign-out (:func:`revoke_tokens`), so a changed password, an
+admin reset, disabling (and re-enabling) an account and signing out each end every earlier token
+and session cookie of that user, on every device. The web pages use the same token in an
+HttpOnly, SameSite=Lax cookie named :data:`COOKIE_NAME`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.responses import Response
 
 from geo.errors import InputError, NotFoundError
@@ -44,6 +48,7 @@ class Principal:
     username: str
     role: str
     squad_id: str | None
+    token_version: int = 0
 
     @property
     def squads(self) -> tuple[str, ...] | None:
@@ -72,7 +77,8 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def _principal(user: User) -> Principal:
-    return Principal(id=user.id, username=user.username, role=user.role, squad_id=user.squad_id)
+    return Principal(id=user.id, username=user.username, role=user.role, squad_id=user.squad_id,
+                     token_version=user.token_version or 0)
 
 
 def validate_user_fields(storage: Storage, username: str, role: str, squad: str | None) -> None:
@@ -109,7 +115,7 @@ def create_user(storage: Storage, username: str, password: str, *, role: str,
 
 
 def set_password(storage: Storage, username: str, password: str) -> None:
-    """Replace a user's password."""
+    """Replace a user's password; every token and session issued before stops working."""
     if len(password) < 8:
         raise InputError("密码至少需要 8 个字符。")
     with storage.begin() as session:
@@ -137,23 +143,48 @@ def load_principal(storage: Storage, username: str) -> Principal | None:
         return _principal(user) if user is not None else None
 
 
+def revoke_tokens(storage: Storage, username: str) -> None:
+    """End every token and session of ``username`` ("sign out everywhere"): bump its version."""
+    with storage.begin() as session:
+        session.execute(update(User).where(User.username == username)
+                        .values(token_version=User.token_version + 1))
+
+
 def create_token(user: Principal, *, key: str, ttl_minutes: int) -> str:
-    """A signed access token for ``user`` valid for ``ttl_minutes``."""
+    """A signed access token for ``user`` (at its current token version) valid for ``ttl_minutes``."""
     now = datetime.now(UTC)
     claims: dict[str, Any] = {"sub": user.username, "role": user.role, "squad": user.squad_id,
-                              "iat": now, "exp": now + timedelta(minutes=ttl_minutes)}
+                              "ver": user.token_version, "iat": now,
+                              "exp": now + timedelta(minutes=ttl_minutes)}
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
-def decode_token(token: str, *, key: str) -> str:
-    """The username in a valid token; raises :class:`AuthError` otherwise."""
+def read_token(token: str, *, key: str) -> tuple[str, int]:
+    """The username and token version in a valid token; raises :class:`AuthError` otherwise.
+
+    A token without ``ver`` (issued before versions existed) counts as version 0.
+    """
     try:
         claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
     except jwt.ExpiredSignatureError as exc:
         raise AuthError("登录已过期，请重新登录。") from exc
     except jwt.PyJWTError as exc:
         raise AuthError("登录凭据无效，请重新登录。") from exc
-    return str(claims["sub"])
+    version = claims.get("ver", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise AuthError("登录凭据无效，请重新登录。")
+    return str(claims["sub"]), version
+
+
+def decode_token(token: str, *, key: str) -> str:
+    """The username in a valid token; raises :class:`AuthError` otherwise (see :func:`read_token`)."""
+    return read_token(token, key=key)[0]
+
+
+def check_token_version(user: Principal, version: int) -> None:
+    """Raise :class:`AuthError` unless ``version`` is ``user``'s current token version."""
+    if version != user.token_version:
+        raise AuthError("登录已失效（密码、角色或账号状态已变更，或已退出登录），请重新登录。")
 
 
 def set_session_cookie(response: Response, token: str, *, ttl_minutes: int,

@@ -23,9 +23,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
+    inspect,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -179,6 +181,14 @@ class CaseEvent(Base):
 
 
 class User(Base):
+    """A user of the service.
+
+    ``token_version`` is signed into every token (claim ``ver``); a token whose version is not the
+    user's current one is refused. It goes up by one whenever the password, role, squad or the
+    active flag changes (:func:`_revoke_tokens_on_change`, so disabling *and* re-enabling both end
+    old sessions) and on sign-out (:func:`service.auth.revoke_tokens`).
+    """
+
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -187,6 +197,25 @@ class User(Base):
     squad_id: Mapped[str | None] = mapped_column(ForeignKey("squads.id"), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+_TOKEN_FIELDS = ("password_hash", "role", "squad_id", "active")
+"""User columns a token vouches for: changing any of them revokes the user's tokens."""
+
+
+@event.listens_for(User, "before_update")
+def _revoke_tokens_on_change(_mapper: Mapper[User], _connection: Connection, target: User) -> None:
+    """Bump ``token_version`` (in SQL, race-free) when a field in :data:`_TOKEN_FIELDS` really
+    changed in this flush, unless the version itself was set explicitly."""
+    state = inspect(target)
+    if state.attrs.token_version.history.has_changes():
+        return
+    for name in _TOKEN_FIELDS:
+        hist = state.attrs[name].history
+        if hist.added and list(hist.added) != list(hist.deleted):
+            target.token_version = User.token_version + 1  # type: ignore[assignment]
+            return
 
 
 class Plan(Base):

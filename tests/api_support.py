@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 import service.auth
 from service.app import create_app
-from service.auth import Principal, create_token, create_user
+from service.auth import Principal, create_token, create_user, load_principal
 from service.importer import import_table
 from service.settings import Settings
 from service.storage import Storage
@@ -54,8 +54,10 @@ class Api:
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def auth(self, username: str) -> dict[str, str]:
-        """``Authorization`` header for ``username``."""
-        token = create_token(self.principals[username], key=SECRET, ttl_minutes=60)
+        """``Authorization`` header for ``username``: a token at the user's current token version
+        (a test that revoked the user's tokens gets a fresh one, like signing in again)."""
+        user = load_principal(self.storage, username) or self.principals[username]
+        token = create_token(user, key=SECRET, ttl_minutes=60)
         return {"Authorization": f"Bearer {token}"}
 
     def get(self, path: str, user: str | None = None, **kw: Any) -> Any:

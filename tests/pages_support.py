@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 from argon2 import PasswordHasher
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import service.auth
 from service.app import ROUTERS, create_app
-from service.auth import Principal, create_token, create_user
+from service.auth import COOKIE_NAME, Principal, create_token, create_user, load_principal
 from service.importer import import_table
 from service.settings import Settings
 from service.storage import Storage
@@ -51,20 +52,52 @@ class Site:
     today: str = ""
 
     def auth(self, username: str) -> dict[str, str]:
-        """``Authorization`` header for ``username``."""
-        token = create_token(self.principals[username], key=SECRET, ttl_minutes=60)
+        """``Authorization`` header for ``username``: a token at the user's current token version
+        (a test that revoked the user's tokens gets a fresh one, like signing in again)."""
+        user = load_principal(self.storage, username) or self.principals[username]
+        token = create_token(user, key=SECRET, ttl_minutes=60)
         return {"Authorization": f"Bearer {token}"}
+
+
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class BrowserOrigin:
+    """ASGI wrapper that adds the ``Origin`` a browser sends with a form it posts from one of the
+    service's own pages, which ``TestClient`` leaves out.
+
+    Only a cookie-carrying unsafe request with neither ``Origin`` nor ``Referer`` gets one (its own
+    ``scheme://host``); a test that sends either header, or none with a bearer token, is passed
+    through unchanged, so the cross-site refusals stay tested. ``tests/security`` tests the
+    service without this wrapper (a cookie write with neither header is refused there).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in _UNSAFE:
+            headers = dict(scope["headers"])
+            cookie = headers.get(b"cookie", b"")
+            if (COOKIE_NAME.encode() + b"=" in cookie and b"origin" not in headers
+                    and b"referer" not in headers and b"authorization" not in headers):
+                host = headers.get(b"host", b"testserver")
+                origin = scope.get("scheme", "http").encode() + b"://" + host
+                scope = {**scope, "headers": [*scope["headers"], (b"origin", origin)]}
+        await self.app(scope, receive, send)
 
 
 def make_app(url: str, **settings: Any) -> tuple[FastAPI, Storage]:
     """The service with this helper's routers included (whether or not ROUTERS lists them);
-    ``settings`` are further :class:`Settings` fields (e.g. ``basemap="none"``)."""
+    ``settings`` are further :class:`Settings` fields (e.g. ``basemap="none"``). Cookie form posts
+    get the ``Origin`` a browser would send (:class:`BrowserOrigin`)."""
     import importlib
 
     app = create_app(Settings(database_url=url, secret_key=SECRET, **settings))
     for name in MY_ROUTERS:
         if name not in ROUTERS:
             app.include_router(importlib.import_module(f"service.routers.{name}").router)
+    app.add_middleware(BrowserOrigin)
     return app, app.state.storage
 
 

@@ -188,7 +188,8 @@ def test_admin_disables_and_enables_a_user_over_http(api: Api) -> None:
     finally:
         on = _patch_user(api, "admin", "leader_xh", active=True)
         assert on.status_code == 200 and on.json()["active"] is True
-    assert api.client.get("/api/auth/me", headers=old_token).status_code == 200
+    # re-enabling does not revive tokens issued before the account was disabled
+    assert api.client.get("/api/auth/me", headers=old_token).status_code == 401
     assert _login(api, "leader_xh", PASSWORD).status_code == 200
 
 

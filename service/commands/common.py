@@ -1,4 +1,5 @@
-"""Small helpers shared by the CLI command modules (JSON problem files in, JSON solutions out)."""
+"""Small helpers shared by the CLI command modules (JSON problem files in, JSON solutions out,
+the proxy options of ``xuncha serve``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
+
+from service.settings import Settings
 
 
 def read_json(path: Path, *, what: str) -> Any:
@@ -22,3 +25,25 @@ def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented UTF-8 JSON, creating the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy keyword arguments for ``settings``.
+
+    uvicorn by default rewrites the client address and scheme from ``X-Forwarded-For``/``-Proto``
+    of any request from 127.0.0.1, so anything on this host (or a proxy that passes the header
+    through) could pick its own address and dodge the failed-login limit. Here the headers are
+    believed only from ``XUNCHA_TRUSTED_PROXIES``: ``{"proxy_headers": False}`` when it is unset,
+    else ``{"proxy_headers": True, "forwarded_allow_ips": [...]}`` with its networks.
+
+    Raises
+    ------
+    geo.errors.InputError
+        ``XUNCHA_TRUSTED_PROXIES`` has an entry that is not an IP address or CIDR range.
+    """
+    from service.deps import parse_trusted_proxies
+
+    nets = parse_trusted_proxies(settings.trusted_proxies)
+    if not nets:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": [str(n) for n in nets]}

@@ -76,7 +76,7 @@ def list_cmd(db: DbOption = None) -> None:
 @users_app.command("passwd")
 def passwd_cmd(username: Annotated[str, typer.Argument(help="用户名")],
                db: DbOption = None) -> None:
-    """修改用户密码；新密码从标准输入读取。"""
+    """修改用户密码（该用户已登录的会话和令牌随即失效）；新密码从标准输入读取。"""
     from service.auth import set_password
 
     try:
@@ -84,7 +84,7 @@ def passwd_cmd(username: Annotated[str, typer.Argument(help="用户名")],
     except XunchaError as exc:
         console.print(f"[red]未修改密码：[/red]{exc}")
         raise typer.Exit(1) from exc
-    console.print(f"已修改用户 {username} 的密码。")
+    console.print(f"已修改用户 {username} 的密码；此前签发的令牌和登录会话已全部失效。")
 
 
 def register(app: typer.Typer) -> None:

@@ -30,7 +30,7 @@ from service.auth import Principal, clear_session_cookie, create_token, set_sess
 from service.case_ops import transition_case
 from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, get_current_user
 from service.errors import AuthError, PermissionDenied, login_redirect
-from service.routers.auth import sign_in
+from service.routers.auth import end_session, sign_in
 from service.routers.users import update_user
 from service.routers.worklogs import WorkLogUpdate, add_log, update_log
 from service.schemas import TransitionCreate, WorkLogCreate
@@ -108,8 +108,9 @@ def login(request: Request, storage: StorageDep, limiter: LimiterDep, settings: 
 
 
 @router.post("/logout")
-def logout() -> Response:
-    """Clear the session cookie."""
+def logout(request: Request, storage: StorageDep, key: KeyDep) -> Response:
+    """End the session server-side (every token of the user) and clear the cookie."""
+    end_session(request, storage, key)
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response)
     return response

@@ -2,6 +2,9 @@
 
 A disabled user cannot sign in, and a token or session cookie issued before stops working at once:
 every request re-reads the user (:func:`service.auth.load_principal` returns only active users).
+Disabling, re-enabling and a password reset also bump the user's token version
+(:class:`service.models.User`), so tokens issued before any of them never work again, not even
+after the account is enabled: the user signs in afresh.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ class UserUpdate(BaseModel):
     """What an administrator may change: disable/enable the account, set a new password."""
 
     model_config = ConfigDict(extra="forbid")
-    active: bool | None = Field(default=None, description="false 停用（已发的令牌立即失效），true 启用")
-    password: str | None = Field(default=None, min_length=8, max_length=256, description="新密码")
+    active: bool | None = Field(default=None, description="false 停用，true 启用；两者都使此前"
+                                "签发的令牌和会话永久失效（启用后须重新登录）")
+    password: str | None = Field(default=None, min_length=8, max_length=256,
+                                 description="新密码（此前签发的令牌和会话随即失效）")
 
 
 def _admin_view(user: User) -> UserAdmin:
@@ -47,6 +52,8 @@ def _admin_view(user: User) -> UserAdmin:
 def update_user(storage: Storage, actor: Principal, username: str, *, active: bool | None = None,
                 password: str | None = None) -> UserAdmin:
     """Disable/enable ``username`` and/or set its password on behalf of the admin ``actor``.
+
+    A real change (not setting ``active`` to the value it already has) revokes the user's tokens.
 
     Raises
     ------
@@ -101,9 +108,9 @@ def add_user(body: UserCreate, storage: StorageDep, _admin: AdminUser) -> UserPu
 @router.patch("/{username}", response_model=UserAdmin,
               responses={**_ERRORS, 400: {"model": ErrorBody}, 404: {"model": ErrorBody},
                          409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
-              summary="停用/启用用户、重置密码")
+              summary="停用/启用用户、重置密码（该用户已发的令牌随即失效）")
 def patch_user(username: Username, body: UserUpdate, storage: StorageDep,
                admin: AdminUser) -> UserAdmin:
-    """Disable (``active: false``) or enable a user, and/or set a new password. A disabled user's
-    tokens and session stop working with their next request."""
+    """Disable (``active: false``) or enable a user, and/or set a new password. The user's earlier
+    tokens and sessions stop working with their next request, and stay invalid after re-enabling."""
     return update_user(storage, admin, username, active=body.active, password=body.password)
