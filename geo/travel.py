@@ -10,32 +10,45 @@ Two models share one small protocol (:class:`TravelModel`):
   Rahardja & Sakai 2002, "Selected country circuity factors for road travel distance estimation",
   *Transportation Research Part A* 36(9), 843–848). Dense residential communities with gates,
   fences and dead ends sit at the upper end, so 1.3 rather than 1.27.
-* :class:`NetworkTravel` — shortest paths on a road graph (an OpenStreetMap extract read by
-  :func:`geo.io_roads.read_road_graph`, or any networkx graph with node ``x``/``y`` and edge
-  ``length`` in metres). Points are snapped to the nearest node of the graph's largest connected
-  component; the straight snap legs are added to the network distance. Streets are walked in both
-  directions (one-way rules do not bind pedestrians, and patrol e-bikes are walked against them).
-  :meth:`NetworkTravel.path` returns the route geometry between two points.
+* :class:`NetworkTravel` — shortest paths on a road graph (:func:`geo.io_osm.read_osm_network`,
+  or any networkx graph with node ``x``/``y`` and edge ``length`` in metres). A point is snapped
+  to the nearest point of the nearest street *edge* (shapely ``STRtree`` over the full edge
+  geometries) of the largest connected part, at most ``max_snap_m`` (300 m) away; the trip runs
+  from that foot point along the edge to either end node, node to node, and in along the last
+  edge, the best of the 2 × 2 end combinations (or straight along one shared edge). The straight
+  snap legs are added. Walking ignores one-way rules; ``mode="ebike"`` obeys them
+  (``oneway``/``reversed`` edge attributes as osmnx and :mod:`geo.io_osm` write them), rides
+  no ``highway=steps`` and pushes the bike at walking speed on footways and pedestrian streets.
+  Times come from per-edge times, not distance / speed. Matrices take one vectorised
+  ``scipy.sparse.csgraph.dijkstra`` pass from the distinct end nodes of the snapped edges.
+  :meth:`NetworkTravel.path` returns the street geometry, partial edges included.
 
 Speeds: :data:`WALK_SPEED_MPS` = 1.2 m/s (4.3 km/h, the usual pedestrian design speed, e.g. the
 U.S. Highway Capacity Manual's 1.2 m/s; a patrol that looks around walks no faster) and
 :data:`EBIKE_SPEED_MPS` = 4.5 m/s (16 km/h: China's GB 17761-2018 caps electric bicycles at
-25 km/h, and stops, crossings and pavements bring the urban average down to 15–18 km/h).
+25 km/h, and stops, crossings and pavements bring the urban average down to 15–18 km/h). Steps
+are walked at half the level speed (:data:`STEPS_FACTOR`, an assumption: climbing stairs is
+much slower than level walking). E-bikes obey one-way streets (Chinese traffic law binds
+non-motor vehicles too; ``oneway:bicycle=no`` is honoured by :mod:`geo.io_osm`); a one-way dead
+end that cannot be ridden out again is not part of the e-bike network, so a stop there is reached
+from the nearest street of the strongly connected main network, the last metres on foot. Snap
+legs are timed at walking speed (an e-bike is pushed off the street).
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
+import shapely
 from pyproj import CRS
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
-from scipy.spatial import cKDTree
 from shapely.geometry import LineString
+from shapely.ops import substring
 
 from geo.crs import require_metric
 from geo.errors import InputError
@@ -46,6 +59,11 @@ DEFAULT_CIRCUITY = 1.3
 WALK_SPEED_MPS = 1.2
 EBIKE_SPEED_MPS = 4.5
 SPEEDS_MPS = {"walk": WALK_SPEED_MPS, "ebike": EBIKE_SPEED_MPS}
+STEPS_FACTOR = 0.5
+DEFAULT_MAX_SNAP_M = 300.0
+WALKED_HIGHWAYS = frozenset({"footway", "pedestrian", "corridor"})  # e-bikes pushed here
+NO_EBIKE_HIGHWAYS = frozenset({"steps"})
+Mode = Literal["walk", "ebike"]
 
 
 @runtime_checkable
@@ -118,127 +136,305 @@ class EuclideanTravel:
 
 
 class NetworkTravel:
-    """Shortest-path travel on a road graph in a metric CRS.
+    """Shortest-path travel on a road graph in a metric CRS (see the module docstring).
 
     Parameters
     ----------
     graph : networkx.Graph
-        Nodes with ``x``/``y`` coordinates, edges with ``length`` in metres (as osmnx builds them);
-        optional edge ``geometry`` (LineString) is used for :meth:`path`. The graph's CRS is
-        ``graph.graph["crs"]``; a geographic graph is projected to ``crs`` with osmnx.
+        Nodes with ``x``/``y``, edges with ``length`` in metres and optional ``geometry``
+        (LineString; a straight segment otherwise), ``highway``, ``oneway``, ``reversed``.
+        ``graph.graph["crs"]`` is its CRS; a geographic graph is projected to ``crs`` with osmnx.
     crs : str or pyproj.CRS, optional
-        Working CRS in metres. Required when the graph is geographic (lon/lat); when the graph
-        is already metric and ``crs`` is given they must agree.
-    speed_mps : float, default 1.2
-        Travel speed (walking; :data:`EBIKE_SPEED_MPS` for e-bikes).
+        Working CRS in metres; required when the graph is geographic (lon/lat).
+    mode : {"walk", "ebike"}, default "walk"
+        ``"ebike"``: no steps, bike pushed at walking speed on footway/pedestrian/corridor.
+    speed_mps : float, optional
+        Speed on ordinary streets; default 1.2 (walk) or 4.5 (ebike).
+    max_snap_m : float, default 300
+        A point farther than this from every street of the main network is an error.
+    respect_oneway : bool, optional
+        Obey one-way streets; default True for ``"ebike"`` and False for ``"walk"``.
 
     Raises
     ------
     InputError
-        If the graph has no nodes or edges, lacks coordinates, or the CRS is unusable.
+        Empty graph, missing coordinates, unusable CRS or options; later, a point too far from
+        the network (naming its index) or two points with no path between them (naming both).
     """
 
     def __init__(
-        self, graph: nx.Graph, *, crs: Any = None, speed_mps: float = WALK_SPEED_MPS
+        self, graph: nx.Graph, *, crs: Any = None, mode: Mode = "walk",
+        speed_mps: float | None = None, max_snap_m: float = DEFAULT_MAX_SNAP_M,
+        respect_oneway: bool | None = None,
     ) -> None:
-        self.speed_mps = _check_speed(speed_mps)
+        if mode not in SPEEDS_MPS:
+            raise InputError(f"出行方式 mode 只能是 walk 或 ebike，实际为 {mode!r}。")
+        if not np.isfinite(max_snap_m) or max_snap_m < 0:
+            raise InputError(f"最大吸附距离 max_snap_m 必须 ≥ 0（米），实际为 {max_snap_m}。")
+        self.mode: Mode = mode
+        self.speed_mps = _check_speed(SPEEDS_MPS[mode] if speed_mps is None else speed_mps)
+        self.max_snap_m = float(max_snap_m)
+        self.respect_oneway = (mode == "ebike") if respect_oneway is None else bool(respect_oneway)
         self.graph = _metric_graph(graph, crs)
         self.crs: CRS = require_metric(self.graph.graph["crs"], what="道路网络")
         self._nodes = list(self.graph.nodes)
         index = {n: i for i, n in enumerate(self._nodes)}
-        self._xy = np.array(
-            [[float(d["x"]), float(d["y"])] for _, d in self.graph.nodes(data=True)]
-        )
-        self._geom: dict[tuple[int, int], LineString] = {}
-        geom_len: dict[tuple[int, int], float] = {}
-        rows, cols, lens = [], [], []
-        for u, v, d in _edges(self.graph):
-            i, j, length = index[u], index[v], float(d.get("length", np.nan))
-            if not np.isfinite(length):
-                length = float(np.hypot(*(self._xy[i] - self._xy[j])))
-            for a, b in ((i, j), (j, i)):
-                rows.append(a)
-                cols.append(b)
-                lens.append(max(length, 1e-9))
-            if "geometry" in d and length < geom_len.get((i, j), np.inf):
-                self._geom[(i, j)] = d["geometry"]
-                geom_len[(i, j)] = length
-        # parallel edges (a multigraph, both directions): keep the shortest
-        self._csr = _min_parallel(rows, cols, lens, len(self._nodes))
-        _, labels = connected_components(self._csr, directed=False)
+        self._xy = np.array([[float(d["x"]), float(d["y"])] for _, d in self.graph.nodes(data=True)])
+        e = _physical_edges(self.graph, index, self._xy, mode=mode, oneway=self.respect_oneway)
+        self._a, self._b, self._len, self._cls, self._fwd, self._bwd, self._geom = e
+        if not len(self._a):
+            raise InputError("道路网络中没有该出行方式可用的道路；请检查道路文件与出行方式 mode。")
+        n = len(self._nodes)
+        csr = self._csr(self._len)
+        _, labels = connected_components(csr, directed=True, connection="strong")
         main = np.bincount(labels).argmax()
-        self._snap_ids = np.flatnonzero(labels == main)
-        self._tree = cKDTree(self._xy[self._snap_ids])
+        self._in_main = labels == main
+        ok = self._in_main[self._a] & self._in_main[self._b] & (self._fwd | self._bwd)
+        self._snap_ids = np.flatnonzero(ok)
+        if not len(self._snap_ids):
+            raise InputError("道路网络没有相互连通的道路（单行道全部同向？）；请检查道路文件。")
+        self._tree = shapely.STRtree(self._geom[self._snap_ids])
+        self._all_tree = shapely.STRtree(self._geom)
+        self._weights: dict[tuple[str, float], tuple[csr_matrix, FloatArray]] = {}
+        self._n = n
 
-    def snap(self, xy: npt.ArrayLike) -> tuple[npt.NDArray[np.int64], FloatArray]:
-        """Nearest node (internal index) of the main component and the snap distance in metres."""
+    # -- snapping ---------------------------------------------------------------------------
+
+    def snap(self, xy: npt.ArrayLike) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray]:
+        """Snap points to the main network.
+
+        Returns
+        -------
+        edge : ndarray of int
+            Internal index of the nearest street edge.
+        frac : ndarray of float
+            Position of the foot point along that edge, 0 at its first node, 1 at its second.
+        dist : ndarray of float
+            Straight snap distance in metres.
+        """
         pts = _as_xy(xy)
-        dist, k = self._tree.query(pts)
-        return self._snap_ids[np.asarray(k, dtype=np.int64)], np.asarray(dist, dtype=float)
+        geoms = shapely.points(pts)
+        (qi, ti), dist = self._tree.query_nearest(geoms, return_distance=True, all_matches=False)
+        edge = np.empty(len(pts), dtype=np.int64)
+        snap_m = np.empty(len(pts))
+        edge[qi], snap_m[qi] = self._snap_ids[ti], dist
+        lines = self._geom[edge]
+        glen = shapely.length(lines)
+        along = shapely.line_locate_point(lines, geoms)
+        frac = np.where(glen > 0, along / np.where(glen > 0, glen, 1.0), 0.0)
+        far = np.flatnonzero(snap_m > self.max_snap_m + 1e-9)
+        if len(far):
+            raise InputError(self._far_message(pts, far, snap_m))
+        return edge, np.clip(frac, 0.0, 1.0), snap_m
+
+    def _far_message(self, pts: FloatArray, far: npt.NDArray[np.int64], snap_m: FloatArray) -> str:
+        i = int(far[0])
+        near = float(shapely.distance(
+            self._geom[self._all_tree.nearest(shapely.points(pts[i]))], shapely.points(pts[i])))
+        head = (f"第 {i} 号点（从 0 起算，坐标 {pts[i, 0]:.1f}, {pts[i, 1]:.1f}）离主路网最近的道路"
+                f" {snap_m[i]:.0f} 米，超过 max_snap_m = {self.max_snap_m:.0f} 米")
+        more = f"（共 {len(far)} 个点超出）" if len(far) > 1 else ""
+        if near <= self.max_snap_m:
+            return (f"{head}{more}；它 {near:.0f} 米处的道路与主路网不连通（道路文件缺少连接的路段或桥梁）。"
+                    "请补全道路文件，或移动该点。")
+        return f"{head}{more}；请确认道路文件覆盖该点，或检查该点坐标。"
+
+    # -- matrices ---------------------------------------------------------------------------
 
     def distance_matrix(self, xy: npt.ArrayLike) -> FloatArray:
-        """Network distances in metres (snap leg + shortest path + snap leg), shape (n, n)."""
+        """Network distances in metres between every pair of points, shape (n, n)."""
         pts = _as_xy(xy)
-        node, snap_m = self.snap(pts)
-        uniq, inv = np.unique(node, return_inverse=True)
-        sp = dijkstra(self._csr, directed=True, indices=uniq)[:, uniq]
-        out = sp[inv][:, inv] + snap_m[:, None] + snap_m[None, :]
-        same = node[:, None] == node[None, :]
-        diff = pts[:, None, :] - pts[None, :, :]
-        straight = np.hypot(diff[..., 0], diff[..., 1])
-        out = np.where(same, np.minimum(out, straight), out)
-        np.fill_diagonal(out, 0.0)
-        return np.asarray(out, dtype=float)
+        return self._matrix(pts, pts, kind="m", speed=self.speed_mps, square=True)
+
+    def distance_matrix_m(self, from_xy: npt.ArrayLike, to_xy: npt.ArrayLike) -> FloatArray:
+        """Network distances in metres from each of ``from_xy`` to each of ``to_xy``."""
+        return self._matrix(_as_xy(from_xy), _as_xy(to_xy), kind="m", speed=self.speed_mps,
+                            square=False)
 
     def time_matrix(self, xy: npt.ArrayLike, *, speed_mps: float | None = None) -> FloatArray:
-        """Travel times in seconds at ``speed_mps`` (default: the model's speed)."""
+        """Fastest travel times in seconds from per-edge times; ``speed_mps`` replaces the base speed."""
         speed = self.speed_mps if speed_mps is None else _check_speed(speed_mps)
-        return self.distance_matrix(xy) / speed
+        pts = _as_xy(xy)
+        return self._matrix(pts, pts, kind="s", speed=speed, square=True)
+
+    def _speeds(self, speed: float) -> FloatArray:
+        """Speed of each way class (0 street, 1 walked, 2 steps) and of the snap legs (index 3)."""
+        pushed = min(speed, WALK_SPEED_MPS) if self.mode == "ebike" else speed
+        return np.array([speed, pushed, pushed * STEPS_FACTOR, pushed])
+
+    def _cost(self, kind: str, speed: float) -> tuple[csr_matrix, FloatArray]:
+        key = (kind, speed if kind == "s" else 0.0)
+        if key not in self._weights:
+            cost = self._len if kind == "m" else self._len / self._speeds(speed)[self._cls]
+            self._weights[key] = (self._csr(cost), cost)
+        return self._weights[key]
+
+    def _csr(self, cost: FloatArray) -> csr_matrix:
+        rows = np.concatenate([self._a[self._fwd], self._b[self._bwd]])
+        cols = np.concatenate([self._b[self._fwd], self._a[self._bwd]])
+        w = np.maximum(np.concatenate([cost[self._fwd], cost[self._bwd]]), 1e-9)
+        order = np.lexsort((w, cols, rows))
+        rows, cols, w = rows[order], cols[order], w[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])  # shortest parallel edge
+        n = len(self._xy)
+        return csr_matrix((w[first], (rows[first], cols[first])), shape=(n, n))
+
+    def _ends(self, edge: npt.NDArray[np.int64], frac: FloatArray, cost: FloatArray,
+              *, leaving: bool) -> tuple[list[npt.NDArray[np.int64]], list[FloatArray]]:
+        """End nodes of the snapped edges and the cost to leave to (or arrive from) each."""
+        to_a = self._bwd[edge] if leaving else self._fwd[edge]
+        to_b = self._fwd[edge] if leaving else self._bwd[edge]
+        c = cost[edge]
+        return ([self._a[edge], self._b[edge]],
+                [np.where(to_a, frac * c, np.inf), np.where(to_b, (1 - frac) * c, np.inf)])
+
+    def _matrix(self, src: FloatArray, dst: FloatArray, *, kind: str, speed: float,
+                square: bool) -> FloatArray:
+        csr, cost = self._cost(kind, speed)
+        es, fs, ss = self.snap(src)
+        ed, fd, sd = (es, fs, ss) if square else self.snap(dst)
+        out_n, out_c = self._ends(es, fs, cost, leaving=True)
+        in_n, in_c = self._ends(ed, fd, cost, leaving=False)
+        u_src, u_dst = np.unique(np.concatenate(out_n)), np.unique(np.concatenate(in_n))
+        sp = dijkstra(csr, directed=True, indices=u_src)[:, u_dst]
+        best = np.full((len(src), len(dst)), np.inf)
+        for k, m in itertools.product(range(2), range(2)):
+            sub = sp[np.searchsorted(u_src, out_n[k])][:, np.searchsorted(u_dst, in_n[m])]
+            best = np.minimum(best, out_c[k][:, None] + sub + in_c[m][None, :])
+        same = es[:, None] == ed[None, :]
+        delta = fd[None, :] - fs[:, None]
+        ok = np.where(delta >= 0, self._fwd[es][:, None], self._bwd[es][:, None])
+        best = np.where(same & ok, np.minimum(best, np.abs(delta) * cost[es][:, None]), best)
+        leg = 1.0 if kind == "m" else 1.0 / self._speeds(speed)[3]
+        best = best + (ss[:, None] + sd[None, :]) * leg
+        diff = src[:, None, :] - dst[None, :, :]
+        best[np.hypot(diff[..., 0], diff[..., 1]) == 0] = 0.0
+        bad = np.argwhere(~np.isfinite(best))
+        if len(bad):
+            i, j = (int(v) for v in bad[0])
+            raise InputError(
+                f"从第 {i} 号点到第 {j} 号点（从 0 起算）在道路网络上没有可走的路径"
+                f"（共 {len(bad)} 对）：{'单行道限制了电动车方向；' if self.respect_oneway else ''}"
+                "请检查道路文件的连通性，或移动这些点。"
+            )
+        return np.asarray(best, dtype=float)
+
+    # -- geometry ---------------------------------------------------------------------------
 
     def path(self, a: tuple[float, float], b: tuple[float, float]) -> LineString:
-        """The travelled geometry from ``a`` to ``b`` along the network (snap legs included)."""
-        node, _ = self.snap(np.array([a, b], dtype=float))
-        src, dst = int(node[0]), int(node[1])
-        coords: list[tuple[float, float]] = [(float(a[0]), float(a[1]))]
-        if src != dst:
-            _, pred = dijkstra(self._csr, directed=True, indices=src, return_predecessors=True)
-            seq = [dst]
-            while seq[-1] != src:
-                seq.append(int(pred[seq[-1]]))
-            seq.reverse()
-            coords.append(tuple(self._xy[src]))
-            for i, j in itertools.pairwise(seq):
-                coords.extend(self._edge_coords(i, j)[1:])
-        coords.append((float(b[0]), float(b[1])))
-        return LineString(coords)
+        """The travelled street geometry from ``a`` to ``b`` (shortest by distance).
+
+        It starts at ``a``, goes straight to its foot point on the nearest street, follows the
+        partial edge, the whole edges between, the last partial edge and ends at ``b``.
+        """
+        pts = _as_xy(np.array([a, b], dtype=float))
+        csr, cost = self._cost("m", self.speed_mps)
+        e, f, _ = self.snap(pts)
+        out_n, out_c = self._ends(e[:1], f[:1], cost, leaving=True)
+        in_n, in_c = self._ends(e[1:], f[1:], cost, leaving=False)
+        starts = np.array([out_n[0][0], out_n[1][0]])
+        sp, pred = dijkstra(csr, directed=True, indices=starts, return_predecessors=True)
+        options = [(out_c[k][0] + sp[k, in_n[m][0]] + in_c[m][0], k, m)
+                   for k, m in itertools.product(range(2), range(2))]
+        coords: list[tuple[float, float]] = [(float(pts[0, 0]), float(pts[0, 1]))]
+        g0, g1 = self._geom[e[0]], self._geom[e[1]]
+        delta = f[1] - f[0]
+        direct = abs(delta) * cost[e[0]] if e[0] == e[1] and (
+            self._fwd[e[0]] if delta >= 0 else self._bwd[e[0]]) else np.inf
+        best = min(options)
+        if direct <= best[0]:
+            coords += _part(g0, f[0], f[1])
+        else:
+            _, k, m = best
+            coords += _part(g0, f[0], float(k))
+            seq = [int(in_n[m][0])]
+            while seq[-1] != starts[k]:
+                seq.append(int(pred[k, seq[-1]]))
+            for i, j in itertools.pairwise(seq[::-1]):
+                coords += self._edge_coords(i, j)
+            coords += _part(g1, float(m), f[1])
+        coords.append((float(pts[1, 0]), float(pts[1, 1])))
+        clean = [c for n, c in enumerate(coords) if n == 0 or c != coords[n - 1]]
+        return LineString(clean if len(clean) > 1 else clean * 2)
 
     def _edge_coords(self, i: int, j: int) -> list[tuple[float, float]]:
-        if (i, j) in self._geom:
-            pts = [(float(x), float(y)) for x, y in self._geom[(i, j)].coords]
-        elif (j, i) in self._geom:
-            pts = [(float(x), float(y)) for x, y in self._geom[(j, i)].coords][::-1]
+        fwd = np.flatnonzero((self._a == i) & (self._b == j) & self._fwd)
+        bwd = np.flatnonzero((self._a == j) & (self._b == i) & self._bwd)
+        cand = [(self._len[k], k, False) for k in fwd] + [(self._len[k], k, True) for k in bwd]
+        _, k, rev = min(cand)
+        pts = [(float(x), float(y)) for x, y in self._geom[k].coords]
+        return pts[::-1] if rev else pts
+
+
+def _part(line: LineString, f0: float, f1: float) -> list[tuple[float, float]]:
+    """Coordinates of ``line`` from fraction ``f0`` to ``f1`` (reversed when ``f1 < f0``)."""
+    piece = substring(line, f0, f1, normalized=True)
+    return [(float(x), float(y)) for x, y, *_ in piece.coords]
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_truthy(v) for v in value)
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "yes", "1", "-1"}
+    return bool(value) if value is not None and value == value else False
+
+
+def _way_class(highway: Any, mode: str) -> int | None:
+    """0 ordinary street, 1 walked (e-bike pushed), 2 steps; None when ``mode`` may not use it."""
+    values = [str(h) for h in (highway if isinstance(highway, list) else [highway])]
+    if mode == "ebike" and all(h in NO_EBIKE_HIGHWAYS for h in values):
+        return None
+    if "steps" in values:
+        return 2
+    return 1 if mode == "ebike" and any(h in WALKED_HIGHWAYS for h in values) else 0
+
+
+def _physical_edges(graph: nx.Graph, index: dict[Any, int], xy: FloatArray, *, mode: str,
+                    oneway: bool) -> tuple[Any, ...]:
+    """One record per street (both directions of a street merged), oriented low → high node."""
+    seen: dict[tuple[int, int, float, str], int] = {}
+    rec: list[list[Any]] = []  # a, b, length, class, geometry, forward ok, backward ok
+    directed = graph.is_directed()
+    for u, v, d in _edges(graph):
+        c = _way_class(d.get("highway"), mode)
+        if c is None:
+            continue
+        i, j = index[u], index[v]
+        geom = d.get("geometry")
+        if geom is None or geom.is_empty:
+            geom = LineString([xy[i], xy[j]])
+        start = np.asarray(geom.coords[0][:2])
+        if i != j and np.hypot(*(start - xy[i])) > np.hypot(*(start - xy[j])):
+            geom = geom.reverse()
+        length = float(d.get("length", np.nan))
+        length = length if np.isfinite(length) else float(geom.length)
+        forward = i <= j
+        if not forward:
+            i, j, geom = j, i, geom.reverse()
+        allowed = not (oneway and _truthy(d.get("oneway")) and _truthy(d.get("reversed")))
+        key = (i, j, round(length, 3), str(d.get("highway")))
+        if key not in seen:
+            seen[key] = len(rec)
+            rec.append([i, j, length, c, geom, False, False])
+        r = rec[seen[key]]
+        if not (directed and oneway):
+            r[5] = r[6] = True
         else:
-            return [tuple(self._xy[i]), tuple(self._xy[j])]
-        if np.hypot(*(np.array(pts[0]) - self._xy[i])) > np.hypot(*(np.array(pts[-1]) - self._xy[i])):
-            pts = pts[::-1]
-        return [tuple(self._xy[i]), *pts[1:-1], tuple(self._xy[j])]
+            r[5 if forward else 6] = r[5 if forward else 6] or allowed
+    cols = list(zip(*rec, strict=True)) if rec else [()] * 7
+    geoms = np.empty(len(rec), dtype=object)
+    geoms[:] = list(cols[4])
+    return (np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64),
+            np.array(cols[2], dtype=float), np.array(cols[3], dtype=np.int64),
+            np.array(cols[5], dtype=bool), np.array(cols[6], dtype=bool), geoms)
 
 
 def _edges(graph: nx.Graph) -> list[tuple[Any, Any, dict[str, Any]]]:
     if graph.is_multigraph():
         return [(u, v, d) for u, v, _, d in graph.edges(keys=True, data=True)]
     return list(graph.edges(data=True))
-
-
-def _min_parallel(rows: list[int], cols: list[int], lens: list[float], n: int) -> csr_matrix:
-    best: dict[tuple[int, int], float] = {}
-    for r, c, w in zip(rows, cols, lens, strict=True):
-        if w < best.get((r, c), np.inf):
-            best[(r, c)] = w
-    if not best:
-        return csr_matrix((n, n))
-    keys = np.array(list(best.keys()), dtype=np.int64)
-    return csr_matrix((np.array(list(best.values())), (keys[:, 0], keys[:, 1])), shape=(n, n))
 
 
 def _metric_graph(graph: nx.Graph, crs: Any) -> nx.Graph:

@@ -72,7 +72,7 @@ def test_network_snaps_to_main_component_only():
     g.add_node("island", x=X0 + 1000, y=Y0)
     g.add_node("island2", x=X0 + 1001, y=Y0)
     g.add_edge("island", "island2", length=1.0)
-    travel = NetworkTravel(g)
+    travel = NetworkTravel(g, max_snap_m=1000.0)
     d = travel.distance_matrix([[X0 + 1000, Y0], [X0, Y0]])
     assert np.isfinite(d).all()
     assert d[0, 1] == pytest.approx(800.0 + 200.0)  # snapped to (2,0) 800 m away, then 200 m
