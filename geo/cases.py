@@ -1,12 +1,25 @@
-"""Case tables: header mapping, per-row validation, coordinate normalisation, community join.
+r"""Case tables: header mapping, per-row validation, coordinate normalisation, community join.
 
 :func:`parse_cases` turns a raw table (every cell text, as :func:`geo.io.read_table` returns it) into
 a case GeoDataFrame in WGS84 plus a list of :class:`~geo.errors.Problem` — one per bad value, with
 row, column, value and a fix — so an importer can store the valid rows and report the rest.
+
+Two rules for text hold on every path (API, import, CLI), so neither database ever sees a bad value:
+
+- A case id is what :func:`normalise_case_id` makes of it (Unicode NFKC, surrounding whitespace
+  removed; control, format and other invisible characters, empty and over-long ids rejected).
+  Every lookup of a user-given id uses the same function, so ``"SIM1 "``, ``"\tSIM1"`` and
+  ``"ＳＩＭ１"`` all name case ``SIM1``. Ids are case-sensitive (``sim1`` is another id).
+- No text cell may contain a control character (NUL and the other C0/C1 codes, or a lone
+  surrogate); only the free-text columns ``description`` and ``address`` may contain tab and line
+  breaks (``\r\n`` and ``\r`` are stored as ``\n``). A row with such a cell is rejected with a
+  Chinese reason; the offending value is reported with the characters escaped (``\x00``).
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -15,7 +28,7 @@ import pandas as pd
 
 from geo.catalogue import Catalogue, default_catalogue
 from geo.crs import WGS84, XIAONAN_WORKING_CRS, to_wgs84
-from geo.errors import FileReadError, Problem
+from geo.errors import FileReadError, InputError, Problem
 
 HEADER_ALIASES: dict[str, str] = {
     "案件编号": "case_id", "案卷编号": "case_id", "编号": "case_id", "任务号": "case_id",
@@ -36,6 +49,79 @@ _STATUS_ALIASES = {
     "已结案": "结案", "已立案": "立案", "已派遣": "派遣", "处理中": "处置", "待核查": "核查",
 }
 _CHINA = (73.0, 136.0, 3.0, 54.0)  # lon/lat box used to spot swapped coordinates
+CASE_ID_MAX_LEN = 64
+"""Longest case id (the database column is ``VARCHAR(64)``)."""
+FREE_TEXT = ("description", "address")
+"""Columns that may contain tab and line breaks (every other text column: no control character)."""
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_FREE_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_ID_BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def visible(text: str, *, limit: int = 200) -> str:
+    r"""``text`` (at most ``limit`` characters) with every non-printable character escaped
+    (``\x00``, ``\u200b``), safe to show in a report, a log or a database column."""
+    return "".join(c if c.isprintable() or c == " " else
+                   (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+                   for c in text[:limit])
+
+
+def find_control(text: str, *, free_text: bool = False) -> str | None:
+    """The first control character (or lone surrogate) in ``text``, escaped as by
+    :func:`visible`, or ``None``; with ``free_text`` tab and line breaks are allowed."""
+    found = (_FREE_CONTROL_RE if free_text else _CONTROL_RE).search(text)
+    return visible(found.group(0)) if found else None
+
+
+def _normalise_id(raw: str) -> tuple[str, str | None]:
+    """``(id, None)`` for a valid case id, ``("", reason)`` otherwise (see normalise_case_id)."""
+    if raw.isascii() and raw.isprintable():  # fast path: the usual ``SIM2026…`` ids
+        text = raw.strip()
+    else:
+        text = unicodedata.normalize("NFKC", raw).strip()
+        bad = next((c for c in text if unicodedata.category(c) in _ID_BAD_CATEGORIES
+                    or (c.isspace() and c != " ")), None)
+        if bad is not None:
+            return "", (f"案件编号含控制字符或不可见字符（{visible(bad)}）；"
+                        "请只用字母、数字、汉字和 - _ / . 等可见字符。")
+    if not text:
+        return "", "案件编号为空；每行需要唯一的案件编号。"
+    if len(text) > CASE_ID_MAX_LEN:
+        return "", f"案件编号超过 {CASE_ID_MAX_LEN} 个字符（{len(text)} 个）；请使用更短的编号。"
+    return text, None
+
+
+def normalise_case_id(raw: str) -> str:
+    r"""The canonical form of a user-given case id — the one rule for create, import and lookup.
+
+    Unicode NFKC (full-width ``ＳＩＭ１`` → ``SIM1``, ideographic space → space), then surrounding
+    whitespace removed. Case is kept (ids are case-sensitive).
+
+    Parameters
+    ----------
+    raw : str
+        The id as the user gave it (JSON field, path segment, file cell).
+
+    Returns
+    -------
+    str
+        The normalised id, 1–64 characters, no control, format or other invisible character.
+
+    Raises
+    ------
+    InputError
+        If the id is empty, too long or contains such a character (NUL, tab or newline inside,
+        zero-width space, …); the message says what to fix.
+
+    Examples
+    --------
+    >>> normalise_case_id(" ＳＩＭ２０２６ \t")
+    'SIM2026'
+    """
+    text, reason = _normalise_id(str(raw))
+    if reason is not None:
+        raise InputError(reason)
+    return text
 
 
 @dataclass
@@ -55,6 +141,8 @@ class ParseResult:
     cases: gpd.GeoDataFrame
     problems: list[Problem] = field(default_factory=list)
     n_rows: int = 0
+    columns: dict[str, str] = field(default_factory=dict)
+    """Column names as written in the file, by canonical name (``case_id`` → ``案件编号``)."""
 
     @property
     def rejected_rows(self) -> list[int]:
@@ -155,11 +243,44 @@ def _fast_times(values: pd.Series, *, tz: str) -> pd.Series:
     return parsed.dt.tz_convert(tz)
 
 
+def _check_text(df: pd.DataFrame, names: dict[str, str]) -> list[Problem]:
+    """Reject cells with control characters (every text column but ``case_id``, which
+    :func:`_check_ids` judges); the cells are cleaned so later checks report only real problems."""
+    out: list[Problem] = []
+    for col in [c for c in REQUIRED + OPTIONAL if c in df and c != "case_id"]:
+        pattern = _FREE_CONTROL_RE if col in FREE_TEXT else _CONTROL_RE
+        values = df[col].astype(str)
+        suspect = ~values.map(str.isprintable).astype(bool)  # cheap pre-filter
+        if not suspect.any():
+            continue
+        mask = (suspect & values.str.contains(pattern, regex=True)).to_numpy()
+        if not mask.any():
+            continue
+        for i in np.flatnonzero(mask):
+            value = values.iat[i]
+            first = pattern.search(value)
+            char = visible(first.group(0)) if first else ""
+            allowed = "（可以有换行和制表符）" if col in FREE_TEXT else ""
+            out.append(Problem(int(df["row"].iat[i]), names.get(col, col), visible(value),
+                               f"含控制字符 {char}；文本中不能有 NUL 等不可见控制字符{allowed}，"
+                               "请删除后重新导入。"))
+        df.loc[mask, col] = values[mask].str.replace(pattern, "", regex=True)
+    return out
+
+
 def _check_ids(df: pd.DataFrame, names: dict[str, str]) -> list[Problem]:
-    ids = df["case_id"].astype(str).str.strip()
+    raw = df["case_id"].astype(str)
+    ids = raw.str.strip()
+    slow = ~(raw.map(str.isascii) & raw.map(str.isprintable)).astype(bool) | (ids == "") \
+        | (ids.str.len() > CASE_ID_MAX_LEN)  # the rest: plain ids, stripped
+    out: list[Problem] = []
+    for i in np.flatnonzero(slow.to_numpy()):
+        text, reason = _normalise_id(raw.iat[i])
+        ids.iat[i] = text
+        if reason is not None:
+            out.append(Problem(int(df["row"].iat[i]), names.get("case_id", "case_id"),
+                               visible(raw.iat[i]), reason))
     df["case_id"] = ids
-    out = _problems((ids == "").to_numpy(), df, "case_id", names,
-                    "案件编号为空；每行需要唯一的案件编号。")
     dup = (ids != "") & ids.duplicated(keep="first")
     if dup.any():
         first_row = df.loc[~ids.duplicated(keep="first")].set_index("case_id")["row"]
@@ -309,7 +430,8 @@ def parse_cases(
     df = df.reset_index(drop=True)
     df["row"] = np.arange(len(df)) + 2
     cat = default_catalogue() if catalogue is True else (catalogue or None)
-    problems = _check_ids(df, names) + _check_coords(df, names, coords)
+    problems = _check_text(df, names)  # first: later checks see the cleaned cells
+    problems += _check_ids(df, names) + _check_coords(df, names, coords)
     problems += _check_categories(df, names, cat) + _check_times(df, names, tz)
     problems += _check_status(df, names)
     bad_rows = {p.row for p in problems}
@@ -324,7 +446,7 @@ def parse_cases(
     elif "community" not in cases:
         cases["community"] = None
     problems.sort(key=lambda p: (p.row, p.column))
-    return ParseResult(cases=cases, problems=problems, n_rows=len(df))
+    return ParseResult(cases=cases, problems=problems, n_rows=len(df), columns=names)
 
 
 def _to_frame(good: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> gpd.GeoDataFrame:
@@ -342,7 +464,10 @@ def _to_frame(good: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> gpd.GeoDa
     }
     frame = pd.DataFrame(cols, index=good.index)
     for opt in ("description", "address", "source", "community"):
-        frame[opt] = good[opt].astype(str).str.strip().to_numpy() if opt in good else ""
+        text = good[opt].astype(str).str.strip() if opt in good else None
+        if text is not None and opt in FREE_TEXT:
+            text = text.str.replace("\r\n", "\n", regex=False).str.replace("\r", "\n", regex=False)
+        frame[opt] = text.to_numpy() if text is not None else ""
     frame["community_code"] = None
     frame["squad"] = None
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)

@@ -1,7 +1,10 @@
 """Case operations behind the HTTP layer: features, detail, create, status transitions, CSV export.
 
 Every function takes the caller (:class:`service.auth.Principal`) and enforces squad visibility:
-a case of another squad is reported as not found, exactly like a case that does not exist.
+a case of another squad is reported as not found, exactly like a case that does not exist. Every
+case id from a user goes through :func:`geo.cases.normalise_case_id` first (the same rule as the
+importer's), and every write checks the caller's right on the row it writes, in the transaction
+that writes it.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy import select
 
-from geo.cases import parse_cases
+from geo.cases import normalise_case_id, parse_cases, visible
 from geo.catalogue import Catalogue, default_catalogue
-from geo.errors import NotFoundError, ValidationError
+from geo.errors import InputError, NotFoundError, ValidationError
+from geo.safe_text import formula_safe
 from service.auth import Principal
 from service.case_cache import Page, cached_page
 from service.errors import ConflictError, PermissionDenied
 from service.geojson import dumps, frame_features
-from service.importer import import_table
+from service.importer import EXISTS, NO_RIGHT, OUTSIDE, import_table
 from service.models import Case, CaseEvent
 from service.schemas import CaseCreate, TransitionCreate
 from service.storage import CaseFilter, Storage
@@ -153,11 +157,22 @@ def catalogue() -> Catalogue:
 
 
 def _not_found(case_id: str) -> NotFoundError:
-    return NotFoundError(f"没有编号为「{case_id[:64]}」的案件（或无权查看）。")
+    """The one answer for a case the caller may not see, whether it exists or not."""
+    return NotFoundError(f"没有编号为「{visible(case_id, limit=64)}」的案件（或无权查看）。")
+
+
+def lookup_id(case_id: str) -> str:
+    """A user-given case id normalised for a lookup; an id that cannot name a case (control
+    characters, empty, too long) is not found, with the same answer as a missing case."""
+    try:
+        return normalise_case_id(case_id)
+    except InputError:
+        raise _not_found(case_id) from None
 
 
 def case_detail(storage: Storage, case_id: str, user: Principal) -> dict[str, Any]:
     """One case as a GeoJSON Feature with ``history``, ``overdue`` and the caller's next steps."""
+    case_id = lookup_id(case_id)
     case = storage.get_case(case_id)
     if case is None or not user.may_see(case["squad"]):
         raise _not_found(case_id)
@@ -181,39 +196,51 @@ def _new_case_id(tz: str) -> str:
 
 
 def create_case(storage: Storage, body: CaseCreate, user: Principal) -> str:
-    """Validate and store one case reported through the API; returns its ``case_id``.
+    """Validate and store one case reported through the API; returns its (normalised) ``case_id``.
+
+    The id is normalised like every other (``"SIM1 "`` is ``SIM1``). Whether it exists is decided
+    in the transaction that inserts the case, never by updating a stored one.
 
     Raises
     ------
     ValidationError
-        The case fails validation (unknown category, outside the service area, …).
-    ConflictError
-        ``case_id`` exists already (use the status transitions to change a case).
+        The case fails validation (bad id, control characters, unknown category, outside the
+        service area, …).
     PermissionDenied
         A squad-bound caller reports a case located in another squad's area.
+    NotFoundError
+        ``case_id`` names a case the caller may not see: the same answer as ``GET`` gives.
+    ConflictError
+        ``case_id`` names a case the caller can see (use the status transitions to change it).
     """
     if user.role == "planner":
         raise PermissionDenied("规划人员不能上报案件。")
-    case_id = body.case_id or _new_case_id(storage.tz)
+    raw_id = body.case_id or _new_case_id(storage.tz)
     reported = body.reported_at or datetime.now(UTC)
     if reported.tzinfo is None:
         reported = reported.replace(tzinfo=ZoneInfo(storage.tz))
     table = pd.DataFrame([{
-        "case_id": case_id, "category": body.category, "reported_at": reported.isoformat(),
+        "case_id": raw_id, "category": body.category, "reported_at": reported.isoformat(),
         "lon": repr(body.lon), "lat": repr(body.lat), "description": body.description,
         "address": body.address, "source": body.source or "api"}])
     parsed = parse_cases(table, coords=body.coords, tz=storage.tz,
                          communities=storage.communities())
     if parsed.problems:
         raise ValidationError(parsed.problems, what="案件")
+    case_id = str(parsed.cases["case_id"].iat[0])
     squad = parsed.cases["squad"].iat[0]
     if not user.may_see(squad):
         raise PermissionDenied(f"该位置属于「{squad}」中队，不在你的中队范围内。")
-    if storage.get_case(case_id) is not None:
-        raise ConflictError(f"案件编号「{case_id}」已存在；修改状态请用状态流转接口。")
     report = import_table(storage, table, filename="api", coords=body.coords,
-                          actor=user.username)
-    if report.problems:
+                          actor=user.username, squads=user.squads, create_only=True)
+    reasons = {p.message for p in report.problems}
+    if NO_RIGHT in reasons:
+        raise _not_found(case_id)
+    if EXISTS in reasons:
+        raise ConflictError(f"案件编号「{case_id}」已存在；修改状态请用状态流转接口。")
+    if OUTSIDE in reasons:
+        raise PermissionDenied(f"该位置属于「{squad}」中队，不在你的中队范围内。")
+    if report.problems or report.inserted != 1:
         raise ValidationError(report.problems, what="案件")
     return case_id
 
@@ -221,6 +248,7 @@ def create_case(storage: Storage, body: CaseCreate, user: Principal) -> str:
 def transition_case(storage: Storage, case_id: str, body: TransitionCreate,
                     user: Principal) -> None:
     """Move a case to ``body.to_status`` and record who did it and when (one transaction)."""
+    case_id = lookup_id(case_id)
     now = datetime.now(UTC)
     with storage.begin() as session:
         case = session.scalar(select(Case).where(Case.case_id == case_id).with_for_update())
@@ -249,15 +277,13 @@ def _cell(value: Any) -> str:
         return "是" if value else "否"
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M:%S")
-    if not isinstance(value, str):
-        return str(value)
-    text = value
-    # a leading = + - @ would make a spreadsheet evaluate the cell (CSV injection)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return str(value)
 
 
 def cases_csv(gdf: gpd.GeoDataFrame, *, now: datetime | None = None) -> bytes:
-    """The cases as a UTF-8 (with BOM, for Excel) CSV with Chinese headers."""
+    """The cases as a UTF-8 (with BOM, for Excel) CSV with Chinese headers; every cell goes
+    through :func:`geo.safe_text.formula_safe` (text that a spreadsheet would evaluate gets a
+    leading apostrophe; numbers, times and flags pass unchanged)."""
     gdf = gdf.copy()
     gdf["overdue"] = overdue_flags(gdf["status"], gdf["deadline_at"], gdf["closed_at"],
                                    now or datetime.now(UTC))
@@ -265,5 +291,6 @@ def cases_csv(gdf: gpd.GeoDataFrame, *, now: datetime | None = None) -> bytes:
     writer = csv.writer(buf)
     writer.writerow([label for _col, label in _EXPORT_COLUMNS])
     for rec in gdf[[c for c, _ in _EXPORT_COLUMNS]].itertuples(index=False):
-        writer.writerow([_cell(v) for v in rec])
+        # a leading = + - @ (or tab, CR) would make a spreadsheet evaluate a cell (CSV injection)
+        writer.writerow([_cell(formula_safe(v)) for v in rec])
     return buf.getvalue().encode("utf-8-sig")

@@ -1,17 +1,52 @@
-"""Request and response models (``*Create`` in, ``*Public`` out) and GeoJSON shapes (RFC 7946)."""
+"""Request and response models (``*Create`` in, ``*Public`` out) and GeoJSON shapes (RFC 7946).
+
+Text fields of requests that are stored as given (work-log entries, transition notes) refuse
+control characters (:data:`Line`, :data:`FreeText`: 422 with a Chinese reason), and a case id
+that links to a case is normalised (:data:`CaseRef`), so neither database ever sees a NUL. The
+fields of :class:`CaseCreate` are judged by :func:`geo.cases.parse_cases` like an imported row.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from geo.cases import find_control, normalise_case_id
 
 Outcome = Literal["当场办理", "转告受理", "代行受理", "告知路径", "耐心解释"]
 """Reception outcomes of a work-log entry (城管进社区工作日志)."""
 
 Status = Literal["上报", "立案", "派遣", "处置", "核查", "结案", "作废"]
 Role = Literal["admin", "planner", "squad_leader", "officer"]
+
+
+def _line(value: str) -> str:
+    char = find_control(value)
+    if char is not None:
+        raise ValueError(f"含控制字符 {char}；不能有 NUL、换行、制表符等不可见字符，请删除后重试。")
+    return value
+
+
+def _free_text(value: str) -> str:
+    char = find_control(value, free_text=True)
+    if char is not None:
+        raise ValueError(f"含控制字符 {char}；除换行和制表符外不能有 NUL 等不可见字符，请删除后重试。")
+    return value
+
+
+def _case_ref(value: str | None) -> str | None:
+    return normalise_case_id(value) if value else None
+
+
+Line = Annotated[str, AfterValidator(_line)]
+"""One line of text: no control character at all."""
+FreeText = Annotated[str, AfterValidator(_free_text)]
+"""Free text: tab and line breaks allowed, no other control character."""
+CaseRef = Annotated[str | None, AfterValidator(_case_ref)]
+"""A case id given to link a case, normalised by :func:`geo.cases.normalise_case_id` (``""``:
+no case linked)."""
 
 
 class ErrorBody(BaseModel):
@@ -90,7 +125,7 @@ class TransitionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     to_status: Status
-    note: str = Field(default="", max_length=2000)
+    note: FreeText = Field(default="", max_length=2000)
 
 
 class CaseEventPublic(BaseModel):
@@ -115,16 +150,17 @@ class WorkLogCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     at: datetime = Field(description="时间；不带时区按部署时区")
-    place: str = Field(default="", max_length=500)
-    problem: str = Field(default="", max_length=4000)
-    action: str = Field(default="", max_length=4000)
+    place: FreeText = Field(default="", max_length=500)
+    problem: FreeText = Field(default="", max_length=4000)
+    action: FreeText = Field(default="", max_length=4000)
     outcome: Outcome | None = Field(default=None, description="接待结果")
-    squad_id: str | None = Field(default=None, max_length=32,
-                                 description="中队；中队用户可省略（即本中队）")
-    community_code: str | None = Field(default=None, max_length=16)
+    squad_id: Line | None = Field(default=None, max_length=32,
+                                  description="中队；中队用户可省略（即本中队）")
+    community_code: Line | None = Field(default=None, max_length=16)
     lon: float | None = Field(default=None, ge=-180, le=180)
     lat: float | None = Field(default=None, ge=-90, le=90)
-    case_id: str | None = Field(default=None, max_length=64)
+    case_id: CaseRef = Field(default=None, max_length=64,
+                             description="关联案件编号（按案件编号规则规范化）")
 
 
 class WorkLogPublic(BaseModel):

@@ -1,4 +1,9 @@
-"""``xuncha import`` and ``xuncha serve``: cases into the database, and the web service."""
+"""``xuncha import`` and ``xuncha serve``: cases into the database, and the web service.
+
+``xuncha import`` never ends in a traceback: a bad row is reported in the per-row table (exit 1),
+a file that cannot be read or stored is one Chinese sentence (exit 2). Text from the file is
+printed literally (never read as Rich markup) and with control characters escaped.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
+from geo.cases import visible
 from geo.errors import FileReadError, InputError
 from service.settings import Settings
 
@@ -37,10 +46,15 @@ def import_cmd(
         with console.status(f"正在读取、校验并导入 {file.name} …"):
             result = import_file(storage, file, coords=coords)  # type: ignore[arg-type]
     except FileReadError as exc:
-        console.print(f"[red]无法读取文件，未导入任何数据：[/red]{exc}")
+        console.print(f"[red]无法读取文件，未导入任何数据：[/red]{_plain(exc)}")
         raise typer.Exit(2) from exc
     except InputError as exc:
-        console.print(f"[red]输入有误，未导入任何数据：[/red]{exc}")
+        console.print(f"[red]输入有误，未导入任何数据：[/red]{_plain(exc)}")
+        raise typer.Exit(2) from exc
+    except SQLAlchemyError as exc:
+        console.print("[red]数据库无法保存这个文件，未导入任何数据：[/red]"
+                      f"{_plain(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}；"
+                      "请检查 --db 数据库是否可用、文件内容是否含数据库不接受的值。")
         raise typer.Exit(2) from exc
     console.print(f"共 {result.n_rows} 行：新增 {result.inserted}，更新 {result.updated}，"
                   f"拒绝 {result.rejected}（批次 {result.batch_id}）")
@@ -49,17 +63,26 @@ def import_cmd(
         raise typer.Exit(1)
 
 
+def _plain(value: object) -> str:
+    """``value`` as text for ``console.print``: control characters escaped, markup escaped."""
+    return escape("\n".join(visible(line, limit=2000) for line in str(value).splitlines()))
+
+
 def _print_problems(problems: list, report: Path | None) -> None:
     table = Table("行", "列", "值", "问题", title="被拒绝的行")
     for p in problems[:200]:
-        table.add_row(str(p.row), p.column, p.value[:40], p.message)
+        table.add_row(str(p.row), Text(visible(str(p.column), limit=40)),
+                      Text(visible(str(p.value), limit=40)), Text(visible(str(p.message))))
     console.print(table)
     if len(problems) > 200:
         console.print(f"…… 另有 {len(problems) - 200} 处问题；用 --report 保存完整报告。")
     if report is not None:
         import pandas as pd
 
-        pd.DataFrame([vars(p) for p in problems]).to_csv(report, index=False, encoding="utf-8-sig")
+        from geo.safe_text import formula_safe
+
+        rows = [{k: formula_safe(v) for k, v in vars(p).items()} for p in problems]
+        pd.DataFrame(rows).to_csv(report, index=False, encoding="utf-8-sig")
         console.print(f"完整报告已保存到 {report}")
 
 

@@ -1,5 +1,9 @@
 """Cases (案件): list as GeoJSON with filters and paging, CSV export, report, import, detail and
 status transitions. Squad-bound users see and change only their squad's cases (others: 404).
+
+A case id in a path or body is normalised (:func:`geo.cases.normalise_case_id`) by
+:mod:`service.case_ops` before any lookup; reporting a case whose id names another squad's case
+answers exactly as ``GET`` of that id does (404), and never changes the stored case.
 """
 
 from __future__ import annotations
@@ -121,6 +125,8 @@ def import_cases(
 ) -> ImportReportPublic:
     """Import a case file (admin, planner): valid rows are stored in one transaction, every
     rejected row is reported; an unreadable file stores nothing (400), an oversized one 413."""
+    if user.squads is not None:  # import_file may write any squad's rows: district-wide roles only
+        raise PermissionDenied("只有管理员和规划人员可以导入案件文件。")
     limit = settings.max_upload_mb * 1024 * 1024
     data = file.file.read(limit + 1)
     if len(data) > limit:

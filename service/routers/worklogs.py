@@ -3,6 +3,10 @@
 Squad-bound users read and write only their squad's log; officers and squad leaders write, admins
 write for any squad (``squad_id`` required), planners only read. An entry is corrected (PATCH) or
 deleted by its author, the squad leader of its squad or an admin; another squad's entry is 404.
+
+A linked case id is normalised (:func:`geo.cases.normalise_case_id`) and must name a case of the
+entry's squad, checked in the transaction that writes the entry; a case of another squad gets the
+same answer as a missing one. Text with control characters is refused (422) before any database.
 """
 
 from __future__ import annotations
@@ -16,13 +20,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from geo.cases import normalise_case_id, visible
 from geo.errors import InputError, NotFoundError
 from service.auth import Principal
 from service.deps import CurrentUser, SettingsDep, StorageDep
 from service.errors import PermissionDenied
 from service.geojson import aware
 from service.models import Case, Community, Squad, WorkLogEntry
-from service.schemas import ErrorBody, Outcome, WorkLogCreate, WorkLogPage, WorkLogPublic
+from service.schemas import (
+    CaseRef,
+    ErrorBody,
+    FreeText,
+    Line,
+    Outcome,
+    WorkLogCreate,
+    WorkLogPage,
+    WorkLogPublic,
+)
 
 router = APIRouter(prefix="/api/worklogs", tags=["worklogs"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -38,14 +52,14 @@ class WorkLogUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     at: datetime | None = Field(default=None, description="时间；不带时区按部署时区")
-    place: str | None = Field(default=None, max_length=500)
-    problem: str | None = Field(default=None, max_length=4000)
-    action: str | None = Field(default=None, max_length=4000)
+    place: FreeText | None = Field(default=None, max_length=500)
+    problem: FreeText | None = Field(default=None, max_length=4000)
+    action: FreeText | None = Field(default=None, max_length=4000)
     outcome: Outcome | None = Field(default=None, description="接待结果")
-    community_code: str | None = Field(default=None, max_length=16)
+    community_code: Line | None = Field(default=None, max_length=16)
     lon: float | None = Field(default=None, ge=-180, le=180)
     lat: float | None = Field(default=None, ge=-90, le=90)
-    case_id: str | None = Field(default=None, max_length=64)
+    case_id: CaseRef = Field(default=None, max_length=64)
 
 
 _NOT_NULL = ("at", "place", "problem", "action")
@@ -72,16 +86,28 @@ def _target_squad(user: Principal, squad_id: str | None) -> str:
 
 
 def _check_refs(session: Session, squad: str, community_code: str | None,
-                case_id: str | None) -> None:
-    """Raise unless the community and the case (when given) belong to ``squad``."""
+                case_id: str | None) -> str | None:
+    """Raise unless the community and the case (when given) belong to ``squad``; return the
+    normalised case id to store (``None`` when no case is linked).
+
+    A case of another squad, a missing case and an id that cannot name a case all get the same
+    :class:`NotFoundError`; the case row is read with a shared lock, in the caller's transaction.
+    """
     if community_code:
         comm = session.get(Community, community_code)
         if comm is None or comm.squad_id != squad:
             raise InputError(f"社区「{community_code}」不属于中队「{squad}」。")
-    if case_id:
-        case_squad = session.scalar(select(Case.squad_id).where(Case.case_id == case_id))
-        if case_squad is None or case_squad != squad:
-            raise NotFoundError(f"本中队没有编号为「{case_id}」的案件。")
+    if not case_id:
+        return None
+    try:
+        ref: str | None = normalise_case_id(case_id)
+    except InputError:
+        ref = None
+    case_squad = None if ref is None else session.scalar(
+        select(Case.squad_id).where(Case.case_id == ref).with_for_update(read=True))
+    if case_squad is None or case_squad != squad:
+        raise NotFoundError(f"本中队没有编号为「{visible(ref or case_id, limit=64)}」的案件。")
+    return ref
 
 
 @router.get("", response_model=WorkLogPage, responses=_ERRORS, summary="工作日志列表")
@@ -130,11 +156,11 @@ def add_log(body: WorkLogCreate, storage: StorageDep, settings: SettingsDep,
     with storage.begin() as session:
         if session.get(Squad, squad) is None:
             raise NotFoundError(f"没有编号为「{squad}」的中队。")
-        _check_refs(session, squad, body.community_code, body.case_id)
+        case_ref = _check_refs(session, squad, body.community_code, body.case_id)
         entry = WorkLogEntry(
             squad_id=squad, community_code=body.community_code, author=user.username, at=at,
             place=body.place, lon=body.lon, lat=body.lat, problem=body.problem,
-            action=body.action, outcome=body.outcome or "", case_id=body.case_id)
+            action=body.action, outcome=body.outcome or "", case_id=case_ref)
         session.add(entry)
         session.flush()
         return _public(entry, settings.timezone)
@@ -165,27 +191,37 @@ def may_change(user: Principal, entry: WorkLogEntry) -> bool:
     return user.role in _WRITERS and entry.author == user.username
 
 
+def _changeable_entry(session: Session, entry_id: int, user: Principal, verb: str
+                      ) -> WorkLogEntry:
+    """Entry ``entry_id`` locked in ``session``, if ``user`` may see and change it."""
+    row = session.get(WorkLogEntry, entry_id, with_for_update=True)
+    if row is None or not user.may_see(row.squad_id):
+        raise NotFoundError(f"没有编号为 {entry_id} 的日志（或无权查看）。")
+    if not may_change(user, row):
+        raise PermissionDenied(f"只有作者、本中队中队长或管理员可以{verb}日志。")
+    return row
+
+
 def update_log(storage: StorageDep, settings: SettingsDep, user: Principal, entry_id: int,
                body: WorkLogUpdate) -> WorkLogPublic:
-    """Apply ``body`` to entry ``entry_id`` on behalf of ``user`` (see :func:`patch_log`)."""
-    entry = _visible_entry(storage, entry_id, user)
-    if not may_change(user, entry):
-        raise PermissionDenied("只有作者、本中队中队长或管理员可以修改日志。")
+    """Apply ``body`` to entry ``entry_id`` on behalf of ``user`` (see :func:`patch_log`); the
+    caller's right is checked on the row written, in the transaction that writes it."""
     changes = body.model_dump(exclude_unset=True)
-    if not changes:
-        raise InputError("请给出要修改的字段（at、place、problem、action、outcome 等）。")
-    empty = [k for k in _NOT_NULL if k in changes and changes[k] is None]
-    if empty:
-        raise InputError(f"字段 {'、'.join(empty)} 不能为空（null）；不改就不要给出。")
-    if "at" in changes:
-        changes["at"] = aware(changes["at"], settings.timezone)
-    if "outcome" in changes:
-        changes["outcome"] = changes["outcome"] or ""
     with storage.begin() as session:
-        row = session.get(WorkLogEntry, entry_id)
-        if row is None:
-            raise NotFoundError(f"没有编号为 {entry_id} 的日志（或无权查看）。")
-        _check_refs(session, row.squad_id, changes.get("community_code"), changes.get("case_id"))
+        row = _changeable_entry(session, entry_id, user, "修改")
+        if not changes:
+            raise InputError("请给出要修改的字段（at、place、problem、action、outcome 等）。")
+        empty = [k for k in _NOT_NULL if k in changes and changes[k] is None]
+        if empty:
+            raise InputError(f"字段 {'、'.join(empty)} 不能为空（null）；不改就不要给出。")
+        if "at" in changes:
+            changes["at"] = aware(changes["at"], settings.timezone)
+        if "outcome" in changes:
+            changes["outcome"] = changes["outcome"] or ""
+        ref = _check_refs(session, row.squad_id, changes.get("community_code"),
+                          changes.get("case_id"))
+        if changes.get("case_id"):
+            changes["case_id"] = ref
         for key, value in changes.items():
             setattr(row, key, value)
         session.flush()
@@ -203,11 +239,6 @@ def patch_log(entry_id: EntryId, body: WorkLogUpdate, storage: StorageDep,
 @router.delete("/{entry_id}", status_code=204, responses=_ERRORS, summary="删除日志")
 def delete_log(entry_id: EntryId, storage: StorageDep, user: CurrentUser) -> Response:
     """Delete an entry: its author, the squad leader of its squad, or an admin."""
-    entry = _visible_entry(storage, entry_id, user)
-    if not may_change(user, entry):
-        raise PermissionDenied("只有作者、本中队中队长或管理员可以删除日志。")
     with storage.begin() as session:
-        row = session.get(WorkLogEntry, entry_id)
-        if row is not None:
-            session.delete(row)
+        session.delete(_changeable_entry(session, entry_id, user, "删除"))
     return Response(status_code=204)
