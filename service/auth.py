@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from starlette.responses import Response
 
+from geo.cases import find_control
 from geo.errors import InputError, NotFoundError
 from service.errors import AuthError, ConflictError, RateLimited
 from service.models import Squad, User
@@ -83,8 +84,9 @@ def _principal(user: User) -> Principal:
 
 def validate_user_fields(storage: Storage, username: str, role: str, squad: str | None) -> None:
     """Raise :class:`InputError`/:class:`NotFoundError` unless the fields make a valid user."""
-    if not username or len(username) > 64 or any(c.isspace() for c in username):
-        raise InputError("用户名须为 1–64 个字符且不含空白。")
+    if (not username or len(username) > 64 or any(c.isspace() for c in username)
+            or find_control(username) is not None):
+        raise InputError("用户名须为 1–64 个字符且不含空白或控制字符。")
     if role not in ROLES:
         raise InputError(f"未知角色「{role}」；可用角色：{'、'.join(ROLES)}。")
     if role in SQUAD_ROLES and not squad:

@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geo.cases import visible
 from geo.errors import (
     CRSError,
     FileReadError,
@@ -123,7 +124,7 @@ def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
 def _problems(exc: BaseException) -> list[dict[str, Any]]:
     if isinstance(exc, RequestValidationError):
         return [{"row": 0, "column": _loc(e.get("loc", ())),
-                 "value": str(e.get("input", ""))[:200], "message": str(e.get("msg", ""))}
+                 "value": visible(str(e.get("input", "")), limit=200), "message": str(e.get("msg", ""))}
                 for e in exc.errors()]
     return [dict(vars(p)) for p in getattr(exc, "problems", [])]
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from geo.cases import visible
 from geo.errors import FileReadError, InputError
+from service.commands.common import uvicorn_proxy_options
 from service.settings import Settings
 
 console = Console()
@@ -100,10 +101,12 @@ def serve_cmd(
 
     settings = Settings()  # validate the environment once, before any worker starts
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log)
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log,
+                    **uvicorn_proxy_options(settings))
         return
     # each worker process imports the factory and reads the same XUNCHA_* environment
     uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
+                **uvicorn_proxy_options(settings),
                 access_log=access_log)
 
 

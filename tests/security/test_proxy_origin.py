@@ -142,9 +142,6 @@ def test_uvicorn_ignores_forwarded_headers_unless_proxies_are_configured() -> No
         uvicorn_proxy_options(Settings(trusted_proxies="*"))
 
 
-@pytest.mark.xfail(strict=True, reason="service/commands/data.py serve_cmd must pass "
-                   "uvicorn_proxy_options(settings) to uvicorn.run (see the report); remove "
-                   "this mark then")
 def test_serve_passes_the_proxy_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     from service.cli import app as cli
 
