@@ -1,33 +1,115 @@
 """File access for :mod:`geo`: the one module that reads or writes files.
 
 Case tables come as CSV (UTF-8, UTF-8 with BOM, GBK/GB18030), XLSX or GeoJSON; they are read
-defensively (size limit, encoding detection, every cell as text) so that validation in
-:mod:`geo.cases` can report each bad value precisely. Package data (the category catalogue) and
-GeoJSON output are also handled here.
+defensively so that validation in :mod:`geo.cases` can report each bad value precisely, and within
+:class:`ReadLimits` so that a small upload cannot expand into gigabytes: an XLSX is inspected with
+:mod:`zipfile` and a streaming XML scan *before* openpyxl expands it (member sizes, counted while
+decompressing so a lying header cannot hide a bomb; shared strings; rows x columns of each sheet),
+a CSV's header width and line lengths are checked on the raw bytes before pandas parses it, and a
+GeoJSON's coordinates are counted before any row is built. Package data (the category catalogue)
+and GeoJSON output are also handled here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import io
+import itertools
 import json
-from collections.abc import Mapping
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from xml.parsers import expat
 
-import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geo.errors import FileReadError
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
 MAX_TABLE_BYTES = 200 * 1024 * 1024
 """Default size limit for a case file (200 MiB, about 1.5 million rows of CSV)."""
 
+_MIB = 1024 * 1024
 _ENCODINGS = ("utf-8-sig", "gb18030")  # gb18030 is a superset of GBK and GB2312
 _XLSX_MAGIC = b"PK\x03\x04"
+_CHUNK = 1 << 20
+_ADVICE = "请删除多余内容或拆分后分批导入，或请管理员调高该设置。"
 
 
-def _load_bytes(source: str | Path | bytes, max_bytes: int) -> tuple[bytes, str]:
+@dataclass(frozen=True)
+class ReadLimits:
+    """How large a case table :func:`read_table` accepts; every check runs before expansion.
+
+    Attributes
+    ----------
+    max_bytes : int
+        Size of the file itself.
+    max_columns : int
+        Columns of the table (CSV header, XLSX sheet width, GeoJSON property names).
+    max_line_bytes : int
+        Longest physical line of a CSV file, in bytes.
+    max_cells : int
+        Rows x columns of the table (an XLSX sheet's extent, a CSV's lines x header width).
+    max_uncompressed_bytes : int
+        Uncompressed size of each member of an XLSX file; all members together may have twice this.
+    max_shared_strings : int
+        Shared strings (declared ``uniqueCount`` and actual ``<si>`` entries) of an XLSX file.
+    max_shared_chars : int
+        Total text length of an XLSX file's shared strings, in characters.
+    max_vertices : int
+        Coordinates (positions) of all geometries of a GeoJSON file.
+    max_members : int
+        Members of an XLSX archive.
+    hints : Mapping[str, str]
+        For each field name, the setting that relaxes it, quoted in the error message (default
+        ``ReadLimits.<field>``).
+    """
+
+    max_bytes: int = MAX_TABLE_BYTES
+    max_columns: int = 200
+    max_line_bytes: int = 64 * 1024
+    max_cells: int = 20_000_000
+    max_uncompressed_bytes: int = 512 * _MIB
+    max_shared_strings: int = 2_000_000
+    max_shared_chars: int = 64 * _MIB
+    max_vertices: int = 5_000_000
+    max_members: int = 10_000
+    hints: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def exceeded(self, name: str, found: str, allowed: str) -> ReadLimitError:
+        """The error for limit ``name``: ``found`` (what was found) is more than ``allowed``."""
+        hint = self.hints.get(name, f"ReadLimits.{name}")
+        return ReadLimitError(f"{found}，超过上限 {allowed}（{hint}）；{_ADVICE}", limit=name)
+
+
+class ReadLimitError(FileReadError):
+    """A file exceeds one of the :class:`ReadLimits` (``limit`` names the field); nothing was read."""
+
+    def __init__(self, message: str, limit: str = "") -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", _MIB), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}".replace(".0 ", " ")
+    return f"{int(n)} B"
+
+
+def _num(n: int) -> str:
+    return f"{n:,}"
+
+
+def _load_bytes(source: str | Path | bytes, lim: ReadLimits) -> tuple[bytes, str]:
     if isinstance(source, bytes):
         data, name = source, ""
     else:
@@ -35,15 +117,12 @@ def _load_bytes(source: str | Path | bytes, max_bytes: int) -> tuple[bytes, str]
         if not path.is_file():
             raise FileReadError(f"找不到文件「{path}」；请检查路径。")
         size = path.stat().st_size
-        if size > max_bytes:
-            raise FileReadError(
-                f"文件「{path.name}」有 {size / 1e6:.1f} MB，超过上限 {max_bytes / 1e6:.0f} MB；"
-                "请拆分后分批导入。"
-            )
+        if size > lim.max_bytes:
+            raise lim.exceeded("max_bytes", f"文件「{path.name}」有 {_size(size)}", _size(lim.max_bytes))
         data, name = path.read_bytes(), path.name
-    if len(data) > max_bytes:
-        raise FileReadError(f"文件超过上限 {max_bytes / 1e6:.0f} MB；请拆分后分批导入。")
-    if not data.strip():
+    if len(data) > lim.max_bytes:
+        raise lim.exceeded("max_bytes", f"文件有 {_size(len(data))}", _size(lim.max_bytes))
+    if not data or data.isspace():
         raise FileReadError("文件是空的；请导出包含表头和数据行的文件。")
     return data, name
 
@@ -70,7 +149,205 @@ def _decode(data: bytes) -> str:
     )
 
 
-def _read_csv(data: bytes) -> pd.DataFrame:
+def _check_csv(data: bytes, lim: ReadLimits) -> None:
+    """Header width, line lengths and lines x width, on the raw bytes (before decoding)."""
+    end = data.find(b"\n")
+    header = data[: end if end >= 0 else len(data)]
+    width = header.count(b",") + 1  # ',' and '"' never occur inside a GBK/GB18030/UTF-8 character
+    if width > lim.max_columns:
+        with contextlib.suppress(csv.Error):  # a field longer than csv's limit: keep the count
+            width = len(next(csv.reader([header.decode("latin-1")]), []))
+        if width > lim.max_columns:
+            raise lim.exceeded("max_columns", f"CSV 表头有 {_num(width)} 列",
+                               f"{_num(lim.max_columns)} 列")
+    lines, start = 0, 0  # lines ended so far; where the current line starts
+    for lo in range(0, len(data), _CHUNK):  # in blocks: the positions of "\n" take 8 bytes each
+        block = np.frombuffer(data, dtype=np.uint8, count=min(_CHUNK, len(data) - lo), offset=lo)
+        ends = np.flatnonzero(block == 0x0A) + lo
+        lengths = np.diff(ends, prepend=start - 1) - 1
+        too_long = np.flatnonzero(lengths > lim.max_line_bytes + 1)  # + 1: a "\r" before "\n"
+        if too_long.size:
+            lines += int(too_long[0])
+            start = int(ends[too_long[0]] - lengths[too_long[0]])
+        elif ends.size:
+            lines, start = lines + ends.size, int(ends[-1]) + 1
+        if too_long.size or lo + block.size - start > lim.max_line_bytes + 1:
+            stop = data.find(b"\n", start)
+            length = (stop if stop >= 0 else len(data)) - start
+            raise lim.exceeded("max_line_bytes", f"CSV 第 {_num(lines + 1)} 行长 {_size(length)}",
+                               _size(lim.max_line_bytes))
+    rows = lines + (not data.endswith(b"\n")) - 1
+    if rows * width > lim.max_cells:
+        raise lim.exceeded("max_cells", f"CSV 有 {_num(rows)} 行 × {width} 列 = "
+                           f"{_num(rows * width)} 个单元格", f"{_num(lim.max_cells)} 个单元格")
+
+
+def _column(ref: str) -> int:
+    """1-based column of a cell reference such as ``"AB12"`` (0 if it has no letters)."""
+    col = 0
+    for ch in ref:
+        if not "A" <= ch <= "Z":
+            break
+        col = col * 26 + ord(ch) - 64
+    return col
+
+
+def _extent(ref: str) -> int:
+    """Cells of a range such as ``"A1:XFD1048576"`` (0 if unreadable)."""
+    try:
+        lo, _, hi = ref.upper().replace("$", "").partition(":")
+        hi = hi or lo
+        rows = int(hi.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")) - int(lo.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+        return (rows + 1) * (_column(hi) - _column(lo) + 1)
+    except ValueError:
+        return 0
+
+
+class _XmlScan:
+    """Streaming counts over one XML member of an XLSX file (expat: bounded memory, no DTD).
+
+    Counts shared strings and their text, and each sheet's cells and extent (last row x widest
+    column, which is what pandas allocates), raising as soon as a limit is passed.
+    """
+
+    def __init__(self, lim: ReadLimits, name: str) -> None:
+        self.lim, self.name = lim, name
+        self.strings = self.chars = self.cells = self.row = self.col = 0
+        self.max_row = self.max_col = 0
+        self.in_data = False  # inside <sheetData> (nothing after it holds cells)
+        p = expat.ParserCreate(namespace_separator=" ")
+        p.buffer_text = True  # text in pieces of at most 8 KiB
+        p.StartElementHandler = self._start
+        p.StartDoctypeDeclHandler = self._doctype
+        self.parser: Any = p
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        """Parse the next chunk; past malformed XML (or a binary member) openpyxl's expat stops
+        too, so the scan just stops counting."""
+        if self.parser is not None:
+            try:
+                self.parser.Parse(chunk, final)
+            except expat.ExpatError:
+                self.parser = None
+
+    def _doctype(self, *_args: object) -> None:
+        raise FileReadError(f"XLSX 成员「{self.name}」含有 DTD 声明（Excel 从不写入，可能是恶意文件）；"
+                            "请在 Excel 中打开并另存为 .xlsx 后重试。")
+
+    def _start(self, name: str, attrs: dict[str, str]) -> None:
+        tag, lim = name.rpartition(" ")[2], self.lim
+        if tag == "c" and self.in_data:
+            ref = attrs.get("r")
+            self.col = _column(ref) if ref else self.col + 1
+            self.cells += 1
+            if self.col > self.max_col:
+                self.max_col = self.col
+                if self.col > lim.max_columns:
+                    raise lim.exceeded("max_columns", f"XLSX 工作表「{self.name}」至少有 "
+                                       f"{_num(self.col)} 列", f"{_num(lim.max_columns)} 列")
+            self.max_row = max(self.max_row, self.row)
+            extent = max(self.max_row * self.max_col, self.cells)
+            if extent > lim.max_cells:
+                raise lim.exceeded("max_cells", f"XLSX 工作表「{self.name}」至少有 {_num(self.max_row)} "
+                                   f"行 × {_num(self.max_col)} 列", f"{_num(lim.max_cells)} 个单元格")
+        elif tag == "row" and self.in_data:
+            r = attrs.get("r", "")
+            self.row, self.col = (int(r) if r.isdigit() else self.row + 1), 0
+        elif tag == "si":
+            self.strings += 1
+            if self.strings > lim.max_shared_strings:
+                raise lim.exceeded("max_shared_strings", f"XLSX 共享字符串至少有 {_num(self.strings)} 个",
+                                   f"{_num(lim.max_shared_strings)} 个")
+        elif tag == "sheetData":
+            self.in_data = True
+        elif tag == "sst":
+            self._declared(attrs)
+            self.parser.CharacterDataHandler = self._text  # only shared strings' text is counted
+        elif tag == "dimension" and _extent(attrs.get("ref", "")) > lim.max_cells:
+            raise lim.exceeded("max_cells", f"XLSX 工作表「{self.name}」声明的范围 {attrs['ref']} 有 "
+                               f"{_num(_extent(attrs['ref']))} 个单元格", f"{_num(lim.max_cells)} 个")
+
+    def _declared(self, attrs: dict[str, str]) -> None:
+        lim = self.lim
+        unique, count = attrs.get("uniqueCount", ""), attrs.get("count", "")
+        if unique.isdigit() and int(unique) > lim.max_shared_strings:
+            raise lim.exceeded("max_shared_strings", f"XLSX 声明有 {_num(int(unique))} 个共享字符串",
+                               f"{_num(lim.max_shared_strings)} 个")
+        if count.isdigit() and int(count) > lim.max_cells:
+            raise lim.exceeded("max_cells", f"XLSX 声明有 {_num(int(count))} 个文本单元格",
+                               f"{_num(lim.max_cells)} 个单元格")
+
+    def _text(self, text: str) -> None:
+        self.chars += len(text)
+        if self.chars > self.lim.max_shared_chars:
+            raise self.lim.exceeded(
+                "max_shared_chars", f"XLSX 共享字符串总长至少 {_size(self.chars)}（"
+                f"{_num(self.chars)} 个字符，成员「{self.name}」）", _size(self.lim.max_shared_chars))
+
+
+def _check_layout(infos: list[zipfile.ZipInfo], lim: ReadLimits) -> None:
+    """Member count, duplicate names, overlapping members (a non-recursive zip bomb), sizes."""
+    if len(infos) > lim.max_members:
+        raise lim.exceeded("max_members", f"XLSX 压缩包有 {_num(len(infos))} 个成员",
+                           f"{_num(lim.max_members)} 个")
+    if len({i.filename for i in infos}) < len(infos):
+        raise FileReadError("XLSX 压缩包里有重名的成员（可能是恶意文件）；请在 Excel 中另存为 .xlsx 后重试。")
+    spans = sorted((i.header_offset, i.header_offset + 30 + i.compress_size, i.filename) for i in infos)
+    for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+        if start < end:
+            raise FileReadError(f"XLSX 压缩包的成员「{first}」与「{second}」相互重叠（zip 炸弹的特征）；"
+                                "请在 Excel 中另存为 .xlsx 后重试。")
+    for i in infos:
+        if i.file_size > lim.max_uncompressed_bytes:
+            raise lim.exceeded("max_uncompressed_bytes", f"XLSX 成员「{i.filename}」解压后有 "
+                               f"{_size(i.file_size)}", _size(lim.max_uncompressed_bytes))
+    declared = sum(i.file_size for i in infos)
+    if declared > 2 * lim.max_uncompressed_bytes:
+        raise lim.exceeded("max_uncompressed_bytes", f"XLSX 各成员解压后共 {_size(declared)}",
+                           f"{_size(2 * lim.max_uncompressed_bytes)}（单个成员上限的两倍）")
+
+
+def _member_chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo, lim: ReadLimits,
+                   budget: list[int]) -> Iterator[bytes]:
+    """The decompressed chunks of ``info``, counted: a lying size header cannot pass the caps."""
+    size = 0
+    with zf.open(info) as fh:
+        while chunk := fh.read(_CHUNK):
+            size += len(chunk)
+            budget[0] -= len(chunk)
+            if size > lim.max_uncompressed_bytes:
+                raise lim.exceeded("max_uncompressed_bytes", f"XLSX 成员「{info.filename}」实际解压大小"
+                                   f"（文件头声称 {_size(info.file_size)}）", _size(lim.max_uncompressed_bytes))
+            if budget[0] < 0:
+                raise lim.exceeded("max_uncompressed_bytes", "XLSX 各成员实际解压大小之和",
+                                   f"{_size(2 * lim.max_uncompressed_bytes)}（单个成员上限的两倍）")
+            yield chunk
+
+
+def _check_xlsx(data: bytes, lim: ReadLimits) -> None:
+    """Every member decompressed with counting caps and every XML member scanned, before openpyxl."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        raise FileReadError(f"Excel 文件无法读取：{exc}；请确认是 .xlsx 格式且未加密。") from exc
+    with zf:
+        infos = zf.infolist()
+        _check_layout(infos, lim)
+        budget = [2 * lim.max_uncompressed_bytes]
+        for info in infos:
+            scan = _XmlScan(lim, info.filename)  # every member: whatever expat reads, openpyxl may
+            try:
+                for chunk in _member_chunks(zf, info, lim, budget):
+                    scan.feed(chunk)
+                scan.feed(b"", True)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
+                    NotImplementedError) as exc:
+                raise FileReadError(f"Excel 文件已损坏或已加密（成员「{info.filename}」：{exc}）；"
+                                    "请在 Excel 中另存为 .xlsx 后重试。") from exc
+
+
+def _read_csv(data: bytes, lim: ReadLimits) -> pd.DataFrame:
+    _check_csv(data, lim)
     text = _decode(data)
     try:
         df = pd.read_csv(
@@ -82,23 +359,55 @@ def _read_csv(data: bytes) -> pd.DataFrame:
     return df
 
 
-def _read_xlsx(data: bytes) -> pd.DataFrame:
+def _read_xlsx(data: bytes, lim: ReadLimits) -> pd.DataFrame:
+    _check_xlsx(data, lim)
     try:
         df = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl", keep_default_na=False)
+    except MemoryError:
+        raise
     except Exception as exc:  # openpyxl raises many kinds on corrupt files
         raise FileReadError(f"Excel 文件无法读取：{exc}；请确认是 .xlsx 格式且未加密。") from exc
     return df
 
 
-def _read_geojson(data: bytes) -> pd.DataFrame:
+def _count_positions(geometry: Any, lim: ReadLimits, counted: int) -> int:
+    """``counted`` plus the positions of ``geometry`` (raises past ``lim.max_vertices``)."""
+    geoms, arrays = [geometry], []
+    while geoms:
+        g = geoms.pop()
+        if isinstance(g, Mapping):
+            if isinstance(g.get("geometries"), list):
+                geoms.extend(g["geometries"])
+            arrays.append(g.get("coordinates"))
+        while arrays:
+            a = arrays.pop()
+            if isinstance(a, list) and a:
+                if isinstance(a[0], int | float):
+                    counted += 1
+                    if counted > lim.max_vertices:
+                        raise lim.exceeded("max_vertices", f"GeoJSON 至少有 {_num(counted)} 个坐标点",
+                                           f"{_num(lim.max_vertices)} 个")
+                else:
+                    arrays.extend(a)
+    return counted
+
+
+def _read_geojson(data: bytes, lim: ReadLimits) -> pd.DataFrame:
     try:
         doc = json.loads(_decode(data))
     except json.JSONDecodeError as exc:
         raise FileReadError(f"GeoJSON 无法解析（第 {exc.lineno} 行）：{exc.msg}。") from exc
+    except RecursionError as exc:
+        raise FileReadError("GeoJSON 嵌套层数过深，无法解析；请检查文件内容。") from exc
     feats = doc.get("features") if isinstance(doc, Mapping) else None
     if not isinstance(feats, list):
         raise FileReadError("GeoJSON 必须是包含 features 数组的 FeatureCollection。")
+    counted = 0
+    for feat in feats:
+        if isinstance(feat, Mapping):
+            counted = _count_positions(feat.get("geometry"), lim, counted)
     rows: list[dict[str, Any]] = []
+    keys: set[str] = set()
     for feat in feats:
         props = dict(feat.get("properties") or {}) if isinstance(feat, Mapping) else {}
         geom = feat.get("geometry") if isinstance(feat, Mapping) else None
@@ -106,14 +415,25 @@ def _read_geojson(data: bytes) -> pd.DataFrame:
             coords = geom.get("coordinates") or [None, None]
             props.setdefault("lon", coords[0] if len(coords) > 0 else None)
             props.setdefault("lat", coords[1] if len(coords) > 1 else None)
+        keys.update(props)
+        _check_shape(len(feats), len(keys), lim, "GeoJSON")
         rows.append({k: "" if v is None else str(v) for k, v in props.items()})
     return pd.DataFrame(rows, dtype=str)
 
 
+def _check_shape(rows: int, columns: int, lim: ReadLimits, what: str) -> None:
+    if columns > lim.max_columns:
+        raise lim.exceeded("max_columns", f"{what} 有 {_num(columns)} 列", f"{_num(lim.max_columns)} 列")
+    if rows * columns > lim.max_cells:
+        raise lim.exceeded("max_cells", f"{what} 有 {_num(rows)} 行 × {_num(columns)} 列",
+                           f"{_num(lim.max_cells)} 个单元格")
+
+
 def read_table(
-    source: str | Path | bytes, *, filename: str = "", max_bytes: int = MAX_TABLE_BYTES
+    source: str | Path | bytes, *, filename: str = "", max_bytes: int | None = None,
+    limits: ReadLimits | None = None,
 ) -> pd.DataFrame:
-    """Read a case table from CSV, XLSX or GeoJSON, every cell as text.
+    """Read a case table from CSV, XLSX or GeoJSON, every cell as text, within ``limits``.
 
     Parameters
     ----------
@@ -122,7 +442,9 @@ def read_table(
     filename : str, optional
         The original file name for uploads (its suffix helps to tell the format).
     max_bytes : int, optional
-        Size limit; larger files are refused before parsing.
+        Size limit; larger files are refused before parsing (overrides ``limits.max_bytes``).
+    limits : ReadLimits, optional
+        Every limit, checked before the file is expanded (default :class:`ReadLimits`).
 
     Returns
     -------
@@ -132,13 +454,20 @@ def read_table(
 
     Raises
     ------
+    ReadLimitError
+        If the file passes one of ``limits`` (the message names the limit, what was found and the
+        setting in ``limits.hints`` that relaxes it).
     FileReadError
-        If the file is missing, too large, empty, in an unknown encoding or not parseable.
+        If the file is missing, empty, in an unknown encoding or not parseable.
     """
-    data, name = _load_bytes(source, max_bytes)
+    lim = limits or ReadLimits()
+    if max_bytes is not None:
+        lim = replace(lim, max_bytes=max_bytes)
+    data, name = _load_bytes(source, lim)
     kind = _sniff_kind(data, filename or name)
     reader = {"csv": _read_csv, "xlsx": _read_xlsx, "geojson": _read_geojson}[kind]
-    df = reader(data)
+    df = reader(data, lim)
+    _check_shape(len(df), len(df.columns), lim, {"csv": "CSV", "xlsx": "XLSX"}.get(kind, "GeoJSON"))
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     if df.empty:
         raise FileReadError("文件里没有数据行；请确认导出时包含了数据。")
@@ -158,6 +487,8 @@ def read_catalogue() -> pd.DataFrame:
 
 def read_geofile(path: str | Path) -> gpd.GeoDataFrame:
     """Read a vector file (GeoJSON, GPKG, Shapefile) with pyogrio; raise FileReadError if unreadable."""
+    import geopandas as gpd
+
     p = Path(path)
     if not p.exists():
         raise FileReadError(f"找不到文件「{p}」；请检查路径。")

@@ -40,6 +40,7 @@ from geo.errors import (
     ValidationError,
     XunchaError,
 )
+from geo.io import ReadLimitError
 
 log = logging.getLogger("xuncha.service")
 
@@ -72,6 +73,7 @@ STATUS: dict[type[BaseException], int] = {
     ValidationError: 422,
     RequestValidationError: 422,
     PayloadTooLarge: 413,
+    ReadLimitError: 413,
     FileReadError: 400,
     NotFoundError: 404,
     CRSError: 400,

@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 from geo.cases import ParseResult, parse_cases, visible
 from geo.catalogue import default_catalogue
 from geo.errors import Problem
-from geo.io import MAX_TABLE_BYTES, read_table
+from geo.io import MAX_TABLE_BYTES
 from service.models import Case, CaseEvent, ImportBatch, utcnow
+from service.settings import Settings
 from service.storage import Storage
 
 _CHUNK = 5000
@@ -61,11 +62,20 @@ class ImportReport:
 
 
 def import_file(storage: Storage, path: str | Path | bytes, *, filename: str = "",
-                coords: str = "wgs84", actor: str = "", max_bytes: int = MAX_TABLE_BYTES
-                ) -> ImportReport:
-    """Read ``path`` (or upload bytes) and import it; raises FileReadError if unreadable."""
+                coords: str = "wgs84", actor: str = "", max_bytes: int = MAX_TABLE_BYTES,
+                settings: Settings | None = None) -> ImportReport:
+    """Read ``path`` (or upload bytes) in the capped worker and import it.
+
+    The file is parsed by :func:`service.upload_worker.read_upload` within the ``XUNCHA_UPLOAD_*``
+    limits and the worker's memory and time caps of ``settings`` (default: read from the
+    environment); raises FileReadError if unreadable, PayloadTooLarge (413) past a limit.
+    """
+    from service.upload_worker import read_upload
+
     name = filename or (Path(path).name if not isinstance(path, bytes) else "")
-    table = read_table(path, filename=name, max_bytes=max_bytes)
+    source = path if isinstance(path, bytes) else Path(path)
+    table = read_upload(source, filename=name, settings=settings or Settings(),
+                        max_bytes=max_bytes)
     return import_table(storage, table, filename=name, coords=coords, actor=actor)
 
 

@@ -45,7 +45,8 @@ def import_cmd(
     storage = _storage(db)
     try:
         with console.status(f"正在读取、校验并导入 {file.name} …"):
-            result = import_file(storage, file, coords=coords)  # type: ignore[arg-type]
+            result = import_file(storage, file, coords=coords,  # type: ignore[arg-type]
+                                 settings=Settings())
     except FileReadError as exc:
         console.print(f"[red]无法读取文件，未导入任何数据：[/red]{_plain(exc)}")
         raise typer.Exit(2) from exc

@@ -132,7 +132,7 @@ def import_cases(
     if len(data) > limit:
         raise PayloadTooLarge(f"文件超过上限 {settings.max_upload_mb} MB；请拆分后分批导入。")
     report = import_file(storage, data, filename=file.filename or "", coords=coords,
-                         actor=user.username, max_bytes=limit)
+                         actor=user.username, max_bytes=limit, settings=settings)
     return ImportReportPublic(**report.as_dict())
 
 

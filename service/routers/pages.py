@@ -334,7 +334,7 @@ def admin_import(storage: StorageDep, settings: SettingsDep, user: PageUser,
         return _back("/admin", f"文件超过上限 {settings.max_upload_mb} MB。", error=True)
     try:
         rep = import_file(storage, data, filename=file.filename or "", coords=coords,
-                          actor=u.username, max_bytes=limit)
+                          actor=u.username, max_bytes=limit, settings=settings)
     except XunchaError as exc:
         return _back("/admin", f"无法导入：{str(exc).splitlines()[0]}", error=True)
     pages_data.CACHE.clear()
