@@ -1,9 +1,9 @@
 """Benchmark: the full daily patrol plan for all five Xiaonan squads on simulated cases.
 
-Simulates cases for the embedded Xiaonan default (:func:`geo.simulate.simulate_cases`, not
+Simulates cases for the embedded Xiaonan default (:func:`geo.simulate.generator.simulate_cases`, not
 timed), then for the day after the last simulated day: hotspots of the last 28 days, and for every
-squad the stops (:func:`geo.planning.build_stops`) and the routes
-(:func:`geo.planning.plan_day`, PyVRP, ``--time-limit`` per squad) with both independent
+squad the stops (:func:`geo.planning.day.build_stops`) and the routes
+(:func:`geo.planning.day.plan_day`, PyVRP, ``--time-limit`` per squad) with both independent
 feasibility checks. Target: < 10 s for hotspots + all five squads. Then plans ``--days``
 consecutive days, feeding each day's visits into the next day's "last visit", and reports the
 longest gap between two visits of any community (the revisit rule: ≤ N days).
@@ -27,11 +27,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info
 
+from geo.analysis.hotspots import find_hotspots
 from geo.boundaries import DefaultArea, load_default
-from geo.hotspots import find_hotspots
-from geo.planning import build_stops, plan_day
-from geo.planning_time import day_start
-from geo.simulate import simulate_cases
+from geo.planning.clock import day_start
+from geo.planning.day import build_stops, plan_day
+from geo.simulate.generator import simulate_cases
 
 RESULTS = Path(__file__).resolve().parent / "results" / "daily_plan.json"
 TZ = "Asia/Shanghai"

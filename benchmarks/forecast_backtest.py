@@ -5,7 +5,7 @@ For each dataset: 150 m cells, 7-day horizon, a new origin every week (26 in ful
 dataset: the cells intersecting the convex hull of every event before the FIRST origin (no
 future data decides the area; for the simulated Xiaonan cases: the 53 communities' polygons);
 test events outside it are not counted. Every method is scored
-on that same grid with the same tie rule (geo.backtest).
+on that same grid with the same tie rule (geo.forecast.backtest).
 
 Reports hit rate and PAI at 1/5/10 % of the area (mean ± sd over origins), fit+predict time,
 the ratio of the default model's PAI@5% to the best baseline's, an in-sample "oracle" bound
@@ -36,10 +36,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _machine import machine_info  # noqa: E402
 
-from geo.backtest import COVERAGES, rolling_origin  # noqa: E402
 from geo.crs import WGS84, working_crs  # noqa: E402
-from geo.forecast import DEFAULT_METHOD, forecast_cells  # noqa: E402
-from geo.forecast_models import BASELINES, METHODS, EventHistory, FloatArray  # noqa: E402
+from geo.forecast.backtest import COVERAGES, rolling_origin  # noqa: E402
+from geo.forecast.cells import DEFAULT_METHOD, forecast_cells  # noqa: E402
+from geo.forecast.models import BASELINES, METHODS, EventHistory, FloatArray  # noqa: E402
 from geo.grid import GridSpec, grid_spec  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "real"
@@ -98,9 +98,9 @@ def _simulated() -> tuple[EventHistory, GridSpec, pd.Timestamp] | None:
     """A year of simulated Xiaonan cases; study area = the 53 communities (a real --area)."""
     try:
         from geo.boundaries import load_default
-        from geo.simulate import simulate_cases
+        from geo.simulate.generator import simulate_cases
     except ImportError:
-        print("注意：geo.simulate 尚不存在，跳过模拟孝南数据集。")
+        print("注意：geo.simulate.generator 尚不存在，跳过模拟孝南数据集。")
         return None
     default = load_default()
     cases, _ = simulate_cases(default)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info
 
 from geo.boundaries import load_default
-from geo.simulate import simulate_cases
+from geo.simulate.generator import simulate_cases
 from service.importer import import_file
 from service.storage import Storage
 

@@ -1,7 +1,7 @@
 """Routing benchmark: TSPLIB (distance), Chao TOP (priority), Solomon as TOPTW (PyVRP vs OR-Tools).
 
 Run ``python benchmarks/routing.py --quick`` (subsets) or without ``--quick`` (everything; long).
-Every solution is checked with :func:`geo.routing.check_solution`; a violation counts as a failure.
+Every solution is checked with :func:`geo.routing.solve.check_solution`; a violation counts as a failure.
 Results: a table on stdout and ``benchmarks/results/routing.json``.
 
 * TSPLIB: 12 symmetric instances, EUC_2D nint-rounded matrix, ``distance`` objective with a
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _machine import machine_info  # noqa: E402
 
 from geo.errors import InfeasibleError, XunchaError  # noqa: E402
-from geo.routing import check_solution, parse_patrol_problem, solve_patrol  # noqa: E402
+from geo.routing.solve import check_solution, parse_patrol_problem, solve_patrol  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
 OUT = ROOT / "benchmarks" / "results" / "routing.json"

@@ -3,7 +3,7 @@
 Usage: ``python benchmarks/service_load.py [--quick] [--workers N] [--wrk] [--db URL] [--port P]
 [--only NAME,…] [--step S] [--soak S] [--no-soak] [--no-import] [--out FILE]``.
 
-1. Seeds a fresh database (SQLite in a temp folder unless ``--db``) with ``geo.simulate`` cases and
+1. Seeds a fresh database (SQLite in a temp folder unless ``--db``) with ``geo.simulate.generator`` cases and
    two users (as ``xuncha import`` does, the planner statistics are refreshed), then starts
    ``python -m service.cli serve --workers N`` as a subprocess on 127.0.0.1.
 2. For 1, 10 and 50 concurrent clients (closed loop, keep-alive) it measures p50/p99 latency,
@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info
 
 from geo.boundaries import load_default
-from geo.simulate import simulate_cases
+from geo.simulate.generator import simulate_cases
 from service.auth import create_user
 from service.importer import import_table
 from service.storage import Storage

@@ -2,7 +2,7 @@
 
 Run ``python benchmarks/siting.py --quick`` (pmed1–pmed10, MCLP 1–10 sites) or without ``--quick``
 (pmed1–pmed40; long: up to a minute per instance). Every solution is re-checked by
-:func:`geo.siting.evaluate_siting`-style recomputation from the chosen sites alone.
+:func:`geo.siting.solve.evaluate_siting`-style recomputation from the chosen sites alone.
 Results: a table on stdout and ``benchmarks/results/siting.json``.
 
 * pmed: each file is a graph (``n m p`` then ``i j cost``, 1-based; when an edge appears twice the
@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _machine import machine_info  # noqa: E402
 
-from geo.siting import solve_matrix  # noqa: E402
-from geo.siting_heuristics import mclp_greedy  # noqa: E402
-from geo.siting_problem import SitingProblem  # noqa: E402
+from geo.siting.heuristics import mclp_greedy  # noqa: E402
+from geo.siting.problem import SitingProblem  # noqa: E402
+from geo.siting.solve import solve_matrix  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench" / "pmed"
 OUT = ROOT / "benchmarks" / "results" / "siting.json"

@@ -20,7 +20,7 @@ import shapely
 
 from geo.crs import require_crs, require_metric, to_working
 from geo.errors import CRSError, InputError, NotFoundError, Problem, ValidationError
-from geo.io_boundaries import read_default_files
+from geo.io.files import read_default_files
 
 MARKET_KINDS = ("morning_market", "night_market")
 

@@ -1,6 +1,6 @@
 r"""Case tables: header mapping, per-row validation, coordinate normalisation, community join.
 
-:func:`parse_cases` turns a raw table (every cell text, as :func:`geo.io.read_table` returns it) into
+:func:`parse_cases` turns a raw table (every cell text, as :func:`geo.io.tables.read_table` returns it) into
 a case GeoDataFrame in WGS84 plus a list of :class:`~geo.errors.Problem` — one per bad value, with
 row, column, value and a fix — so an importer can store the valid rows and report the rest.
 
@@ -29,6 +29,7 @@ import pandas as pd
 from geo.catalogue import Catalogue, default_catalogue
 from geo.crs import WGS84, XIAONAN_WORKING_CRS, to_wgs84
 from geo.errors import FileReadError, InputError, Problem
+from geo.labels import STATUSES
 
 HEADER_ALIASES: dict[str, str] = {
     "案件编号": "case_id", "案卷编号": "case_id", "编号": "case_id", "任务号": "case_id",
@@ -42,7 +43,6 @@ HEADER_ALIASES: dict[str, str] = {
 }
 REQUIRED = ("case_id", "category", "reported_at", "lon", "lat")
 OPTIONAL = ("description", "address", "source", "status", "closed_at", "community")
-STATUSES = ("上报", "立案", "派遣", "处置", "核查", "结案", "作废")
 _STATUS_ALIASES = {
     "reported": "上报", "filed": "立案", "dispatched": "派遣", "handled": "处置",
     "verified": "核查", "closed": "结案", "void": "作废", "cancelled": "作废",

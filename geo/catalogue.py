@@ -55,7 +55,7 @@ from functools import lru_cache
 import pandas as pd
 
 from geo.errors import InputError, Problem, ValidationError
-from geo.io import read_catalogue
+from geo.io.tables import read_catalogue
 
 STALL_CODES = ("09006", "09001", "09005", "09002")
 """Street-trading categories: the demand for stall-relocation points (疏导点)."""

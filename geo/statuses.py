@@ -29,9 +29,10 @@ from functools import lru_cache
 import pandas as pd
 
 from geo.errors import InputError
-from geo.io import read_package_text
+from geo.io.tables import read_package_text
+from geo.labels import STATUSES
 
-WORKFLOW_STATUSES = ("上报", "立案", "派遣", "处置", "核查", "结案", "作废")
+WORKFLOW_STATUSES = STATUSES
 """The workflow statuses a vocabulary entry may map to (same order as ``geo.cases.STATUSES``)."""
 
 _SPACE = re.compile(r"\s+")

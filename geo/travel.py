@@ -10,14 +10,14 @@ Two models share one small protocol (:class:`TravelModel`):
   Rahardja & Sakai 2002, "Selected country circuity factors for road travel distance estimation",
   *Transportation Research Part A* 36(9), 843–848). Dense residential communities with gates,
   fences and dead ends sit at the upper end, so 1.3 rather than 1.27.
-* :class:`NetworkTravel` — shortest paths on a road graph (:func:`geo.io_osm.read_osm_network`,
+* :class:`NetworkTravel` — shortest paths on a road graph (:func:`geo.io.osm.read_osm_network`,
   or any networkx graph with node ``x``/``y`` and edge ``length`` in metres). A point is snapped
   to the nearest point of the nearest street *edge* (shapely ``STRtree`` over the full edge
   geometries) of the largest connected part, at most ``max_snap_m`` (300 m) away; the trip runs
   from that foot point along the edge to either end node, node to node, and in along the last
   edge, the best of the 2 × 2 end combinations (or straight along one shared edge). The straight
   snap legs are added. Walking ignores one-way rules; ``mode="ebike"`` obeys them
-  (``oneway``/``reversed`` edge attributes as osmnx and :mod:`geo.io_osm` write them), rides
+  (``oneway``/``reversed`` edge attributes as osmnx and :mod:`geo.io.osm` write them), rides
   no ``highway=steps`` and pushes the bike at walking speed on footways and pedestrian streets.
   Times come from per-edge times, not distance / speed. Matrices take one vectorised
   ``scipy.sparse.csgraph.dijkstra`` pass from the distinct end nodes of the snapped edges.
@@ -29,7 +29,7 @@ U.S. Highway Capacity Manual's 1.2 m/s; a patrol that looks around walks no fast
 25 km/h, and stops, crossings and pavements bring the urban average down to 15–18 km/h). Steps
 are walked at half the level speed (:data:`STEPS_FACTOR`, an assumption: climbing stairs is
 much slower than level walking). E-bikes obey one-way streets (Chinese traffic law binds
-non-motor vehicles too; ``oneway:bicycle=no`` is honoured by :mod:`geo.io_osm`); a one-way dead
+non-motor vehicles too; ``oneway:bicycle=no`` is honoured by :mod:`geo.io.osm`); a one-way dead
 end that cannot be ridden out again is not part of the e-bike network, so a stop there is reached
 from the nearest street of the strongly connected main network, the last metres on foot. Snap
 legs are timed at walking speed (an e-bike is pushed off the street).

@@ -2,7 +2,7 @@
 # Fetch the JavaScript/CSS that folium map pages load (Leaflet, jQuery, Bootstrap, Font Awesome,
 # Awesome Markers, MarkerCluster, Leaflet.heat) into service/static/vendor/, so the service's
 # pages work on an office network without internet. Uses `npm pack` (tarballs only; no
-# node_modules); the file list is geo.map_assets.VENDOR_ASSETS. Licences are copied alongside.
+# node_modules); the file list is geo.maps.assets.VENDOR_ASSETS. Licences are copied alongside.
 #
 # Usage: scripts/vendor_leaflet.sh [DEST]      (default DEST: service/static/vendor)
 #        PYTHON=/path/to/python scripts/vendor_leaflet.sh
@@ -16,7 +16,7 @@ command -v npm >/dev/null || { echo "需要 npm（apt-get install npm）" >&2; e
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-MANIFEST="$(cd "$ROOT" && "$PY" -c 'from geo.map_assets import vendor_manifest; print(vendor_manifest(), end="")')"
+MANIFEST="$(cd "$ROOT" && "$PY" -c 'from geo.maps.assets import vendor_manifest; print(vendor_manifest(), end="")')"
 FOLIUM_DIR="$("$PY" -c 'import folium, os; print(os.path.dirname(folium.__file__))')"
 
 unpack() {  # unpack npm spec $1 once; print the directory holding its "package/" folder

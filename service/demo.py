@@ -22,7 +22,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.boundaries import DefaultArea, load_default
-from geo.io import write_geojson
+from geo.io.tables import write_geojson
 from service.storage import CaseFilter, Storage
 
 DATA_LABEL = "模拟数据，仅供演示"
@@ -88,8 +88,8 @@ class Demo:
 
     def simulate(self) -> None:
         """Simulate the year before the plan day and write it as a case export (CSV)."""
-        from geo.sheets_tabular import write_csv_table
-        from geo.simulate import simulate_cases
+        from geo.sheets.tabular import write_csv_table
+        from geo.simulate.generator import simulate_cases
 
         start = self.day - timedelta(days=365)
         cases, truth = simulate_cases(self.area, start=start.isoformat(), days=365)
@@ -111,7 +111,7 @@ class Demo:
 
     def find_hotspots(self) -> None:
         """Hotspots of the last 90 days (all categories), tagged with Gi* significance."""
-        from geo.hotspots import find_hotspots, hotspots_to_geojson
+        from geo.analysis.hotspots import find_hotspots, hotspots_to_geojson
 
         start = pd.Timestamp(self.day, tz=self.tz)
         recent = self.storage.query_cases(CaseFilter(start=start - pd.Timedelta(days=90), end=start))
@@ -125,7 +125,7 @@ class Demo:
 
     def forecast_week(self) -> None:
         """Forecast next week's 150 m cells over the communities (default model)."""
-        from geo.forecast import forecast_cells
+        from geo.forecast.cells import forecast_cells
 
         cases = self.storage.query_cases()
         area = self.area.communities.to_crs(self.working_crs)
@@ -137,9 +137,9 @@ class Demo:
 
     def site_relocation(self) -> None:
         """Default scenario: 5 relocation points covering stall demand within a 500 m walk."""
-        from geo.sheets_tabular import write_xlsx_tables
-        from geo.siting_district import relocation_scenario
-        from geo.siting_plan import siting_geojson_frames, siting_tables
+        from geo.sheets.tabular import write_xlsx_tables
+        from geo.siting.district import relocation_scenario
+        from geo.siting.frames import siting_geojson_frames, siting_tables
 
         scenario = relocation_scenario(
             self.storage.query_cases(), at=pd.Timestamp(self.day, tz=self.tz),

@@ -1,7 +1,7 @@
 """Files the demo writes per squad (combined route-sheet PDF and XLSX, map) and ``index.html``.
 
 Every string from data is escaped before it reaches HTML (``html.escape``), and written to XLSX
-as formula-safe text (:func:`geo.sheets_tabular.write_xlsx_tables`).
+as formula-safe text (:func:`geo.sheets.tabular.write_xlsx_tables`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def squad_map_file(plan: Any, folder: Path, *, communities: gpd.GeoDataFrame,
                    relocation: gpd.GeoDataFrame | None, catchments: gpd.GeoDataFrame | None,
                    data_label: str) -> Path:
     """Write the squad's Folium map: boundaries, stations, cases, hotspots, forecast, routes."""
-    from geo.maps import squad_map
+    from geo.maps.squad import squad_map
 
     sid = plan.squad_id
     area = communities.to_crs(4326).union_all()

@@ -40,7 +40,7 @@ from geo.errors import (
     ValidationError,
     XunchaError,
 )
-from geo.io import ReadLimitError
+from geo.io.tables import ReadLimitError
 
 log = logging.getLogger("xuncha.service")
 

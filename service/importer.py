@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from geo.cases import ParseResult, parse_cases, visible
 from geo.catalogue import default_catalogue
 from geo.errors import Problem
-from geo.io import MAX_TABLE_BYTES
+from geo.io.tables import MAX_TABLE_BYTES
 from service.models import Case, CaseEvent, ImportBatch, utcnow
 from service.settings import Settings
 from service.storage import Storage

@@ -21,7 +21,7 @@ from shapely.geometry import LineString, shape
 from sqlalchemy import select
 
 from geo.errors import InputError, NotFoundError
-from geo.planning_time import as_date
+from geo.planning.clock import as_date
 from service.auth import Principal
 from service.models import Case
 from service.plans import SIM_TAG, load_plan, make_plan, plan_inputs
@@ -148,7 +148,7 @@ def _dt(text: str | None) -> datetime | None:
 
 def _route_sheet(plan: dict[str, Any], route: dict[str, Any], squad: dict[str, Any],
                  communities: gpd.GeoDataFrame | None, label: str) -> Any:
-    from geo.sheet_model import SheetStop, TeamMember, TeamSheet
+    from geo.sheets.model import SheetStop, TeamMember, TeamSheet
 
     staff = {s.get("id"): s for s in squad.get("staff", []) if isinstance(s, dict)}
     members = [TeamMember(str(staff[m].get("name", m)), str(staff[m].get("role", "城管队员")))
@@ -180,7 +180,7 @@ def _route_sheet(plan: dict[str, Any], route: dict[str, Any], squad: dict[str, A
 
 def plan_sheets(storage: Storage, plan: dict[str, Any], squad: dict[str, Any], *,
                 team: str | None = None) -> list[Any]:
-    """Route sheets (:class:`geo.sheet_model.TeamSheet`) of a stored plan, one per team route
+    """Route sheets (:class:`geo.sheets.model.TeamSheet`) of a stored plan, one per team route
     (only ``team`` when given; :class:`NotFoundError` if the plan has no such team)."""
     routes = [r for r in plan.get("routes", []) if team is None or r.get("team") == team]
     if team is not None and not routes:
@@ -257,7 +257,7 @@ def hotspots(storage: Storage, settings: Settings, squads: tuple[str, ...] | Non
              at: datetime | date | None = None, days: int = 90,
              category: str | None = None) -> gpd.GeoDataFrame:
     """Density hotspots (WGS84) of the cases of ``squads`` in the ``days`` before ``at``."""
-    from geo.hotspots import find_hotspots
+    from geo.analysis.hotspots import find_hotspots
 
     t = _at(at, settings.timezone)
 
@@ -276,8 +276,8 @@ def significance(storage: Storage, settings: Settings, squads: tuple[str, ...] |
                  at: datetime | date | None = None, days: int = 90,
                  cell_m: float = 100.0) -> gpd.GeoDataFrame:
     """Gi* cells (WGS84) with cases or significant z, of the cases in the ``days`` before ``at``."""
+    from geo.analysis.significance import hotspot_grid
     from geo.crs import to_working
-    from geo.significance import hotspot_grid
 
     t = _at(at, settings.timezone)
 
@@ -296,8 +296,8 @@ def trends(storage: Storage, settings: Settings, squads: tuple[str, ...] | None,
            at: datetime | date | None = None, days: int = 180, cell_m: float = 150.0,
            period_days: float = 7.0) -> gpd.GeoDataFrame:
     """Emerging hot-spot patterns (WGS84) of the cells with cases in the ``days`` before ``at``."""
+    from geo.analysis.trends import emerging_hotspots
     from geo.crs import to_working
-    from geo.trends import emerging_hotspots
 
     t = _at(at, settings.timezone)
 
@@ -316,7 +316,7 @@ def forecast(storage: Storage, settings: Settings, squads: tuple[str, ...] | Non
              at: datetime | date | None = None, horizon_days: float = 7, cell_m: float = 150,
              top: int | None = 200) -> gpd.GeoDataFrame:
     """Forecast cells (WGS84, best ``top`` ranks) over the communities of ``squads``."""
-    from geo.forecast import forecast_cells
+    from geo.forecast.cells import forecast_cells
 
     t = _at(at, settings.timezone)
 

@@ -17,13 +17,13 @@ import geopandas as gpd
 from sqlalchemy import delete, func, select
 
 from geo.errors import InputError
-from geo.planning import build_stops, plan_day
-from geo.planning_model import DailyPlan
-from geo.planning_time import as_date, day_start
+from geo.labels import OPEN_STATUSES
+from geo.planning.clock import as_date, day_start
+from geo.planning.day import build_stops, plan_day
+from geo.planning.model import DailyPlan
 from service.models import Plan, PlanVisit
 from service.storage import CaseFilter, Storage
 
-OPEN_STATUSES = ("上报", "立案", "派遣", "处置", "核查")
 #: Hotspots for a plan are found among the cases of the last four weeks before the plan day.
 HISTORY_DAYS = 28
 SIM_TAG = "［模拟］"
@@ -36,7 +36,7 @@ def save_plan(storage: Storage, plan: DailyPlan, *, created_by: str = "") -> int
     ----------
     storage : Storage
     plan : DailyPlan
-        From :func:`geo.planning.plan_day`; stored as its :meth:`~DailyPlan.to_json` form.
+        From :func:`geo.planning.day.plan_day`; stored as its :meth:`~DailyPlan.to_json` form.
     created_by : str
         User name or ``cli``.
     """
@@ -104,10 +104,10 @@ def plan_inputs(storage: Storage, day: date | str, *, squads: Sequence[str] | No
     """Read boundaries, recent cases (→ hotspots) and open cases for planning ``day``.
 
     Hotspots are found among the cases reported in the ``history_days`` before the plan day
-    (:func:`geo.hotspots.find_hotspots`, recency counted back from the day's midnight); an area
+    (:func:`geo.analysis.hotspots.find_hotspots`, recency counted back from the day's midnight); an area
     with too few cases simply has none. Open cases are those not 结案/作废 reported before the day.
     """
-    from geo.hotspots import find_hotspots
+    from geo.analysis.hotspots import find_hotspots
 
     d = as_date(day)
     start = day_start(d, storage.tz)

@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from geo.cases import find_control, normalise_case_id
+from geo.labels import Status
 
 Outcome = Literal["当场办理", "转告受理", "代行受理", "告知路径", "耐心解释"]
 """Reception outcomes of a work-log entry (城管进社区工作日志)."""
 
-Status = Literal["上报", "立案", "派遣", "处置", "核查", "结案", "作废"]
 Role = Literal["admin", "planner", "squad_leader", "officer"]
 
 

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pyproj import CRS
 
 BASEMAPS = ("osm", "tianditu", "amap", "local", "none")
-"""The base maps :func:`geo.maps.add_basemap` draws (same tuple as ``geo.maps.BASEMAPS``; kept here
+"""The base maps :func:`geo.maps.squad.add_basemap` draws (same tuple as ``geo.maps.squad.BASEMAPS``; kept here
 so reading the settings does not import folium)."""
 
 
@@ -95,7 +95,7 @@ class Settings(BaseSettings):
             raise ValueError("XUNCHA_BASEMAP=tianditu 需要天地图密钥：请设置 XUNCHA_TIANDITU_KEY")
         if self.basemap == "local":
             from geo.errors import InputError
-            from geo.maps import check_tile_url
+            from geo.maps.squad import check_tile_url
 
             try:
                 check_tile_url(self.tile_url)
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
         return self
 
     def map_options(self) -> dict[str, Any]:
-        """The base-map keyword arguments of :func:`geo.maps.squad_map` for these settings:
+        """The base-map keyword arguments of :func:`geo.maps.squad.squad_map` for these settings:
         ``basemap``, ``tianditu_key``, ``tile_url`` and ``tile_attribution``."""
         return {"basemap": self.basemap, "tianditu_key": self.tianditu_key,
                 "tile_url": self.tile_url, "tile_attribution": self.tile_attribution}

@@ -25,13 +25,14 @@ from sqlalchemy import Select, and_, func, not_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from geo.labels import CLOSED_STATUSES
 from service.db import make_engine, migrate, transaction
 from service.models import Case, CaseEvent, Community, Meta, Squad, Station
 
 CASE_COLUMNS = ("case_id", "category", "category_name", "reported_at", "status", "closed_at",
                 "deadline_at", "description", "address", "source", "coord_system",
                 "community_code", "community", "squad", "lon", "lat")
-FINAL_STATUSES = ("结案", "作废")
+FINAL_STATUSES = tuple(CLOSED_STATUSES)
 """Statuses after which a case is no longer open (no deadline applies)."""
 
 

@@ -1,15 +1,15 @@
 """Parse an uploaded case file in a separate, capped process, so that one file cannot stall or
 exhaust the service.
 
-:func:`read_upload` builds :class:`geo.io.ReadLimits` from the ``XUNCHA_UPLOAD_*`` settings and
-runs :func:`geo.io.read_table` in a fresh interpreter (about 0.5 s to start, most of it importing
+:func:`read_upload` builds :class:`geo.io.tables.ReadLimits` from the ``XUNCHA_UPLOAD_*`` settings and
+runs :func:`geo.io.tables.read_table` in a fresh interpreter (about 0.5 s to start, most of it importing
 pandas) whose address space is capped at ``XUNCHA_IMPORT_MEMORY_MB`` (``RLIMIT_AS``, set after the
 imports, so it caps the parse) and which is killed after ``XUNCHA_IMPORT_TIMEOUT_S`` seconds. The
 job goes in on stdin and the table comes back pickled on stdout. A limit passed answers 413
 (:class:`service.errors.PayloadTooLarge`), a malformed file 400 (:class:`geo.errors.FileReadError`);
 the CLI exits 2 for both.
 
-This module is imported by the child too: it imports nothing heavy besides :mod:`geo.io`.
+This module is imported by the child too: it imports nothing heavy besides :mod:`geo.io.tables`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geo.errors import FileReadError
-from geo.io import ReadLimitError, ReadLimits, read_table
+from geo.io.tables import ReadLimitError, ReadLimits, read_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,11 +46,11 @@ HINTS: dict[str, str] = {
     "max_vertices": "XUNCHA_UPLOAD_MAX_VERTICES",
     "max_members": "固定上限",
 }
-"""The setting that relaxes each :class:`geo.io.ReadLimits` field (quoted in error messages)."""
+"""The setting that relaxes each :class:`geo.io.tables.ReadLimits` field (quoted in error messages)."""
 
 
 def read_limits(settings: Settings, *, max_bytes: int | None = None) -> ReadLimits:
-    """The :class:`geo.io.ReadLimits` of ``settings`` (file size ``max_bytes`` if given, else
+    """The :class:`geo.io.tables.ReadLimits` of ``settings`` (file size ``max_bytes`` if given, else
     ``XUNCHA_MAX_UPLOAD_MB``)."""
     return ReadLimits(
         max_bytes=max_bytes if max_bytes is not None else settings.max_upload_mb * _MIB,
@@ -67,7 +67,7 @@ def read_limits(settings: Settings, *, max_bytes: int | None = None) -> ReadLimi
 
 def read_upload(source: Path | bytes, *, filename: str, settings: Settings,
                 max_bytes: int | None = None) -> pd.DataFrame:
-    """Read a case file with :func:`geo.io.read_table` in a capped child process.
+    """Read a case file with :func:`geo.io.tables.read_table` in a capped child process.
 
     Parameters
     ----------
@@ -76,16 +76,16 @@ def read_upload(source: Path | bytes, *, filename: str, settings: Settings,
     filename : str
         The original file name (its suffix helps to tell the format); "" for a path's own name.
     settings : Settings
-        ``upload_max_*`` (the :class:`geo.io.ReadLimits`), ``import_memory_mb`` and
+        ``upload_max_*`` (the :class:`geo.io.tables.ReadLimits`), ``import_memory_mb`` and
         ``import_timeout_s`` (the child's caps), ``max_upload_mb`` (file size).
     max_bytes : int, optional
         File size limit instead of ``XUNCHA_MAX_UPLOAD_MB`` (the CLI reads local files up to
-        :data:`geo.io.MAX_TABLE_BYTES`).
+        :data:`geo.io.tables.MAX_TABLE_BYTES`).
 
     Returns
     -------
     pandas.DataFrame
-        As :func:`geo.io.read_table` returns it.
+        As :func:`geo.io.tables.read_table` returns it.
 
     Raises
     ------

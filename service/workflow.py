@@ -30,10 +30,11 @@ import numpy as np
 import pandas as pd
 
 from geo.catalogue import Catalogue, default_catalogue
+from geo.labels import CLOSED_STATUSES, STATUSES
 from service.errors import ConflictError, PermissionDenied
 
-STATES: tuple[str, ...] = ("上报", "立案", "派遣", "处置", "核查", "结案", "作废")
-FINAL: frozenset[str] = frozenset({"结案", "作废"})
+STATES: tuple[str, ...] = STATUSES
+FINAL: frozenset[str] = CLOSED_STATUSES
 ROLES: tuple[str, ...] = ("admin", "planner", "squad_leader", "officer")
 SQUAD_ROLES: frozenset[str] = frozenset({"squad_leader", "officer"})
 

@@ -17,7 +17,7 @@ from geo import crs
 from geo.cases import parse_cases
 from geo.catalogue import default_catalogue
 from geo.errors import FileReadError
-from geo.io import read_table
+from geo.io.tables import read_table
 
 HEADER = "case_id,category,reported_at,lon,lat,description\n"
 

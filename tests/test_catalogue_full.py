@@ -10,7 +10,7 @@ import pytest
 
 from geo.catalogue import Catalogue, default_catalogue
 from geo.errors import InputError, ValidationError
-from geo.io import read_catalogue
+from geo.io.tables import read_catalogue
 
 DOMAIN = Path("/work/shared/domain.md")
 

@@ -7,7 +7,7 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from geo.routing import check_solution
+from geo.routing.solve import check_solution
 from service.commands import routing
 
 PROBLEM = {

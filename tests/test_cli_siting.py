@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from geo.siting import evaluate_siting
+from geo.siting.solve import evaluate_siting
 from service.commands import siting
 
 PROBLEM = {
@@ -68,7 +68,7 @@ def test_write_siting_outputs(tmp_path: Path) -> None:
     import pandas as pd
     from shapely import points
 
-    from geo.siting_plan import site_relocation_points
+    from geo.siting.frames import site_relocation_points
 
     xy = [(500_000.0 + 40 * i, 3_420_000.0 + 25 * (i % 3)) for i in range(12)]
     demand = gpd.GeoDataFrame({"weight": [1.0] * 12}, geometry=points(xy), crs="EPSG:4547")

@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from geo.errors import InputError
-from geo.forecast import DEFAULT_METHOD, METHODS, forecast_cells, rank_scores
+from geo.forecast.cells import DEFAULT_METHOD, METHODS, forecast_cells, rank_scores
 
 AT = pd.Timestamp("2024-03-01", tz="Asia/Shanghai")
 HOT = (114.0123, 30.9234)  # downtown Xiaogan

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo.backtest import hit_rate_pai, rolling_origin
-from geo.forecast_models import EventHistory, fit_mixture, naive_4w, prohot
+from geo.forecast.backtest import hit_rate_pai, rolling_origin
+from geo.forecast.models import EventHistory, fit_mixture, naive_4w, prohot
 
 
 def test_hit_rate_and_pai_by_hand() -> None:

@@ -10,9 +10,14 @@ import shapely
 from sklearn.cluster import HDBSCAN
 from sklearn.metrics import adjusted_rand_score
 
-from geo.clustering import aggregate_to_grid, density_labels, merge_close_clusters
+from geo.analysis.clustering import aggregate_to_grid, density_labels, merge_close_clusters
+from geo.analysis.hotspots import (
+    cluster_cases,
+    find_hotspots,
+    hotspots_to_geojson,
+    resolve_category,
+)
 from geo.errors import InputError
-from geo.hotspots import cluster_cases, find_hotspots, hotspots_to_geojson, resolve_category
 
 CRS = "EPSG:4547"
 X0, Y0 = 560_000.0, 3_425_000.0

@@ -15,9 +15,9 @@ from shapely.geometry import LineString, Point, box
 
 from geo.crs import wgs84_to_gcj02
 from geo.errors import CRSError, InputError
-from geo.map_assets import VENDOR_ASSETS, asset_urls, localize_assets, vendor_manifest
-from geo.map_layers import esc, forecast_classes, significance_class
-from geo.maps import district_map, prepare, squad_map
+from geo.maps.assets import VENDOR_ASSETS, asset_urls, localize_assets, vendor_manifest
+from geo.maps.layers import esc, forecast_classes, significance_class
+from geo.maps.squad import district_map, prepare, squad_map
 
 LON0, LAT0 = 113.915, 30.925
 EVIL = "<script>alert(1)</script>`${x}\\"

@@ -176,7 +176,7 @@ def test_css_is_responsive_and_local() -> None:
 def test_basemap_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
-    from geo.maps import BASEMAPS
+    from geo.maps.squad import BASEMAPS
     from service.settings import BASEMAPS as SETTING_CHOICES
     from service.settings import Settings
 

@@ -13,8 +13,8 @@ import pytest
 from shapely.geometry import Point, box
 
 from geo.errors import InputError
-from geo.planning import DailyPlan, build_stops, check_plan, plan_day
-from geo.planning_time import clock_s, hour_windows_s, parse_hours_text
+from geo.planning.clock import clock_s, hour_windows_s, parse_hours_text
+from geo.planning.day import DailyPlan, build_stops, check_plan, plan_day
 from geo.travel import EuclideanTravel
 
 CRS = "EPSG:4547"
@@ -321,7 +321,7 @@ def test_default_squad_routine_plan_is_feasible() -> None:
 
 def test_plan_squads_plans_each_squad_with_its_own_teams() -> None:
     from geo.boundaries import load_default
-    from geo.planning import plan_squads
+    from geo.planning.day import plan_squads
 
     area = load_default()
     squads = [area.squad("chezhan"), area.squad("nanda")]

@@ -8,7 +8,7 @@ import geopandas as gpd
 import pytest
 
 from geo.boundaries import DefaultArea, load_default
-from geo.planning import DailyPlan, build_stops, plan_day
+from geo.planning.day import DailyPlan, build_stops, plan_day
 from service.plans import last_visits, load_plan, plan_dates, save_plan
 from service.storage import Storage
 

@@ -11,7 +11,13 @@ import pytest
 from shapely.geometry import Point
 
 from geo.errors import InfeasibleError, InputError
-from geo.routing import Team, check_solution, parse_patrol_problem, solve_patrol, solve_patrol_gdf
+from geo.routing.solve import (
+    Team,
+    check_solution,
+    parse_patrol_problem,
+    solve_patrol,
+    solve_patrol_gdf,
+)
 from geo.travel import EuclideanTravel
 
 SOLVERS = ["pyvrp", "ortools"]

@@ -1,10 +1,10 @@
-"""Intra-route 2-opt/Or-opt (geo.routing_polish)."""
+"""Intra-route 2-opt/Or-opt (geo.routing.polish)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from geo import routing_polish as rp
+from geo.routing import polish as rp
 
 
 def _circle(n: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from geo.errors import InfeasibleError, ValidationError
-from geo.routing import parse_patrol_problem
+from geo.routing.solve import parse_patrol_problem
 
 
 def _base():

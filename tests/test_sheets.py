@@ -16,7 +16,6 @@ from fpdf import FPDF
 from shapely.geometry import box
 
 from geo.errors import CRSError, InputError
-from geo.sheet_draw import layout_map
 from geo.sheets import (
     SheetStop,
     TeamSheet,
@@ -28,7 +27,8 @@ from geo.sheets import (
     render_xlsx,
     sheet_filename,
 )
-from geo.sheets_pdf import _wrap_line
+from geo.sheets.draw import layout_map
+from geo.sheets.pdf import _wrap_line
 
 LON0, LAT0 = 113.915, 30.925
 EVIL = "<script>alert(1)</script>"

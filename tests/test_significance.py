@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.errors import CRSError, InputError
-from geo.significance import (
+from geo.analysis.significance import (
     bh_reject,
     gi_star,
     hotspot_grid,
@@ -16,6 +15,7 @@ from geo.significance import (
     neighbour_matrix,
     tag_hotspots,
 )
+from geo.errors import CRSError, InputError
 
 CRS = "EPSG:4547"
 

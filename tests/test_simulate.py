@@ -1,4 +1,4 @@
-"""Tests of geo.simulate: the simulated year of cases for the embedded Xiaonan default."""
+"""Tests of geo.simulate.generator: the simulated year of cases for the embedded Xiaonan default."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import shapely
 
 from geo.boundaries import DefaultArea, assign_community, load_default
 from geo.errors import InputError
-from geo.simulate import simulate_cases
+from geo.simulate.generator import simulate_cases
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from geo.errors import InfeasibleError, InputError
-from geo.siting import evaluate_siting, solve_matrix, solve_siting
-from geo.siting_heuristics import pmedian_greedy, pmedian_swap
-from geo.siting_lagrange import pmedian_bnb
-from geo.siting_problem import parse_problem
+from geo.siting.heuristics import pmedian_greedy, pmedian_swap
+from geo.siting.lagrange import pmedian_bnb
+from geo.siting.problem import parse_problem
+from geo.siting.solve import evaluate_siting, solve_matrix, solve_siting
 
 
 def _instance(seed: int, n: int = 14, m: int = 9, *, integer: bool = False) -> dict[str, Any]:
@@ -181,7 +181,7 @@ def test_bad_input_names_the_problem(problem: dict[str, Any], needle: str) -> No
 
 
 def test_heuristic_path_reports_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    import geo.siting as siting
+    import geo.siting.solve as siting
 
     monkeypatch.setattr(siting, "MAX_DENSE_CELLS", 10)
     prob = parse_problem({**_instance(2, n=30, m=20), "model": "pmedian", "sites": 3})
@@ -193,7 +193,7 @@ def test_heuristic_path_reports_bound(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_highs_chain_model_agrees_with_bnb(seed: int) -> None:
-    from geo.siting_models import pmedian_exact
+    from geo.siting.milp import pmedian_exact
 
     rng = np.random.default_rng(seed)
     xy = rng.uniform(0, 100, (45, 2))

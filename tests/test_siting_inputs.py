@@ -13,15 +13,15 @@ from shapely import points
 from shapely.geometry import LineString, Point, box
 
 from geo.errors import InputError
-from geo.siting_inputs import apply_exclusions, candidate_grid, stall_demand
-from geo.siting_maps import siting_layer
-from geo.siting_plan import (
+from geo.maps.siting import siting_layer
+from geo.siting.frames import (
     compare_scenarios,
     coverage_curve,
     site_relocation_points,
     siting_geojson_frames,
     siting_tables,
 )
+from geo.siting.inputs import apply_exclusions, candidate_grid, stall_demand
 
 CRS = "EPSG:4547"
 X0, Y0 = 500_000.0, 3_420_000.0  # inside CGCS2000 zone 38 (Xiaogan)

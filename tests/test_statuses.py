@@ -9,7 +9,7 @@ import pytest
 
 from geo.cases import STATUSES
 from geo.errors import InputError
-from geo.io import read_package_text
+from geo.io.tables import read_package_text
 from geo.statuses import WORKFLOW_STATUSES, StatusVocabulary, default_statuses
 
 

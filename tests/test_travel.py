@@ -11,8 +11,8 @@ import pytest
 from shapely.geometry import Point
 
 from geo.errors import FileReadError, InputError
-from geo.io_roads import read_road_graph
-from geo.routing import Team, solve_patrol_gdf
+from geo.io.roads import read_road_graph
+from geo.routing.solve import Team, solve_patrol_gdf
 from geo.travel import (
     DEFAULT_CIRCUITY,
     EBIKE_SPEED_MPS,

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import shapely
 
+from geo.analysis.trends import classify, emerging_hotspots, mann_kendall, space_time_cube
 from geo.errors import InputError
-from geo.trends import classify, emerging_hotspots, mann_kendall, space_time_cube
 
 CRS = "EPSG:4547"
 X0, Y0 = 500_000.0, 3_400_000.0

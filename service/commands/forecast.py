@@ -1,6 +1,6 @@
 """``xuncha forecast``: score grid cells by expected cases in the next days (design.md §5).
 
-Input: a case table (CSV/XLSX/GeoJSON, read by :func:`geo.io.read_table`) with columns
+Input: a case table (CSV/XLSX/GeoJSON, read by :func:`geo.io.tables.read_table`) with columns
 ``case_id, category, reported_at, lon, lat`` (WGS84; the Chinese headers 案件编号, 问题类型,
 上报时间, 经度, 纬度 are accepted too). ``reported_at`` is read as naive local wall-clock time:
 a trailing UTC offset (``+08:00``, ``Z``) is ignored, and a case is used when its
@@ -23,8 +23,8 @@ import pandas as pd
 import typer
 
 from geo.errors import InputError, Problem, ValidationError, XunchaError
-from geo.forecast import DEFAULT_METHOD, METHODS, forecast_cells
-from geo.io import read_geofile, read_table, write_geojson
+from geo.forecast.cells import DEFAULT_METHOD, METHODS, forecast_cells
+from geo.io.tables import read_geofile, read_table, write_geojson
 
 _ALIASES = {
     "案件编号": "case_id",

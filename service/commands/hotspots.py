@@ -1,6 +1,6 @@
 """``xuncha hotspots``: density hotspots of a case file as GeoJSON polygons (design.md §5).
 
-Input: a case table (CSV/XLSX/GeoJSON, read by :func:`geo.io.read_table`) with columns
+Input: a case table (CSV/XLSX/GeoJSON, read by :func:`geo.io.tables.read_table`) with columns
 ``case_id, category, reported_at, lon, lat`` (WGS84; the Chinese headers 案件编号, 问题类型,
 上报时间, 经度, 纬度 are accepted). ``reported_at`` with a UTC offset is converted to ``--tz``
 (Asia/Shanghai by default); without one it is local time in ``--tz``. Rows with missing or
@@ -8,7 +8,7 @@ unreadable times still count spatially; their time fields are left out (a note s
 
 Output: an RFC 7946 FeatureCollection, one Polygon feature per hotspot (WGS84) with
 ``hotspot_id``, ``case_count``, ``category``, ``peak_hours`` and the other properties of
-:func:`geo.hotspots.find_hotspots`. No hotspot: an empty FeatureCollection, exit 0.
+:func:`geo.analysis.hotspots.find_hotspots`. No hotspot: an empty FeatureCollection, exit 0.
 Bad input (unreadable file, missing columns, bad coordinates, unknown category): exit 1 with a
 message in Chinese.
 
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import typer
 
+from geo.analysis.hotspots import find_hotspots, hotspots_to_geojson
 from geo.errors import Problem, ValidationError, XunchaError
-from geo.hotspots import find_hotspots, hotspots_to_geojson
-from geo.io import read_table
+from geo.io.tables import read_table
 
 _ALIASES = {"案件编号": "case_id", "问题类型": "category", "上报时间": "reported_at",
             "经度": "lon", "纬度": "lat", "问题名称": "category_name", "所属社区": "community",

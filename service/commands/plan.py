@@ -1,8 +1,8 @@
 """``xuncha plan``: the daily patrol plan of every squad (or one), stored, with sheets and maps.
 
 For each squad: stops from the last four weeks' hotspots, due re-inspections, relocation points
-(``--relocation``) and the revisit rule (:mod:`geo.planning_stops`), routes for the available
-teams (:func:`geo.planning.plan_day`), an independent feasibility check, the plan stored in the
+(``--relocation``) and the revisit rule (:mod:`geo.planning.stops`), routes for the available
+teams (:func:`geo.planning.day.plan_day`), an independent feasibility check, the plan stored in the
 database (so tomorrow's "days since last visit" is real), and in ``OUT/<squad>/``:
 ``plan.json``, one route sheet per team as PDF, XLSX and HTML, and ``map.html``.
 
@@ -27,8 +27,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from geo.errors import XunchaError
-from geo.planning_model import DailyPlan
-from geo.planning_time import as_date
+from geo.planning.clock import as_date
+from geo.planning.model import DailyPlan
 from service.settings import Settings
 
 console = Console()
@@ -70,7 +70,7 @@ def write_plan_files(plan: DailyPlan, out: Path, *, communities: gpd.GeoDataFram
 def _write_map(plan: DailyPlan, out: Path, comm: gpd.GeoDataFrame,
                stations: gpd.GeoDataFrame | None, hotspots: gpd.GeoDataFrame | None,
                data_label: str) -> Path:
-    from geo.maps import squad_map
+    from geo.maps.squad import squad_map
 
     sid = plan.squad_id
     st = stations[stations["squad"] == sid] if stations is not None and "squad" in stations else stations

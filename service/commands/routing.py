@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from geo.errors import XunchaError
-from geo.routing import DEFAULT_SOLVER, SOLVERS, solve_patrol
+from geo.routing.solve import DEFAULT_SOLVER, SOLVERS, solve_patrol
 from service.commands.common import read_json, write_json
 
 

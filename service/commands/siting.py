@@ -17,15 +17,15 @@ import pandas as pd
 import typer
 
 from geo.errors import XunchaError
-from geo.siting import solve_siting
-from geo.siting_plan import siting_geojson_frames, siting_tables
-from geo.siting_problem import MODEL_NAMES
+from geo.siting.frames import siting_geojson_frames, siting_tables
+from geo.siting.problem import MODEL_NAMES
+from geo.siting.solve import solve_siting
 from service.commands.common import read_json, write_json
 
 
 def write_siting_outputs(sites: gpd.GeoDataFrame, out_dir: Path, *, stem: str = "疏导点"
                          ) -> dict[str, Path]:
-    """Write a scenario from :func:`geo.siting_plan.site_relocation_points` to ``out_dir``.
+    """Write a scenario from :func:`geo.siting.frames.site_relocation_points` to ``out_dir``.
 
     Files: ``<stem>.geojson`` (site points, WGS84), ``<stem>_服务范围.geojson`` (catchments) and
     ``<stem>.xlsx`` (sheets 疏导点 and 方案概况). Returns the paths by kind.

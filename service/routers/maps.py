@@ -5,7 +5,7 @@ hotspots, next week's forecast and the day's routes per team. ``GET /maps/distri
 planner): every community, hotspots and the stored routes of the day. Leaflet and the other
 scripts load from ``/static/vendor`` (no internet needed for the page itself; only the base-map
 tiles come from the configured tile service). Every value from data is escaped by
-:mod:`geo.map_layers`.
+:mod:`geo.maps.layers`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _digest(obj: Any) -> str:
 def render_map(storage: Storage, settings: Settings, *, squads: tuple[str, ...] | None,
                day: date, plans: list[dict[str, Any]], title: str) -> str:
     """The map page (HTML) of ``squads`` (None = district) with the routes of ``plans``."""
-    from geo.maps import squad_map
+    from geo.maps.squad import squad_map
 
     key = (storage.url, "map", squads, day, _digest([p.get("routes") for p in plans]),
            storage.count_cases(CaseFilter(squads=squads)), title)

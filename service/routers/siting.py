@@ -1,9 +1,9 @@
 """Relocation-point siting scenarios (疏导点选址方案) for planners.
 
 ``POST /api/siting/scenarios`` computes a scenario from the stored stall cases (demand weighted by
-recency and market hours, :func:`geo.siting_inputs.stall_demand`), candidate points on a grid
+recency and market hours, :func:`geo.siting.inputs.stall_demand`), candidate points on a grid
 inside the chosen squads' communities, and a maximal-covering (or p-median / set-covering) model
-(:func:`geo.siting_plan.site_relocation_points`); the result is stored and can be listed, read
+(:func:`geo.siting.frames.site_relocation_points`); the result is stored and can be listed, read
 and drawn (``GET /maps/siting/{id}``). Admins and planners only.
 """
 
@@ -73,8 +73,8 @@ def _read_landmarks(directory: FilePath | None) -> gpd.GeoDataFrame | None:
 
 def run_scenario(storage: Storage, settings: Settings, params: ScenarioCreate) -> dict[str, Any]:
     """Compute a scenario and return its JSON result (summary, sites, catchments)."""
-    from geo.siting_district import relocation_scenario
-    from geo.siting_plan import siting_geojson_frames
+    from geo.siting.district import relocation_scenario
+    from geo.siting.frames import siting_geojson_frames
 
     squads = tuple(params.squads) if params.squads else None
     known = {s["id"] for s in storage.squads()}
@@ -184,7 +184,7 @@ def scenario_frames(result: dict[str, Any]) -> tuple[gpd.GeoDataFrame | None,
 def scenario_map(scenario_id: ScenarioId, storage: StorageDep, settings: SettingsDep,
                  _user: Planner) -> HTMLResponse:
     """The scenario's points and catchments over the communities (assets from /static)."""
-    from geo.maps import squad_map
+    from geo.maps.squad import squad_map
 
     sc = get_scenario(storage, scenario_id)
     pts, areas = scenario_frames(sc)

@@ -1,4 +1,4 @@
-"""geo.io_osm: an .osm.pbf / .osm written in code with pyosmium, a GeoPackage of centre lines."""
+"""geo.io.osm: an .osm.pbf / .osm written in code with pyosmium, a GeoPackage of centre lines."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pyproj import Geod
 from shapely.geometry import LineString, Point, box
 
 from geo.errors import FileReadError, InputError
-from geo.io_osm import read_osm_network
+from geo.io.osm import read_osm_network
 from geo.travel import NetworkTravel
 
 GEOD = Geod(ellps="WGS84")

@@ -165,7 +165,7 @@ def test_csv_table_writer(tmp_path: Path) -> None:
 
 
 def _sites() -> gpd.GeoDataFrame:
-    from geo.siting_plan import site_relocation_points
+    from geo.siting.frames import site_relocation_points
 
     xy = [(500_000.0 + 40 * i, 3_420_000.0 + 25 * (i % 3)) for i in range(14)]
     demand = gpd.GeoDataFrame({"weight": [1.0] * len(xy)}, geometry=points(xy), crs="EPSG:4547")
@@ -175,7 +175,7 @@ def _sites() -> gpd.GeoDataFrame:
 
 
 def test_siting_sheets_are_formula_safe(tmp_path: Path) -> None:
-    from geo.siting_plan import siting_tables
+    from geo.siting.frames import siting_tables
 
     sites = _sites()
     # as the CLI (service/commands/siting.py) writes them: plain pandas to_excel
@@ -219,7 +219,7 @@ def test_demo_route_table_xlsx(tmp_path: Path) -> None:
 
 
 def test_demo_cases_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import geo.simulate
+    import geo.simulate.generator
     from service.demo import CASE_COLUMNS, Demo
 
     n = len(PAYLOADS)
@@ -228,7 +228,7 @@ def test_demo_cases_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     cases["description"] = PAYLOADS[::-1]
     cases["lon"], cases["lat"] = 113.92, 30.93
     truth = gpd.GeoDataFrame({"id": [1]}, geometry=[Point(113.9, 30.9)], crs=4326)
-    monkeypatch.setattr(geo.simulate, "simulate_cases", lambda *_a, **_k: (cases, truth))
+    monkeypatch.setattr(geo.simulate.generator, "simulate_cases", lambda *_a, **_k: (cases, truth))
     demo = Demo(tmp_path / "demo", day=date(2026, 5, 12), db_url=None, tz=TZ,
                 working_crs="EPSG:4547")
     try:

@@ -25,10 +25,10 @@ from pages_support import TZ, Site, build_site
 from shapely import points
 from shapely.geometry import LineString, Point, box
 
-from geo.io import read_geofile
-from geo.maps import check_tile_url, district_map, squad_map
-from geo.siting_maps import siting_layer
-from geo.siting_plan import site_relocation_points
+from geo.io.tables import read_geofile
+from geo.maps.siting import siting_layer
+from geo.maps.squad import check_tile_url, district_map, squad_map
+from geo.siting.frames import site_relocation_points
 
 LON0, LAT0 = 113.915, 30.925
 PAYLOADS: dict[str, str] = {

@@ -4,7 +4,7 @@ Each malicious file is built in code, small: an XLSX whose shared strings declar
 than the limit, one whose sheet expands to many rows (with and without a ``dimension``, or with a
 far-away cell), zip members that lie about their size or overlap, a DTD; a CSV with a 1M-column
 header and one with a 10 MB line; a GeoJSON with too many coordinates. Each is refused by
-:func:`geo.io.read_table` with the limit named, by the capped worker
+:func:`geo.io.tables.read_table` with the limit named, by the capped worker
 (:func:`service.upload_worker.read_upload`), through ``POST /api/cases/import`` (413 for a
 limit, 400 for a malformed file, the Chinese message naming the setting) and by ``xuncha import``
 (exit 2). The worker's memory and time caps stop a runaway parse that passes every limit.
@@ -32,7 +32,7 @@ from api_support import Api, build_api, database_url, point_in
 from typer.testing import CliRunner
 
 from geo.errors import FileReadError
-from geo.io import ReadLimitError, ReadLimits, read_table
+from geo.io.tables import ReadLimitError, ReadLimits, read_table
 from service.cli import app as cli_app
 from service.errors import PayloadTooLarge
 from service.settings import Settings
@@ -152,7 +152,7 @@ def refused(source: bytes, limit: str, *words: str, limits: ReadLimits = SMALL,
     return info.value
 
 
-# ---------------------------------------------------------------- geo.io.read_table
+# ---------------------------------------------------------------- geo.io.tables.read_table
 
 def test_small_handmade_files_still_read() -> None:
     df = read_table(good_xlsx(), limits=SMALL)  # positive control for every XLSX built here

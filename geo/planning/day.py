@@ -1,0 +1,388 @@
+"""The daily patrol plan of a squad: stops → patrol problem → routes per team, checked.
+
+:func:`build_stops` (:mod:`geo.planning.stops`) turns hotspots, open cases, relocation points and
+the communities' last visits into candidate stops; :func:`plan_day` builds the patrol problem of
+design.md §5 for the squad's available teams, solves it with :func:`geo.routing.solve.solve_patrol`
+and returns a :class:`DailyPlan`, checked twice: by the routing core's checker on the problem and
+by :func:`geo.planning.check.check_plan`, which re-walks every team's day from the plan alone.
+
+Lunch break: each team's shift is split at its break into two halves that the solver sees as two
+teams (``<team>#1``, ``<team>#2``): the first half ends at the team's start station, the second
+starts there — the team eats at its work station (工作站) and never serves a stop during the break.
+This is exact (no approximation of a break "somewhere on the way") and needs nothing beyond the
+JSON contract; the cost is the walk back to the station, which the plan counts.
+
+Infeasible requirements degrade, never fail: a required stop that no team can reach in time is
+made optional first; if the solver still cannot visit every required stop, the routine
+community patrols (社区巡查) become optional with doubled priority, then the re-inspections (复查);
+each step is written to ``warnings``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time as _time
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import Transformer
+from shapely.geometry import LineString
+
+from geo.crs import WGS84, require_metric
+from geo.errors import InfeasibleError, InputError
+from geo.planning.check import check_plan
+from geo.planning.clock import as_date, at_seconds, day_start, team_break_s, team_shift_s
+from geo.planning.model import DailyPlan, PlannedVisit, TeamRoute
+from geo.planning.stops import KINDS, SERVICE_S, STOP_COLUMNS, build_stops
+from geo.routing.model import PatrolProblem, check_reachability, reach_reason
+from geo.routing.solve import check_solution, solve_patrol
+from geo.routing.validate import parse_patrol_problem
+from geo.travel import DEFAULT_CIRCUITY, SPEEDS_MPS, WALK_SPEED_MPS, EuclideanTravel, TravelModel
+
+__all__ = [
+    "DEFAULT_TIME_LIMIT_S",
+    "KINDS",
+    "SERVICE_S",
+    "STOP_COLUMNS",
+    "DailyPlan",
+    "PlannedVisit",
+    "TeamRoute",
+    "build_stops",
+    "check_plan",
+    "plan_day",
+    "plan_squads",
+]
+
+DEFAULT_TIME_LIMIT_S = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Half:
+    id: str
+    team: dict[str, Any]
+    start: str
+    end: str
+    shift_s: tuple[float, float]
+    speed_mps: float
+
+
+def plan_day(
+    *,
+    squad: dict[str, Any],
+    date: date | str,
+    stops: gpd.GeoDataFrame,
+    stations: gpd.GeoDataFrame,
+    travel: TravelModel | None = None,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    unavailable_teams: Sequence[str] = (),
+    tz: str = "Asia/Shanghai",
+    solver: str = "pyvrp",
+    seed: int = 0,
+) -> DailyPlan:
+    """Plan the squad's day: routes for its available teams over ``stops``.
+
+    Parameters
+    ----------
+    squad : dict
+        ``id``, ``name``, ``teams`` (``id``, ``name``, ``members``, ``start_station``,
+        ``end_station``, ``shift_start``, ``shift_end``, optional ``break``
+        ``{start, end}``, ``mode`` walk|ebike), optional ``staff``.
+    date : date or str
+        The plan day (local, ``tz``).
+    stops : GeoDataFrame
+        From :func:`build_stops` (metric CRS; ``stop_id``, ``priority``, ``service_s``,
+        ``windows_s``, ``required`` …).
+    stations : GeoDataFrame
+        Work stations (``code``, ``community_code``, ``name``); a team's station may be given
+        by either code.
+    travel : TravelModel, optional
+        Distances in the stops' CRS; default :class:`~geo.travel.EuclideanTravel` with circuity
+        1.3. Speeds come from each team's ``mode`` (walk 1.2 m/s, ebike 4.5 m/s).
+    time_limit_s : float
+        Solver time budget per solve.
+    unavailable_teams : sequence of str
+        Team ids off duty today.
+    tz : str
+        Time zone of the plan day.
+    solver, seed
+        Passed to :func:`geo.routing.solve.solve_patrol`.
+
+    Returns
+    -------
+    DailyPlan
+        ``violations`` is empty when both independent checks pass.
+
+    Raises
+    ------
+    InputError
+        No available team, an unknown station, or stops without a metric CRS.
+    SolverError
+        The solver failed.
+    """
+    t0 = _time.perf_counter()
+    crs = require_metric(stops.crs, what="巡查点")
+    travel = travel if travel is not None else EuclideanTravel(circuity=DEFAULT_CIRCUITY)
+    teams = _available(squad, unavailable_teams)
+    stations_w = stations.to_crs(crs)
+    halves = _halves(teams)
+    site_xy = _site_xy(halves, stations_w)
+    stops = _usable(stops.copy(), warnings := list(stops.attrs.get("warnings", [])))
+    problem = _problem(halves, site_xy, stops, travel, time_limit_s)
+    parsed = _parse(problem, travel)
+    parsed = _drop_unreachable(parsed, problem, stops, warnings)
+    solution, parsed = _solve(parsed, problem, stops, warnings, time_limit_s, solver, seed)
+    violations = [f"路径检查：{v}" for v in check_solution(parsed, solution)]
+    plan = _assemble(squad, as_date(date), tz, crs, halves, teams, stations_w, site_xy, stops,
+                     solution, travel, warnings, tuple(unavailable_teams), problem)
+    plan.violations = violations + check_plan(plan, travel=travel)
+    plan.solve_time_s = _time.perf_counter() - t0
+    return plan
+
+
+def plan_squads(
+    *,
+    squads: Sequence[dict[str, Any]],
+    date: date | str,
+    communities: gpd.GeoDataFrame,
+    stations: gpd.GeoDataFrame,
+    hotspots: gpd.GeoDataFrame | None = None,
+    open_cases: gpd.GeoDataFrame | None = None,
+    relocation_points: gpd.GeoDataFrame | None = None,
+    last_visits: Mapping[str, Mapping[str, date]] | None = None,
+    revisit_days: int = 3,
+    unavailable_teams: Sequence[str] = (),
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    travel: TravelModel | None = None,
+    tz: str = "Asia/Shanghai",
+) -> list[DailyPlan]:
+    """:func:`build_stops` + :func:`plan_day` for several squads (e.g. the whole district).
+
+    ``last_visits`` maps squad id → community code → last visit day (default: none, so every
+    community is due); ``unavailable_teams`` may mix teams of all squads.
+    """
+    plans = []
+    for squad in squads:
+        own = {t.get("id") for t in squad.get("teams", [])}
+        off = tuple(u for u in unavailable_teams if u in own)
+        stops = build_stops(squad=squad, date=date, communities=communities, hotspots=hotspots,
+                            open_cases=open_cases, relocation_points=relocation_points,
+                            last_visit=(last_visits or {}).get(str(squad.get("id")), {}),
+                            revisit_days=revisit_days, unavailable_teams=off, tz=tz)
+        plans.append(plan_day(squad=squad, date=date, stops=stops, stations=stations,
+                              travel=travel, time_limit_s=time_limit_s,
+                              unavailable_teams=off, tz=tz))
+    return plans
+
+
+def _available(squad: dict[str, Any], unavailable: Sequence[str]) -> list[dict[str, Any]]:
+    known = {t.get("id") for t in squad.get("teams", [])}
+    unknown = [u for u in unavailable if u not in known]
+    if unknown:
+        raise InputError(f"中队 {squad.get('id')} 没有队伍 {'、'.join(unknown)}；可用：{'、'.join(map(str, known))}。")
+    teams = [t for t in squad.get("teams", []) if t.get("id") not in set(unavailable)]
+    if not teams:
+        raise InputError(f"中队 {squad.get('id')} 今天没有可用的队伍；请检查不在岗的队伍。")
+    return teams
+
+
+def _halves(teams: list[dict[str, Any]]) -> list[_Half]:
+    out = []
+    for t in teams:
+        lo, hi = team_shift_s(t)
+        brk = team_break_s(t)
+        speed = SPEEDS_MPS.get(str(t.get("mode", "walk")), WALK_SPEED_MPS)
+        start, end = f"site-{t['start_station']}", f"site-{t.get('end_station') or t['start_station']}"
+        if brk is None:
+            out.append(_Half(f"{t['id']}#1", t, start, end, (lo, hi), speed))
+            continue
+        out.append(_Half(f"{t['id']}#1", t, start, start, (lo, brk[0]), speed))
+        out.append(_Half(f"{t['id']}#2", t, start, end, (brk[1], hi), speed))
+    return out
+
+
+def _station_row(stations: gpd.GeoDataFrame, key: str) -> Any:
+    for col in ("code", "community_code"):
+        if col in stations.columns:
+            hit = stations[stations[col].astype(str) == str(key)]
+            if len(hit):
+                return hit.iloc[0]
+    raise InputError(f"找不到工作站「{key}」（按 code 或 community_code 查找）；请检查中队数据的 start_station/end_station。")
+
+
+def _site_xy(halves: list[_Half], stations: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
+    out = {}
+    for h in halves:
+        for site in (h.start, h.end):
+            if site not in out:
+                p = _station_row(stations, site.removeprefix("site-")).geometry
+                out[site] = (float(p.x), float(p.y))
+    return out
+
+
+def _usable(stops: gpd.GeoDataFrame, warnings: list[str]) -> gpd.GeoDataFrame:
+    missing = [c for c in ("stop_id", "priority", "service_s", "windows_s", "required") if c not in stops.columns]
+    if missing:
+        raise InputError(f"巡查点缺少列 {missing}；请用 build_stops() 生成。")
+    empty = [len(w) == 0 for w in stops["windows_s"]]
+    if any(empty):
+        warnings.append(f"巡查点 {'、'.join(stops.loc[empty, 'stop_id'])} 没有班次内的时间窗，已略过。")
+    stops = stops[[not e for e in empty]].reset_index(drop=True)
+    stops["required"] = stops["required"].astype(bool)
+    return stops
+
+
+def _problem(halves: list[_Half], site_xy: dict[str, tuple[float, float]], stops: gpd.GeoDataFrame,
+             travel: TravelModel, time_limit_s: float) -> dict[str, Any]:
+    circuity = travel.circuity if isinstance(travel, EuclideanTravel) else 1.0
+    return {
+        "teams": [{"id": h.id, "start": h.start, "end": h.end, "shift_s": list(h.shift_s),
+                   "speed_mps": h.speed_mps} for h in halves],
+        "sites": [{"id": s, "x": xy[0], "y": xy[1]} for s, xy in site_xy.items()],
+        "stops": [{"id": str(r.stop_id), "x": float(r.geometry.x), "y": float(r.geometry.y),
+                   "priority": float(r.priority), "service_s": float(r.service_s),
+                   "windows_s": [[float(a), float(b)] for a, b in r.windows_s],
+                   "required": bool(r.required)} for r in stops.itertuples()],
+        "travel": {"metric": "euclidean", "circuity": circuity},
+        "objective": "priority", "time_limit_s": time_limit_s,
+    }
+
+
+def _parse(problem: dict[str, Any], travel: TravelModel) -> PatrolProblem:
+    base = parse_patrol_problem(problem, check=False)
+    if isinstance(travel, EuclideanTravel):
+        return base
+    assert base.xy is not None
+    dist = travel.distance_matrix(base.xy)
+    return dataclasses.replace(base, cost=dist, dist_m=np.broadcast_to(dist, (len(base.team_ids), *dist.shape)),
+                               time_s=dist[None, :, :] / base.speed_mps[:, None, None])
+
+
+def _with_required(parsed: PatrolProblem, problem: dict[str, Any], stops: gpd.GeoDataFrame,
+                   keep: np.ndarray) -> PatrolProblem:
+    stops["required"] = keep
+    for d, r in zip(problem["stops"], keep, strict=True):
+        d["required"] = bool(r)
+    return dataclasses.replace(parsed, required=keep.copy())
+
+
+def _drop_unreachable(parsed: PatrolProblem, problem: dict[str, Any], stops: gpd.GeoDataFrame,
+                      warnings: list[str]) -> PatrolProblem:
+    req = parsed.required.copy()
+    lost = [s for s in np.flatnonzero(req)
+            if all(reach_reason(parsed, t, int(s)) is not None for t in range(len(parsed.team_ids)))]
+    if not lost:
+        return parsed
+    req[lost] = False
+    warnings.append("以下必访点在任何队伍的班次内都无法按时到达，已改为非必访：" +
+                    "、".join(parsed.stop_ids[s] for s in lost))
+    return _with_required(parsed, problem, stops, req)
+
+
+def _solve(parsed: PatrolProblem, problem: dict[str, Any], stops: gpd.GeoDataFrame,
+           warnings: list[str], time_limit_s: float, solver: str, seed: int
+           ) -> tuple[dict[str, Any], PatrolProblem]:
+    steps = [("社区巡查", "社区巡查必访点无法全部排入班次，已改为高优先级（×2）的非必访点，请人工关注："),
+             ("复查", "到期复查无法全部排入班次，已改为非必访点，请人工安排："),
+             (None, "其余必访点无法全部排入班次，已改为非必访点：")]
+    while True:
+        try:
+            check_reachability(parsed)
+            return solve_patrol(parsed, time_limit_s=time_limit_s, solver=solver, seed=seed), parsed
+        except InfeasibleError:
+            if not parsed.required.any() or not steps:
+                raise
+            kind, text = steps.pop(0)
+            hit = parsed.required & (stops["kind"].to_numpy() == kind if kind else True)
+            if not hit.any():
+                continue
+            warnings.append(text + "、".join(stops.loc[hit, "stop_id"]))
+            if kind == "社区巡查":
+                stops.loc[hit, "priority"] = stops.loc[hit, "priority"] * 2
+                prio = parsed.priority.copy()
+                prio[hit] *= 2
+                for d, p in zip(problem["stops"], prio, strict=True):
+                    d["priority"] = float(p)
+                parsed = dataclasses.replace(parsed, priority=prio)
+            parsed = _with_required(parsed, problem, stops, parsed.required & ~hit)
+
+
+def _path(travel: TravelModel, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    coords: list[tuple[float, float]] = []
+    for a, b in itertools.pairwise(pts):
+        if a != b:
+            seg = [(float(x), float(y)) for x, y, *_ in travel.path(a, b).coords]
+            coords += seg[1:] if coords and coords[-1] == seg[0] else seg
+    return coords or [pts[0], pts[-1]]
+
+
+def _assemble(squad: dict[str, Any], day: date, tz: str, crs: Any, halves: list[_Half],
+              teams: list[dict[str, Any]], stations: gpd.GeoDataFrame,
+              site_xy: dict[str, tuple[float, float]], stops: gpd.GeoDataFrame,
+              solution: dict[str, Any], travel: TravelModel, warnings: list[str],
+              unavailable: tuple[str, ...], problem: dict[str, Any]) -> DailyPlan:
+    midnight = day_start(day, tz)
+    by_id = stops.set_index("stop_id", drop=False)
+    routes_by_half = {r["team"]: r for r in solution["routes"]}
+    to_wgs = Transformer.from_crs(crs, WGS84, always_xy=True)
+    routes = []
+    for t in teams:
+        mine = [h for h in halves if h.team is t]
+        station = _station_row(stations, t["start_station"])
+        ll = to_wgs.transform(station.geometry.x, station.geometry.y)
+        route = TeamRoute(
+            team_id=str(t["id"]), team_name=str(t.get("name", t["id"])),
+            mode=str(t.get("mode", "walk")), speed_mps=mine[0].speed_mps,
+            members=[str(m) for m in t.get("members", [])],
+            start_station=str(t["start_station"]),
+            end_station=str(t.get("end_station") or t["start_station"]),
+            start_name=str(station.get("name", "")), start_xy=site_xy[mine[0].start],
+            end_xy=site_xy[mine[-1].end], start_lonlat=(float(ll[0]), float(ll[1])),
+            shift_s=team_shift_s(t), break_s=team_break_s(t),
+            leave_s=float(routes_by_half[mine[0].id].get("start_s", mine[0].shift_s[0])),
+            return_s=float(routes_by_half[mine[-1].id].get("end_s", mine[-1].shift_s[1])),
+            day_start=midnight)
+        pts: list[tuple[float, float]] = []
+        for h in mine:
+            r = routes_by_half[h.id]
+            route.distance_m += float(r["distance_m"])
+            route.duration_s += float(r["duration_s"])
+            pts.append(site_xy[h.start])
+            for v in r["visits"]:
+                route.visits.append(_visit(len(route.visits) + 1, by_id.loc[v["id"]], v, midnight))
+                pts.append((route.visits[-1].x, route.visits[-1].y))
+            pts.append(site_xy[h.end])
+        route.geometry = LineString(_path(travel, pts))
+        route.geometry_wgs84 = shapely.transform(route.geometry, lambda xy: np.column_stack(
+            to_wgs.transform(xy[:, 0], xy[:, 1])))
+        routes.append(route)
+    unvisited = [{"stop_id": str(r.stop_id), "kind": r.kind, "what": r.what,
+                  "priority": float(r.priority), "required": bool(r.required),
+                  "community_code": r.community_code, "community": r.community,
+                  "lon": float(r.lon), "lat": float(r.lat)}
+                 for r in by_id.loc[list(solution["unvisited"])].itertuples()]
+    return DailyPlan(squad=squad, date=day, tz=tz, crs=crs.to_string(), routes=routes,
+                     stops=stops, unvisited=unvisited, warnings=warnings,
+                     unavailable_teams=unavailable, problem=problem, solution=solution)
+
+
+def _visit(seq: int, row: Any, v: dict[str, Any], midnight: Any) -> PlannedVisit:
+    def text(col: str) -> str:
+        val = row.get(col)
+        return "" if val is None or (isinstance(val, float) and np.isnan(val)) else str(val)
+
+    return PlannedVisit(
+        seq=seq, stop_id=str(row["stop_id"]), kind=str(row["kind"]),
+        arrive_s=float(v["arrive_s"]), depart_s=float(v["depart_s"]),
+        arrive=at_seconds(midnight, v["arrive_s"]), depart=at_seconds(midnight, v["depart_s"]),
+        x=float(row.geometry.x), y=float(row.geometry.y),
+        lon=float(row["lon"]), lat=float(row["lat"]), priority=float(row["priority"]),
+        required=bool(row["required"]), service_s=float(row["service_s"]),
+        windows_s=[[float(a), float(b)] for a, b in row["windows_s"]],
+        community_code=text("community_code") or None, community=text("community"),
+        what=text("what"), category=text("category"), category_name=text("category_name"),
+        address=text("address"), checklist_key=text("checklist_key"))
