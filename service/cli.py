@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "service.commands.plan",
     "service.commands.siting",
     "service.commands.demo",
+    "service.commands.batch",
 )
 
 for _name in COMMAND_MODULES:
