@@ -91,7 +91,7 @@ def _features(rows: list[Any], zone: ZoneInfo, now: datetime) -> tuple[list[dict
             if not overdue:
                 nxt = min(nxt, deadline.timestamp())
         add({"type": "Feature", "id": cid,
-             "geometry": {"type": "Point", "coordinates": [lon, lat]},
+             "geometry": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
              "properties": {
                  "case_id": cid, "category": cat, "category_name": cat_name,
                  "reported_at": reported.astimezone(zone), "status": status,
@@ -187,7 +187,8 @@ def case_detail(storage: Storage, case_id: str, user: Principal) -> dict[str, An
         if user.role != "planner" else []
     props["history"] = [{**h, "at": h["at"].astimezone(tz).isoformat()} for h in case["history"]]
     return {"type": "Feature", "id": case["case_id"],
-            "geometry": {"type": "Point", "coordinates": [case["lon"], case["lat"]]},
+            "geometry": {"type": "Point",
+                         "coordinates": [round(case["lon"], 7), round(case["lat"], 7)]},
             "properties": props}
 
 

@@ -4,6 +4,7 @@ scenarios over HTTP — each limited to the caller's squad."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 import shapely
@@ -92,3 +93,39 @@ def test_siting_scenario(site: tuple[Site, TestClient]) -> None:
     page = _get(site, f"/maps/siting/{sc['id']}", "planner")
     assert page.status_code == 200 and "/static/vendor/leaflet/leaflet.js" in page.text
     assert _get(site, "/api/siting/scenarios/999", "planner").status_code == 404
+
+
+def test_hotspot_peak_hours_are_text_gis_tools_keep(site: tuple[Site, TestClient]) -> None:
+    p = _get(site, "/api/hotspots", "leader_sy").json()["features"][0]["properties"]
+    start, end = p["peak_start_hour"], p["peak_end_hour"]
+    assert isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= 24
+    assert p["peak_hours"].startswith(f"{start:02d}–{end:02d}时")
+    assert ":" not in p["peak_hours"]  # "07:00–08:00" is typed as a time by GDAL and cut
+    own = _get(site, "/ogc/collections/hotspots/items", "leader_sy").json()["features"][0]
+    assert own["properties"]["peak_hours"] == p["peak_hours"]
+    assert round(p["center_lon"], 7) == p["center_lon"]
+
+
+def test_layer_polygons_are_counter_clockwise_with_7_decimals(
+        site: tuple[Site, TestClient]) -> None:
+    for path in ("/api/hotspots", "/api/forecast?top=20", "/ogc/collections/forecast/items"):
+        feats = _get(site, path, "leader_sy").json()["features"]
+        assert feats, path
+        for f in feats:
+            ring = f["geometry"]["coordinates"][0]
+            assert shapely.LinearRing(ring).is_ccw, path
+            assert all(round(v, 7) == v for xy in ring for v in xy), path
+
+
+def test_ogc_analysis_layers_have_real_extents(site: tuple[Site, TestClient]) -> None:
+    meta = _get(site, "/ogc/collections/forecast", "leader_sy").json()
+    start, end = meta["extent"]["temporal"]["interval"][0]
+    assert start < end and start.endswith("Z")
+    cells = _get(site, "/ogc/collections/forecast/items?limit=1000", "leader_sy").json()
+    bounds = shapely.GeometryCollection([shape(f["geometry"]) for f in cells["features"]]).bounds
+    assert meta["extent"]["spatial"]["bbox"][0] == pytest.approx(list(bounds), abs=1e-7)
+    first = cells["features"][0]["properties"]
+    assert datetime.fromisoformat(first["valid_from"]) == datetime.fromisoformat(start)
+    assert datetime.fromisoformat(first["valid_to"]) == datetime.fromisoformat(end)
+    hot = _get(site, "/ogc/collections/hotspots", "leader_xh").json()
+    assert "extent" not in hot  # nothing to see: no made-up district box

@@ -2,7 +2,7 @@
 
 ``GET /api/forecast?at=&horizon_days=7&cell_m=150&top=200`` scores the cells covering the
 communities the caller may see from the cases reported before ``at``. Also the OGC API – Features
-collection ``forecast`` (next 7 days from today, 150 m cells, best 200).
+collection ``forecast`` (next 7 days from tomorrow, 150 m cells, best 200; :mod:`service.ogc_layers`).
 """
 
 from __future__ import annotations
@@ -10,16 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import geopandas as gpd
 from fastapi import APIRouter, Query, Response
 
 from service import pages_data
 from service.deps import CurrentUser, SettingsDep, StorageDep
 from service.geojson import frame_features, geojson_response
-from service.routers.ogc import frame_collection, register
 from service.schemas import ErrorBody, FeatureCollection
-from service.settings import get_settings
-from service.storage import Storage
 
 router = APIRouter(prefix="/api/forecast", tags=["forecast"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -48,11 +44,3 @@ def forecast(
     return geojson_response({"type": "FeatureCollection", "features": feats,
                              "numberMatched": len(feats), "numberReturned": len(feats)})
 
-
-def _ogc_forecast(storage: Storage, squads: tuple[str, ...] | None) -> gpd.GeoDataFrame:
-    return pages_data.forecast(storage, get_settings(), squads)
-
-
-register(frame_collection("forecast", "案件预测", _ogc_forecast, id_column="cell_id",
-                          description="未来 7 天案件预测（150 米网格，排名前 200）",
-                          properties=PROPS))

@@ -2,7 +2,9 @@
 
 Computed from the cases the caller may see (squad-bound users: their squad only), cached in
 memory for a few minutes per parameter set and case count. The hotspots are also the OGC API –
-Features collection ``hotspots`` (last 90 days, all categories).
+Features collection ``hotspots`` (last 90 days, all categories; :mod:`service.ogc_layers`), with
+the same properties: ``peak_hours`` as a label GIS tools keep as text (``09–10时``) and the first
+window as ``peak_start_hour``/``peak_end_hour``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ from fastapi import APIRouter, Query, Response
 from service import pages_data
 from service.deps import CurrentUser, SettingsDep, StorageDep
 from service.geojson import frame_features, geojson_response
-from service.routers.ogc import frame_collection, register
+from service.ogc_layers import HOTSPOT_PROPS, gis_hotspots
 from service.schemas import ErrorBody, FeatureCollection
-from service.settings import get_settings
-from service.storage import Storage
 
 router = APIRouter(prefix="/api/hotspots", tags=["hotspots"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -28,11 +28,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 Squad = Annotated[str | None, Query(max_length=32, description="中队编号（缺省：可见的全部）")]
 At = Annotated[datetime | None, Query(description="截止时刻（不含）；缺省为今天结束")]
 Days = Annotated[int, Query(ge=1, le=3650, description="使用截止前多少天的案件")]
-HOTSPOT_PROPS = [
-    "hotspot_id", "category", "case_count", "area_m2", "density_per_ha", "dominant_category",
-    "dominant_category_name", "community", "community_code", "squad", "recency_score",
-    "peak_hours", "first_seen", "last_seen", "center_lon", "center_lat", "gi_confidence",
-    "gi_z_max", "gi_significant"]
 GI_PROPS = ["cell_id", "count", "gi_z", "gi_p", "gi_bin", "gi_confidence", "gi_class", "gi_label"]
 TREND_PROPS = ["cell_id", "pattern", "pattern_zh", "count_total", "hot_periods", "cold_periods",
                "n_periods", "final_z", "trend_z", "trend_p"]
@@ -51,10 +46,11 @@ def list_hotspots(storage: StorageDep, settings: SettingsDep, user: CurrentUser,
                       max_length=64, description="类别代码、逗号分隔代码或类别组（如 stall）")] = None
                   ) -> Response:
     """One polygon per density hotspot: ``hotspot_id``, ``case_count``, ``category``,
-    ``peak_hours``, ``gi_confidence`` (Gi* 99/95/90/0), ``community``, ``squad``…"""
+    ``peak_hours`` (``09–10时、18–22时``), ``peak_start_hour``/``peak_end_hour`` (first window),
+    ``gi_confidence`` (Gi* 99/95/90/0), ``community``, ``squad``…"""
     squads = pages_data.scope(user, squad)
     gdf = pages_data.hotspots(storage, settings, squads, at=at, days=days, category=category)
-    return _collection(gdf, "hotspot_id", HOTSPOT_PROPS)
+    return _collection(gis_hotspots(gdf) if len(gdf) else gdf, "hotspot_id", HOTSPOT_PROPS)
 
 
 @router.get("/significance", response_model=FeatureCollection, responses=_ERRORS,
@@ -83,11 +79,3 @@ def trend_cells(storage: StorageDep, settings: SettingsDep, user: CurrentUser,
                             period_days=period_days)
     return _collection(gdf, "cell_id", TREND_PROPS)
 
-
-def _ogc_hotspots(storage: Storage, squads: tuple[str, ...] | None) -> gpd.GeoDataFrame:
-    return pages_data.hotspots(storage, get_settings(), squads)
-
-
-register(frame_collection("hotspots", "热点", _ogc_hotspots, id_column="hotspot_id",
-                          description="近 90 天案件的密度热点（含 Gi* 显著性）",
-                          properties=HOTSPOT_PROPS))
