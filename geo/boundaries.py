@@ -4,11 +4,13 @@
 real names and NBS codes but *approximate* polygons; a work station per community; five squads
 with fictitious staff). :func:`validate_boundaries` checks any community layer (a deployment's
 own file) and collects every problem before raising. :func:`assign_community` joins points to
-the community that contains them, deterministically on shared edges.
+the community that contains them, deterministically on shared edges. :class:`Squad` is the typed
+record of one squad (中队) as ``squads.json`` and the service's squad table hold it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,105 @@ from geo.errors import CRSError, InputError, NotFoundError, Problem, ValidationE
 from geo.io.files import read_default_files
 
 MARKET_KINDS = ("morning_market", "night_market")
+DEFAULT_ROLE = "城管队员"
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """One person of a squad: ``id``, ``name``, ``role`` (城管队员 / 市政 / 园林 / 环卫), the
+    ``station`` (community code of the work station) and whether the name is ``fictitious``."""
+
+    id: str
+    name: str
+    role: str = DEFAULT_ROLE
+    station: str = ""
+    fictitious: bool = False
+
+    @classmethod
+    def from_mapping(cls, record: Mapping[str, Any]) -> StaffMember:
+        """A staff member from its ``squads.json`` record (missing name: the id)."""
+        sid = str(record.get("id", ""))
+        return cls(id=sid, name=str(record.get("name", sid)),
+                   role=str(record.get("role", DEFAULT_ROLE)),
+                   station=str(record.get("station", "") or ""),
+                   fictitious=bool(record.get("fictitious", False)))
+
+
+@dataclass(frozen=True, eq=False)
+class Squad(Mapping[str, Any]):
+    """A squad (中队): its communities, staff and patrol teams.
+
+    Read-only mapping access (``squad["communities"]``, ``squad.get("name")``) returns the
+    record as given, so code written for the ``squads.json`` dicts keeps working; new code uses
+    the attributes.
+
+    Attributes
+    ----------
+    id, name : str
+    street, street_code : str
+        The sub-district (街道) and its code.
+    communities : tuple of str
+        Codes of the communities the squad patrols.
+    leader : str
+        Staff id of the squad leader.
+    officer_count : int
+    staff : tuple of StaffMember
+    teams : tuple of dict
+        Patrol teams as given (``id``, ``name``, ``members``, ``start_station``,
+        ``end_station``, ``shift_start``, ``shift_end``, optional ``break`` and ``mode``), read
+        by :mod:`geo.planning.clock`.
+    record : mapping
+        The record as given (what mapping access reads).
+    """
+
+    id: str
+    name: str
+    street: str = ""
+    street_code: str = ""
+    communities: tuple[str, ...] = ()
+    leader: str = ""
+    officer_count: int = 0
+    staff: tuple[StaffMember, ...] = ()
+    teams: tuple[dict[str, Any], ...] = ()
+    record: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_mapping(cls, record: Squad | Mapping[str, Any]) -> Squad:
+        """The squad of a ``squads.json`` record or a service squad dict (a Squad: itself)."""
+        if isinstance(record, Squad):
+            return record
+        sid = str(record.get("id", ""))
+        count = record.get("officer_count", 0)
+        return cls(
+            id=sid, name=str(record.get("name", sid)), street=str(record.get("street", "") or ""),
+            street_code=str(record.get("street_code", "") or ""),
+            communities=tuple(str(c) for c in record.get("communities", None) or ()),
+            leader=str(record.get("leader", "") or ""),
+            officer_count=int(count) if isinstance(count, int | float) else 0,
+            staff=tuple(StaffMember.from_mapping(m) for m in record.get("staff", None) or ()
+                        if isinstance(m, Mapping)),
+            teams=tuple(t if isinstance(t, dict) else dict(t)
+                        for t in record.get("teams", None) or () if isinstance(t, Mapping)),
+            record=dict(record))
+
+    def staff_member(self, staff_id: str) -> StaffMember | None:
+        """The staff member with id ``staff_id``, or None."""
+        return next((m for m in self.staff if m.id == staff_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a plain dict (JSON-ready when the record was)."""
+        return dict(self.record) if self.record else {"id": self.id, "name": self.name}
+
+    def __getitem__(self, key: str) -> Any:
+        if not self.record:
+            return self.to_dict()[key]
+        return self.record[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.record or self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.record or self.to_dict())
 
 
 @dataclass(frozen=True)
@@ -41,8 +142,10 @@ class DefaultArea:
         One work station (工作站) Point per community: ``code``, ``name``, ``community_code``,
         ``squad``.
     squads : list of dict
-        ``{"id", "name", "street", "communities": [codes], "leader", "officer_count",
-        "staff": [...], "teams": [...]}``; staff names are fictitious.
+        The records of ``squads.json`` as read (``{"id", "name", "street", "communities":
+        [codes], "leader", "officer_count", "staff": [...], "teams": [...]}``; staff names are
+        fictitious), stored as is by the service; :meth:`squad` and :attr:`squad_records` give
+        them as :class:`Squad`.
     landmarks : GeoDataFrame
         Simulated markets, night markets, old compounds, green spaces, schools, recycling
         stations (Points/Polygons) and main roads (LineStrings), with ``kind`` and ``name``.
@@ -59,8 +162,13 @@ class DefaultArea:
         """The morning and night markets among the landmarks."""
         return self.landmarks[self.landmarks["kind"].isin(MARKET_KINDS)].copy()
 
-    def squad(self, squad_id: str) -> dict[str, Any]:
-        """The squad dict with id ``squad_id``.
+    @property
+    def squad_records(self) -> tuple[Squad, ...]:
+        """Every squad as a :class:`Squad`, in file order."""
+        return tuple(Squad.from_mapping(s) for s in self.squads)
+
+    def squad(self, squad_id: str) -> Squad:
+        """The squad with id ``squad_id``.
 
         Raises
         ------
@@ -69,7 +177,7 @@ class DefaultArea:
         """
         for s in self.squads:
             if s["id"] == squad_id:
-                return s
+                return Squad.from_mapping(s)
         known = "、".join(s["id"] for s in self.squads)
         raise NotFoundError(f"没有编号为「{squad_id}」的中队；可用的中队编号：{known}。")
 

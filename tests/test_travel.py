@@ -114,16 +114,32 @@ def test_tiny_osm_file_network(tmp_path):
     assert travel.path(tuple(xy[0]), tuple(xy[1])).length == pytest.approx(d[0, 1], rel=1e-3)
 
 
+def test_pbf_and_xml_read_alike_and_keep_corners(tmp_path):
+    osmium = pytest.importorskip("osmium")
+    xml, pbf = tmp_path / "roads.osm", tmp_path / "roads.osm.pbf"
+    xml.write_text(OSM_XML, encoding="utf-8")
+    writer = osmium.SimpleWriter(str(pbf))
+    for obj in osmium.FileProcessor(str(xml)):
+        if obj.is_node():
+            writer.add_node(obj)
+        elif obj.is_way():
+            writer.add_way(obj)
+    writer.close()
+    from_pbf, from_xml = read_road_graph(pbf), read_road_graph(xml)
+    assert sorted(from_pbf.nodes) == sorted(from_xml.nodes) == [1, 3, 4]
+    assert from_pbf.number_of_edges() == from_xml.number_of_edges() == 4  # both ways
+    corner = from_pbf.edges[1, 3, 0]["geometry"]
+    assert list(corner.coords) == [(113.92, 30.92), (113.925, 30.92), (113.925, 30.925)]
+    assert from_pbf.edges[1, 3, 0]["length"] == pytest.approx(from_xml.edges[1, 3, 0]["length"])
+
+
 def test_read_road_graph_errors(tmp_path):
     with pytest.raises(FileReadError, match="找不到"):
         read_road_graph(tmp_path / "missing.osm")
     pbf = tmp_path / "x.osm.pbf"
     pbf.write_bytes(b"\x00")
-    try:
-        import pyrosm  # noqa: F401
-    except ImportError:
-        with pytest.raises(FileReadError, match="osmium"):
-            read_road_graph(pbf)
+    with pytest.raises(FileReadError, match="无法读取"):  # pyosmium reads PBF: no pyrosm needed
+        read_road_graph(pbf)
     other = tmp_path / "x.shp"
     other.write_text("")
     with pytest.raises(FileReadError, match="无法识别"):

@@ -1,47 +1,33 @@
-"""geo.maps."""
+"""Interactive Leaflet maps (folium) of squads and the district, and their layers.
+
+:func:`squad_map` draws a squad's day (communities, stations, planned routes and stops, hotspots,
+forecast cells); :func:`district_map` the whole district; :func:`siting_layer` a relocation
+scenario. Every text is HTML-escaped and made template-safe (:func:`esc`). Base maps
+(:data:`BASEMAPS`, :func:`check_tile_url`) and the vendored Leaflet assets
+(:data:`VENDOR_ASSETS`, :func:`localize_assets`) let maps work offline. Importing this package
+loads folium but not the routing solvers.
+"""
 
 from __future__ import annotations
 
-from geo.maps.assets import (
-    DROPPED_WHEN_LOCAL,
-    VENDOR_ASSETS,
-    VendorAsset,
-    asset_urls,
-    local_url,
-    localize_assets,
-    vendor_manifest,
-)
-from geo.maps.layers import (
-    FORECAST_COLOURS,
-    SIGNIFICANCE_COLOURS,
-    TEAM_COLOURS,
-    add_case_heat,
-    add_communities,
-    add_forecast,
-    add_hotspots,
-    add_relocation,
-    add_routes,
-    add_stations,
-    esc,
-    first_col,
-    fmt_value,
-    forecast_classes,
-    popup_table,
-    significance_class,
-    team_colours,
-    trend_text,
-)
+from geo.maps.assets import VENDOR_ASSETS, asset_urls, localize_assets, vendor_manifest
+from geo.maps.layers import esc, forecast_classes, popup_table, significance_class
 from geo.maps.siting import SITE_COLOUR, siting_layer
-from geo.maps.squad import (
-    BASEMAPS,
-    LOCAL_ATTRIBUTION,
-    TEMPLATE_TAGS,
-    add_basemap,
-    check_tile_url,
-    district_map,
-    prepare,
-    shift_to_gcj02,
-    squad_map,
-)
+from geo.maps.squad import BASEMAPS, check_tile_url, district_map, squad_map
 
-__all__ = ["BASEMAPS", "DROPPED_WHEN_LOCAL", "FORECAST_COLOURS", "LOCAL_ATTRIBUTION", "SIGNIFICANCE_COLOURS", "SITE_COLOUR", "TEAM_COLOURS", "TEMPLATE_TAGS", "VENDOR_ASSETS", "VendorAsset", "add_basemap", "add_case_heat", "add_communities", "add_forecast", "add_hotspots", "add_relocation", "add_routes", "add_stations", "asset_urls", "check_tile_url", "district_map", "esc", "first_col", "fmt_value", "forecast_classes", "local_url", "localize_assets", "popup_table", "prepare", "shift_to_gcj02", "significance_class", "siting_layer", "squad_map", "team_colours", "trend_text", "vendor_manifest"]
+__all__ = [
+    "BASEMAPS",
+    "SITE_COLOUR",
+    "VENDOR_ASSETS",
+    "asset_urls",
+    "check_tile_url",
+    "district_map",
+    "esc",
+    "forecast_classes",
+    "localize_assets",
+    "popup_table",
+    "significance_class",
+    "siting_layer",
+    "squad_map",
+    "vendor_manifest",
+]

@@ -6,18 +6,20 @@ import folium
 import geopandas as gpd
 
 from geo.maps.layers import esc, popup_table
+from geo.siting.result import RelocationSites, sites_frame, summary_dict
 
 SITE_COLOUR = "#2e7d32"
 
 
-def siting_layer(sites: gpd.GeoDataFrame, *, name: str = "疏导点建议",
+def siting_layer(result: RelocationSites | gpd.GeoDataFrame, *, name: str = "疏导点建议",
                  colour: str = SITE_COLOUR) -> folium.FeatureGroup:
     """A feature group with one catchment polygon and one marker per chosen site.
 
     Parameters
     ----------
-    sites : GeoDataFrame
-        A result of :func:`geo.siting.frames.site_relocation_points` (any CRS; drawn in WGS84).
+    result : RelocationSites or GeoDataFrame
+        A result of :func:`geo.siting.frames.locate_relocation_points` or its sites frame
+        (any CRS; drawn in WGS84).
     name : str
         Layer name shown in the layer control (escaped).
     colour : str
@@ -29,8 +31,8 @@ def siting_layer(sites: gpd.GeoDataFrame, *, name: str = "疏导点建议",
         Add it to a map with ``layer.add_to(m)``. Every text is HTML-escaped.
     """
     group = folium.FeatureGroup(name=esc(name))
-    summary = sites.attrs.get("summary", {})
-    radius = summary.get("radius_m")
+    sites = sites_frame(result)
+    radius = summary_dict(result).get("radius_m")
     pts = sites.to_crs("EPSG:4326")
     areas = gpd.GeoSeries(sites["catchment"].values, crs=sites.crs).to_crs("EPSG:4326") \
         if "catchment" in sites else None

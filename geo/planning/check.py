@@ -115,7 +115,7 @@ def check_plan(plan: DailyPlan, *, travel: TravelModel) -> list[str]:
         Violations in Chinese.
     """
     out: list[str] = []
-    teams = {str(t.get("id")): t for t in plan.squad.get("teams", [])}
+    teams = {str(t.get("id")): t for t in plan.squad.teams}
     seen_teams: set[str] = set()
     for r in plan.routes:
         if r.team_id in plan.unavailable_teams:

@@ -33,12 +33,14 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString
 
+from geo.boundaries import Squad
 from geo.crs import WGS84, require_metric
 from geo.errors import InfeasibleError, InputError
 from geo.planning.check import check_plan
 from geo.planning.clock import as_date, at_seconds, day_start, team_break_s, team_shift_s
 from geo.planning.model import DailyPlan, PlannedVisit, TeamRoute
 from geo.planning.stops import KINDS, SERVICE_S, STOP_COLUMNS, build_stops
+from geo.routing import SolverName
 from geo.routing.model import PatrolProblem, check_reachability, reach_reason
 from geo.routing.solve import check_solution, solve_patrol
 from geo.routing.validate import parse_patrol_problem
@@ -73,7 +75,7 @@ class _Half:
 
 def plan_day(
     *,
-    squad: dict[str, Any],
+    squad: Squad | Mapping[str, Any],
     date: date | str,
     stops: gpd.GeoDataFrame,
     stations: gpd.GeoDataFrame,
@@ -81,17 +83,18 @@ def plan_day(
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     unavailable_teams: Sequence[str] = (),
     tz: str = "Asia/Shanghai",
-    solver: str = "pyvrp",
+    solver: SolverName = "pyvrp",
     seed: int = 0,
 ) -> DailyPlan:
     """Plan the squad's day: routes for its available teams over ``stops``.
 
     Parameters
     ----------
-    squad : dict
+    squad : Squad or mapping
         ``id``, ``name``, ``teams`` (``id``, ``name``, ``members``, ``start_station``,
         ``end_station``, ``shift_start``, ``shift_end``, optional ``break``
-        ``{start, end}``, ``mode`` walk|ebike), optional ``staff``.
+        ``{start, end}``, ``mode`` walk|ebike), optional ``staff`` (a mapping is read with
+        :meth:`geo.boundaries.Squad.from_mapping`).
     date : date or str
         The plan day (local, ``tz``).
     stops : GeoDataFrame
@@ -125,6 +128,7 @@ def plan_day(
         The solver failed.
     """
     t0 = _time.perf_counter()
+    squad = Squad.from_mapping(squad)
     crs = require_metric(stops.crs, what="巡查点")
     travel = travel if travel is not None else EuclideanTravel(circuity=DEFAULT_CIRCUITY)
     teams = _available(squad, unavailable_teams)
@@ -146,7 +150,7 @@ def plan_day(
 
 def plan_squads(
     *,
-    squads: Sequence[dict[str, Any]],
+    squads: Sequence[Squad | Mapping[str, Any]],
     date: date | str,
     communities: gpd.GeoDataFrame,
     stations: gpd.GeoDataFrame,
@@ -166,12 +170,13 @@ def plan_squads(
     community is due); ``unavailable_teams`` may mix teams of all squads.
     """
     plans = []
-    for squad in squads:
-        own = {t.get("id") for t in squad.get("teams", [])}
+    for record in squads:
+        squad = Squad.from_mapping(record)
+        own = {t.get("id") for t in squad.teams}
         off = tuple(u for u in unavailable_teams if u in own)
         stops = build_stops(squad=squad, date=date, communities=communities, hotspots=hotspots,
                             open_cases=open_cases, relocation_points=relocation_points,
-                            last_visit=(last_visits or {}).get(str(squad.get("id")), {}),
+                            last_visit=(last_visits or {}).get(squad.id, {}),
                             revisit_days=revisit_days, unavailable_teams=off, tz=tz)
         plans.append(plan_day(squad=squad, date=date, stops=stops, stations=stations,
                               travel=travel, time_limit_s=time_limit_s,
@@ -179,14 +184,14 @@ def plan_squads(
     return plans
 
 
-def _available(squad: dict[str, Any], unavailable: Sequence[str]) -> list[dict[str, Any]]:
-    known = {t.get("id") for t in squad.get("teams", [])}
+def _available(squad: Squad, unavailable: Sequence[str]) -> list[dict[str, Any]]:
+    known = {t.get("id") for t in squad.teams}
     unknown = [u for u in unavailable if u not in known]
     if unknown:
-        raise InputError(f"中队 {squad.get('id')} 没有队伍 {'、'.join(unknown)}；可用：{'、'.join(map(str, known))}。")
-    teams = [t for t in squad.get("teams", []) if t.get("id") not in set(unavailable)]
+        raise InputError(f"中队 {squad.id} 没有队伍 {'、'.join(unknown)}；可用：{'、'.join(map(str, known))}。")
+    teams = [t for t in squad.teams if t.get("id") not in set(unavailable)]
     if not teams:
-        raise InputError(f"中队 {squad.get('id')} 今天没有可用的队伍；请检查不在岗的队伍。")
+        raise InputError(f"中队 {squad.id} 今天没有可用的队伍；请检查不在岗的队伍。")
     return teams
 
 
@@ -284,7 +289,7 @@ def _drop_unreachable(parsed: PatrolProblem, problem: dict[str, Any], stops: gpd
 
 
 def _solve(parsed: PatrolProblem, problem: dict[str, Any], stops: gpd.GeoDataFrame,
-           warnings: list[str], time_limit_s: float, solver: str, seed: int
+           warnings: list[str], time_limit_s: float, solver: SolverName, seed: int
            ) -> tuple[dict[str, Any], PatrolProblem]:
     steps = [("社区巡查", "社区巡查必访点无法全部排入班次，已改为高优先级（×2）的非必访点，请人工关注："),
              ("复查", "到期复查无法全部排入班次，已改为非必访点，请人工安排："),
@@ -320,7 +325,7 @@ def _path(travel: TravelModel, pts: list[tuple[float, float]]) -> list[tuple[flo
     return coords or [pts[0], pts[-1]]
 
 
-def _assemble(squad: dict[str, Any], day: date, tz: str, crs: Any, halves: list[_Half],
+def _assemble(squad: Squad, day: date, tz: str, crs: Any, halves: list[_Half],
               teams: list[dict[str, Any]], stations: gpd.GeoDataFrame,
               site_xy: dict[str, tuple[float, float]], stops: gpd.GeoDataFrame,
               solution: dict[str, Any], travel: TravelModel, warnings: list[str],

@@ -2,20 +2,61 @@
 
 Times are kept both as seconds of the plan day (``arrive_s``, what the solver and the checker
 use) and as tz-aware datetimes (``arrive``, what people read). :meth:`DailyPlan.to_json` is the
-stored and exported form; :meth:`DailyPlan.team_sheets` feeds :mod:`geo.sheets`.
+stored and exported form and :meth:`DailyPlan.from_json` reads it back (the plan day as a
+``date``, every time tz-aware); :func:`geo.sheets.team_sheets` turns a plan into route sheets.
 """
 
 from __future__ import annotations
 
+import importlib
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
-from shapely.geometry import LineString, Point, mapping
+import shapely
+from pyproj import Transformer
+from shapely.geometry import LineString, Point, mapping, shape
 
-from geo.planning.clock import at_seconds, hhmm
+from geo.boundaries import Squad
+from geo.crs import WGS84
+from geo.planning.clock import as_date, at_seconds, day_start, hhmm
+
+_STOP_FIELDS = ("stop_id", "kind", "what", "priority", "required", "community_code", "community",
+                "lon", "lat")
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """What reading a stored plan needs: its midnight, time zone and the WGS84 → CRS transform."""
+
+    midnight: datetime
+    zone: ZoneInfo
+    to_crs: Transformer
+
+    def time(self, text: str) -> datetime:
+        """An ISO 8601 time of the plan, in the plan's time zone."""
+        return datetime.fromisoformat(text).astimezone(self.zone)
+
+    def seconds(self, text: str) -> float:
+        """An ISO 8601 time of the plan as seconds of the plan day."""
+        return (datetime.fromisoformat(text) - self.midnight).total_seconds()
+
+    def xy(self, lon: float, lat: float) -> tuple[float, float]:
+        """WGS84 lon/lat in the plan's CRS."""
+        x, y = self.to_crs.transform(lon, lat)
+        return float(x), float(y)
+
+    def xy_array(self, lonlat: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """An (n, 2) array of WGS84 lon/lat in the plan's CRS."""
+        x, y = self.to_crs.transform(lonlat[:, 0], lonlat[:, 1])
+        return np.column_stack([x, y])
 
 
 @dataclass
@@ -57,6 +98,22 @@ class PlannedVisit:
             "category_name": self.category_name, "address": self.address,
             "checklist_key": self.checklist_key, "lon": self.lon, "lat": self.lat,
         }
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any], reader: _Reader) -> PlannedVisit:
+        lon, lat = float(data["lon"]), float(data["lat"])
+        x, y = reader.xy(lon, lat)
+        return cls(
+            seq=int(data["seq"]), stop_id=str(data["stop_id"]), kind=str(data["kind"]),
+            arrive_s=float(data["arrive_s"]), depart_s=float(data["depart_s"]),
+            arrive=reader.time(data["arrive"]), depart=reader.time(data["depart"]), x=x, y=y,
+            lon=lon, lat=lat, priority=float(data["priority"]), required=bool(data["required"]),
+            service_s=float(data["service_s"]),
+            windows_s=[[float(a), float(b)] for a, b in data.get("windows_s") or []],
+            community_code=data.get("community_code"), community=str(data.get("community", "")),
+            what=str(data.get("what", "")), category=str(data.get("category", "")),
+            category_name=str(data.get("category_name", "")),
+            address=str(data.get("address", "")), checklist_key=str(data.get("checklist_key", "")))
 
 
 @dataclass
@@ -119,6 +176,31 @@ class TeamRoute:
             "geometry": None if self.geometry_wgs84 is None else mapping(self.geometry_wgs84),
         }
 
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any], reader: _Reader) -> TeamRoute:
+        wgs = shape(data["geometry"]) if data.get("geometry") else None
+        line = wgs if isinstance(wgs, LineString) and not wgs.is_empty else None
+        ends = (line.coords[0], line.coords[-1]) if line is not None else ((math.nan,) * 2,) * 2
+        brk = data.get("break")
+        shift = data["shift"]
+        return cls(
+            team_id=str(data["team"]), team_name=str(data.get("team_name", data["team"])),
+            mode=str(data.get("mode", "walk")), speed_mps=float(data["speed_mps"]),
+            members=[str(m) for m in data.get("members", [])],
+            start_station=str(data["start_station"]), end_station=str(data["end_station"]),
+            start_name=str(data.get("start_name", "")),
+            start_xy=reader.xy(*ends[0][:2]), end_xy=reader.xy(*ends[1][:2]),
+            start_lonlat=(float(ends[0][0]), float(ends[0][1])),
+            shift_s=(reader.seconds(shift[0]), reader.seconds(shift[1])),
+            break_s=None if not brk else (reader.seconds(brk[0]), reader.seconds(brk[1])),
+            leave_s=reader.seconds(data["leave"]), return_s=reader.seconds(data["return"]),
+            day_start=reader.midnight,
+            visits=[PlannedVisit._from_json(v, reader) for v in data.get("visits", [])],
+            distance_m=float(data.get("distance_m", 0.0)),
+            duration_s=float(data.get("duration_s", 0.0)),
+            geometry=None if line is None else shapely.transform(line, reader.xy_array),
+            geometry_wgs84=line)
+
 
 @dataclass
 class DailyPlan:
@@ -126,8 +208,9 @@ class DailyPlan:
 
     Attributes
     ----------
-    squad : dict
-        The squad (``id``, ``name``, ``teams``, optional ``staff``).
+    squad : Squad
+        The squad (``id``, ``name``, ``teams``, ``staff``); a dict given here is read with
+        :meth:`geo.boundaries.Squad.from_mapping`.
     date : datetime.date
     tz : str
     crs : str
@@ -148,7 +231,7 @@ class DailyPlan:
     solve_time_s : float
     """
 
-    squad: dict[str, Any]
+    squad: Squad
     date: date
     tz: str
     crs: str
@@ -162,10 +245,13 @@ class DailyPlan:
     violations: list[str] = field(default_factory=list)
     solve_time_s: float = 0.0
 
+    def __post_init__(self) -> None:
+        self.squad = Squad.from_mapping(self.squad)
+
     @property
     def squad_id(self) -> str:
         """The squad id."""
-        return str(self.squad.get("id", ""))
+        return self.squad.id
 
     @property
     def feasible(self) -> bool:
@@ -180,7 +266,7 @@ class DailyPlan:
     @property
     def priority_offered(self) -> float:
         """Summed priority of every offered stop."""
-        return float(self.stops["priority"].sum()) if len(self.stops) else 0.0
+        return math.fsum(self.stops["priority"]) if len(self.stops) else 0.0
 
     @property
     def distance_m(self) -> float:
@@ -242,28 +328,60 @@ class DailyPlan:
             "routes": [r.to_json() for r in self.routes], "unvisited": unv,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, squad: Squad | Mapping[str, Any] | None = None
+                  ) -> DailyPlan:
+        """The plan of a :meth:`to_json` dict (e.g. a stored plan).
+
+        Parameters
+        ----------
+        data : mapping
+            What :meth:`to_json` wrote (also after a JSON round trip).
+        squad : Squad or mapping, optional
+            The squad, for its staff names and teams; default one with only the stored id and
+            name.
+
+        Returns
+        -------
+        DailyPlan
+            ``to_json()`` of the result equals ``data``. The plan day is a ``date`` and every
+            time tz-aware (in the plan's ``tz``); positions in the working CRS are projected
+            from the stored WGS84 ones; ``stops`` holds the visited then the unvisited stops
+            (``stop_id``, ``kind``, ``what``, ``priority``, ``required``, ``community_code``,
+            ``community``, ``lon``, ``lat``); ``problem`` and ``solution`` are not stored and
+            come back empty.
+        """
+        day, tz, crs = as_date(data["date"]), str(data["tz"]), str(data["crs"])
+        reader = _Reader(midnight=day_start(day, tz), zone=ZoneInfo(tz),
+                         to_crs=Transformer.from_crs(WGS84, crs, always_xy=True))
+        routes = [TeamRoute._from_json(r, reader) for r in data.get("routes", [])]
+        unvisited = [dict(u) for u in data.get("unvisited", [])]
+        rows: list[dict[str, Any]] = [{"stop_id": v.stop_id, "kind": v.kind, "what": v.what, "priority": v.priority,
+                 "required": v.required, "community_code": v.community_code,
+                 "community": v.community, "lon": v.lon, "lat": v.lat}
+                for r in routes for v in r.visits]
+        rows += [{k: u.get(k) for k in _STOP_FIELDS} for u in unvisited]
+        geoms = [Point(reader.xy(float(r["lon"]), float(r["lat"]))) for r in rows]
+        stops = gpd.GeoDataFrame(rows or None, columns=list(_STOP_FIELDS), geometry=geoms,
+                                 crs=crs)
+        if squad is None:
+            squad = Squad(id=str(data.get("squad", "")), name=str(data.get("squad_name", "")))
+        return cls(squad=Squad.from_mapping(squad), date=day, tz=tz, crs=crs, routes=routes,
+                   stops=stops, unvisited=unvisited, warnings=list(data.get("warnings", [])),
+                   unavailable_teams=tuple(str(t) for t in data.get("unavailable_teams", [])),
+                   violations=list(data.get("violations", [])),
+                   solve_time_s=float(data.get("solve_time_s", 0.0)))
+
     def team_sheets(
         self, *, communities: gpd.GeoDataFrame | None = None, data_label: str = ""
     ) -> list[Any]:
-        """One :class:`geo.sheets.model.TeamSheet` per route (members named from ``squad["staff"]``)."""
-        from geo.sheets.model import SheetStop, TeamMember, TeamSheet
+        """Deprecated: use :func:`geo.sheets.team_sheets` (``team_sheets(plan, ...)``).
 
-        staff = {s.get("id"): s for s in self.squad.get("staff", []) if isinstance(s, dict)}
-        sheets = []
-        for r in self.routes:
-            members = [TeamMember(str(staff[m].get("name", m)), str(staff[m].get("role", "城管队员")))
-                       if m in staff else TeamMember(m) for m in r.members]
-            stops = [SheetStop(seq=v.seq, arrive=v.arrive, depart=v.depart, community=v.community,
-                               address=v.address, what=v.what, category=v.category,
-                               category_name=v.category_name, kind=v.kind, lon=v.lon, lat=v.lat)
-                     for v in r.visits]
-            note = "" if r.break_s is None else (
-                f"午休 {hhmm(r.break_s[0])}–{hhmm(r.break_s[1])}（回{r.start_name or '工作站'}）")
-            sheets.append(TeamSheet(
-                squad_name=str(self.squad.get("name", self.squad_id)), team_name=r.team_name,
-                members=members, date=self.date, shift_start=r.time(r.shift_s[0]),
-                shift_end=r.time(r.shift_s[1]), stops=stops, distance_m=r.distance_m,
-                duration_s=r.duration_s, route_lonlat=r.geometry_wgs84, communities=communities,
-                start_name=r.start_name, start_lonlat=r.start_lonlat, data_label=data_label,
-                note=note))
+        A bridge for the callers written before the route-sheet builder moved to
+        :mod:`geo.sheets.from_plan` (the floor above planning); it loads that module by name, so
+        :mod:`geo.planning` still imports nothing of :mod:`geo.sheets`. Remove it once every
+        caller uses :func:`geo.sheets.team_sheets`.
+        """
+        builder = importlib.import_module("geo.sheets.from_plan").team_sheets
+        sheets: list[Any] = builder(self, communities=communities, data_label=data_label)
         return sheets

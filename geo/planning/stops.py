@@ -44,6 +44,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from geo.boundaries import Squad
 from geo.catalogue import Catalogue, default_catalogue
 from geo.crs import WGS84
 from geo.errors import InputError
@@ -118,7 +119,7 @@ def _shrink(intervals: Sequence[Interval], service_s: float) -> list[Interval]:
 
 def build_stops(
     *,
-    squad: dict[str, Any],
+    squad: Squad | Mapping[str, Any],
     date: date | str,
     communities: gpd.GeoDataFrame,
     hotspots: gpd.GeoDataFrame | None = None,
@@ -137,9 +138,9 @@ def build_stops(
 
     Parameters
     ----------
-    squad : dict
+    squad : Squad or mapping
         ``id``, ``communities`` (codes) and ``teams`` (``shift_start``, ``shift_end``,
-        ``break``), as in the squads of :func:`geo.boundaries.load_default`.
+        ``break``), as :meth:`geo.boundaries.DefaultArea.squad` gives them.
     date : date or str
         The plan day (local).
     communities : GeoDataFrame
@@ -186,10 +187,11 @@ def build_stops(
     if revisit_days < 1:
         raise InputError(f"巡查周期 revisit_days 必须至少为 1 天，实际为 {revisit_days}。")
     comm = communities_working(communities, working_crs)
-    teams = [t for t in squad.get("teams", []) if t.get("id") not in set(unavailable_teams)]
+    squad = Squad.from_mapping(squad)
+    teams = [t for t in squad.teams if t.get("id") not in set(unavailable_teams)]
     if not teams:
-        raise InputError(f"中队 {squad.get('id')} 今天没有可用的队伍；请检查 --unavailable。")
-    codes = tuple(str(c) for c in squad.get("communities", []))
+        raise InputError(f"中队 {squad.id} 今天没有可用的队伍；请检查 --unavailable。")
+    codes = squad.communities
     ctx = _Ctx(codes=codes, names=dict(zip(comm["code"], comm["name"], strict=True)),
                work=merge_intervals(iv for t in teams for iv in working_intervals(t)),
                day=as_date(date), last_visit=dict(last_visit or {}),

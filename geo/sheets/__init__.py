@@ -15,29 +15,24 @@ as ``模拟数据`` when the data is simulated), then render it::
                       distance_m=4200, duration_s=14400, data_label="模拟数据，仅供演示")
     pdf_bytes = render_pdf(sheet)
 
-Numeric stop times are seconds after ``shift_start`` (a patrol solution's ``arrive_s``).
+A daily plan gives its sheets with :func:`team_sheets` (``team_sheets(plan, squad)``; a stored
+plan after :meth:`geo.planning.model.DailyPlan.from_json`). Numeric stop times are seconds after
+``shift_start`` (a patrol solution's ``arrive_s``).
 Checklists come from ``geo/data/checklists.json`` by category and stop kind
-(:func:`checklist_for`) unless a stop gives its own.
+(:func:`checklist_for`) unless a stop gives its own. Every XLSX and CSV writer goes through
+:func:`formula_safe_frame`. Importing this package loads neither the planner nor the routing
+solvers (:func:`team_sheets` loads :mod:`geo.planning` when first used).
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
-from geo.labels import KIND_COLOURS, STOP_KINDS, format_distance, format_duration
-from geo.sheets.draw import MapDrawing, layout_map
-from geo.sheets.model import (
-    ROLES,
-    SheetStop,
-    TeamMember,
-    TeamSheet,
-    checklist_for,
-    format_clock,
-    load_checklists,
-)
+from geo.safe_text import formula_safe_frame
+from geo.sheets.model import SheetStop, TeamMember, TeamSheet, checklist_for, format_clock
 from geo.sheets.pdf import default_font_path, render_pdf, render_pdf_many
 from geo.sheets.tabular import (
-    formula_safe_frame,
     render_html,
     render_svg,
     render_xlsx,
@@ -45,31 +40,36 @@ from geo.sheets.tabular import (
     write_xlsx_tables,
 )
 
+if TYPE_CHECKING:
+    from geo.sheets.from_plan import team_sheets
+
 __all__ = [
-    "KIND_COLOURS",
-    "ROLES",
-    "STOP_KINDS",
-    "MapDrawing",
     "SheetStop",
     "TeamMember",
     "TeamSheet",
     "checklist_for",
     "default_font_path",
     "format_clock",
-    "format_distance",
-    "format_duration",
     "formula_safe_frame",
-    "layout_map",
-    "load_checklists",
     "render_html",
     "render_pdf",
     "render_pdf_many",
     "render_svg",
     "render_xlsx",
     "sheet_filename",
+    "team_sheets",
     "write_csv_table",
     "write_xlsx_tables",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "team_sheets":
+        from geo.sheets.from_plan import team_sheets
+
+        return team_sheets
+    raise AttributeError(f"module 'geo.sheets' has no attribute {name!r}")
+
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\s\x00-\x1f]+')
 

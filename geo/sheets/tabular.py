@@ -7,7 +7,7 @@ the data is escaped in HTML (``html.escape``) and written as text, never as a fo
 The one writer rule for every XLSX and CSV export of the project lives here too: each string
 cell goes through :func:`geo.safe_text.formula_safe` (a leading ``=``, ``+``, ``-``, ``@``, tab
 or carriage return gets an apostrophe), so a spreadsheet program never evaluates user text.
-:func:`formula_safe_frame` applies it to a DataFrame, :func:`write_csv_table` writes a DataFrame
+:func:`geo.safe_text.formula_safe_frame` applies it to a DataFrame, :func:`write_csv_table` writes a DataFrame
 as CSV with it (every field with a line break quoted) and :func:`write_xlsx_tables` writes
 DataFrames as XLSX sheets with it (and without the control characters that openpyxl refuses).
 """
@@ -22,13 +22,12 @@ from typing import IO
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from geo.labels import KIND_COLOURS
-from geo.safe_text import formula_safe
+from geo.safe_text import XLSX_ILLEGAL_CHARACTERS, formula_safe, formula_safe_frame
 from geo.sheets.draw import MapDrawing, layout_map, scale_label
 from geo.sheets.model import SheetStop, TeamSheet
 
@@ -44,56 +43,7 @@ _WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 
 def _text(value: object) -> str:
     """Text safe for a worksheet cell: control characters removed."""
-    return ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value))
-
-
-def _safe_cell(value: object, *, strip_control: bool) -> object:
-    """One cell value under the writer rule (control characters first, so none hides a prefix)."""
-    if isinstance(value, str) and strip_control:
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    return formula_safe(value)
-
-
-def _is_text_column(series: pd.Series) -> bool:
-    dtype = series.dtype
-    return (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
-            or isinstance(dtype, pd.CategoricalDtype))
-
-
-def formula_safe_frame(frame: pd.DataFrame, *, strip_control: bool = False) -> pd.DataFrame:
-    """A copy of ``frame`` whose string cells and column names can never start a formula.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        The table to export. Text columns (object, string or categorical dtype) are passed
-        through :func:`geo.safe_text.formula_safe` cell by cell; numeric, boolean and date
-        columns are kept as they are.
-    strip_control : bool, default False
-        Also remove the control characters that XLSX cannot hold (openpyxl's
-        ``ILLEGAL_CHARACTERS_RE``; tab, newline and carriage return are kept). Set it for XLSX,
-        leave it off for CSV.
-
-    Returns
-    -------
-    DataFrame
-        The safe copy (same index, same column order).
-
-    Examples
-    --------
-    >>> formula_safe_frame(pd.DataFrame({"地址": ["=1+1", "书院路"], "n": [-1, 2]}))["地址"].tolist()
-    ["'=1+1", '书院路']
-    """
-    columns: dict[int, pd.Series] = {}
-    for i, (_, series) in enumerate(frame.items()):
-        if _is_text_column(series):
-            columns[i] = series.astype(object).map(
-                lambda v: _safe_cell(v, strip_control=strip_control))
-        else:
-            columns[i] = series
-    out = pd.DataFrame(columns, index=frame.index)
-    out.columns = pd.Index([_safe_cell(c, strip_control=strip_control) for c in frame.columns])
-    return out
+    return XLSX_ILLEGAL_CHARACTERS.sub("", "" if value is None else str(value))
 
 
 def write_xlsx_tables(target: str | Path | IO[bytes], tables: Mapping[str, pd.DataFrame]) -> None:

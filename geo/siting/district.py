@@ -4,21 +4,22 @@
 :func:`geo.siting.inputs.candidate_grid` (or a planner's candidate layer),
 :func:`geo.siting.inputs.apply_exclusions` with the landmark layers a deployment has (school
 gates, main roads, green space; the squads' area) and
-:func:`geo.siting.frames.site_relocation_points`. The CLI demo, the service and notebooks share it.
+:func:`geo.siting.frames.locate_relocation_points`. The CLI demo, the service and notebooks share it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
 from geo.crs import require_crs
 from geo.errors import InputError
-from geo.siting.frames import site_relocation_points
+from geo.siting.frames import locate_relocation_points
 from geo.siting.inputs import apply_exclusions, candidate_grid, stall_demand
+from geo.siting.problem import ModelName
+from geo.siting.result import RelocationSites, SitingSummary
 
 LANDMARK_KINDS = {"schools": "school", "main_roads": "main_road", "green": "green_space"}
 """Landmark ``kind`` values used as exclusion layers (see ``data/boundaries/landmarks.geojson``)."""
@@ -26,18 +27,24 @@ LANDMARK_KINDS = {"schools": "school", "main_roads": "main_road", "green": "gree
 
 @dataclass
 class Scenario:
-    """A solved scenario: chosen ``sites`` (with ``catchment``), the ``demand`` points, and the
-    ``excluded`` candidates with their reasons; all in the working CRS."""
+    """A solved scenario: the chosen sites (``result``: sites with ``catchment``, summary,
+    assignment), the ``demand`` points, the kept ``candidates`` and the ``excluded`` ones with
+    their reasons; all in the working CRS."""
 
-    sites: gpd.GeoDataFrame
+    result: RelocationSites
     demand: gpd.GeoDataFrame
     candidates: gpd.GeoDataFrame
     excluded: gpd.GeoDataFrame
 
     @property
-    def summary(self) -> dict[str, Any]:
+    def sites(self) -> gpd.GeoDataFrame:
+        """The chosen sites (``result.sites``)."""
+        return self.result.sites
+
+    @property
+    def summary(self) -> SitingSummary:
         """Scenario totals and the solver's proof (``optimal``, ``gap``, ``method``)."""
-        return dict(self.sites.attrs.get("summary", {}))
+        return self.result.summary
 
 
 def exclusion_layers(landmarks: gpd.GeoDataFrame | None) -> dict[str, gpd.GeoDataFrame | None]:
@@ -59,7 +66,7 @@ def relocation_scenario(
     communities: gpd.GeoDataFrame,
     landmarks: gpd.GeoDataFrame | None = None,
     candidates: gpd.GeoDataFrame | None = None,
-    model: str = "mclp",
+    model: ModelName = "mclp",
     sites: int = 5,
     radius_m: float = 500.0,
     spacing_m: float = 100.0,
@@ -82,7 +89,7 @@ def relocation_scenario(
     candidates : GeoDataFrame, optional
         A planner's candidate points; default a grid of ``spacing_m`` inside the area.
     model, sites, radius_m, time_limit_s
-        As :func:`geo.siting.frames.site_relocation_points`.
+        As :func:`geo.siting.frames.locate_relocation_points`.
     spacing_m : float
         Candidate grid spacing in metres.
     window_days : float
@@ -106,6 +113,6 @@ def relocation_scenario(
               for k, v in exclusion_layers(landmarks).items()}
     kept, excluded = apply_exclusions(cand, service_area=area, schools=layers["schools"],
                                       main_roads=layers["main_roads"], green=layers["green"])
-    chosen = site_relocation_points(demand, kept, model=model, sites=sites, radius_m=radius_m,
-                                    time_limit_s=time_limit_s)
-    return Scenario(sites=chosen, demand=demand, candidates=kept, excluded=excluded)
+    chosen = locate_relocation_points(demand, kept, model=model, sites=sites, radius_m=radius_m,
+                                      time_limit_s=time_limit_s)
+    return Scenario(result=chosen, demand=demand, candidates=kept, excluded=excluded)

@@ -1,9 +1,11 @@
 """GeoDataFrame adapter for siting relocation points: scenarios, coverage curves, comparisons.
 
-:func:`site_relocation_points` turns demand points (:func:`geo.siting.inputs.stall_demand`) and
+:func:`locate_relocation_points` turns demand points (:func:`geo.siting.inputs.stall_demand`) and
 candidates into the numeric problem of :mod:`geo.siting.solve`, solves it, and describes each chosen
 site: its catchment (the area within the walking radius), the demand and cases it serves and an
-estimate of the vendors it could take. Walking distances come from a travel model with a
+estimate of the vendors it could take, and returns them with the scenario's
+:class:`~geo.siting.result.SitingSummary` as a :class:`~geo.siting.result.RelocationSites`
+(:func:`site_relocation_points` gives the sites frame alone). Walking distances come from a travel model with a
 ``distance_matrix_m(from_xy, to_xy)`` method or a square ``distance_matrix(xy)`` (see
 :mod:`geo.travel`), else straight line × circuity.
 """
@@ -22,7 +24,15 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import require_metric
 from geo.errors import InputError
-from geo.siting.problem import MODEL_NAMES, SitingProblem
+from geo.safe_text import formula_safe_frame
+from geo.siting.problem import MODEL_NAMES, ModelName, SitingProblem, is_model
+from geo.siting.result import (
+    RelocationSites,
+    SitingSummary,
+    sites_frame,
+    summary_dict,
+    summary_of,
+)
 from geo.siting.solve import SitingResult, solve_matrix
 
 FloatArray = npt.NDArray[np.float64]
@@ -98,7 +108,7 @@ def _prepare(demand: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame
 
 def _problem(demand: gpd.GeoDataFrame, cand: gpd.GeoDataFrame, w: FloatArray, C: FloatArray,
              model: str, sites: int, radius_m: float) -> SitingProblem:
-    if model not in MODEL_NAMES:
+    if not is_model(model):
         raise InputError(f"model={model!r} 无效，应为 mclp、pmedian 或 lscp。")
     if model != "lscp" and sites > len(cand):
         raise InputError(f"候选点只有 {len(cand)} 个，少于要选的点数 {sites}；请减少点数或增加候选点。")
@@ -142,18 +152,18 @@ def _describe(demand: gpd.GeoDataFrame, cand: gpd.GeoDataFrame, prob: SitingProb
     return out
 
 
-def site_relocation_points(
+def locate_relocation_points(
     demand: gpd.GeoDataFrame,
     candidates: gpd.GeoDataFrame,
     *,
-    model: str = "mclp",
+    model: ModelName = "mclp",
     sites: int = 5,
     radius_m: float = 500.0,
     travel: Any = None,
     circuity: float = DEFAULT_CIRCUITY,
     time_limit_s: float = 30.0,
-) -> gpd.GeoDataFrame:
-    """Choose relocation points and describe each one.
+) -> RelocationSites:
+    """Choose relocation points, describe each one and summarise the scenario.
 
     Parameters
     ----------
@@ -174,13 +184,13 @@ def site_relocation_points(
 
     Returns
     -------
-    GeoDataFrame
-        One row per chosen site (Point geometry): ``candidate_id``, ``rank``, ``served_weight``,
-        ``served_share``, ``served_cases``, ``served_points``, ``vendors_estimate`` (demand cells
-        served, one active pitch each, capped by ``capacity``), ``mean_walk_m`` and a second
-        geometry column ``catchment``. ``attrs["summary"]`` holds the scenario totals and the
-        solver's proof (``optimal``, ``gap``, ``method``); ``attrs["assignment"]`` maps demand id
-        to site id (or None).
+    RelocationSites
+        ``sites``: one row per chosen site (Point geometry): ``candidate_id``, ``rank``,
+        ``served_weight``, ``served_share``, ``served_cases``, ``served_points``,
+        ``vendors_estimate`` (demand cells served, one active pitch each, capped by
+        ``capacity``), ``mean_walk_m`` and a second geometry column ``catchment``;
+        ``summary``: the scenario totals and the solver's proof (``optimal``, ``gap``,
+        ``method``); ``assignment``: demand id → site id (or None).
     """
     cand, w, dxy, cxy = _prepare(demand, candidates)
     C = walking_distances(dxy, cxy, travel=travel, circuity=circuity)
@@ -190,18 +200,42 @@ def site_relocation_points(
     covered = float(w[(res.assignment >= 0) & (C[np.arange(len(C)),
                                                   np.maximum(res.assignment, 0)] <= radius_m)
                       ].sum())
-    out.attrs["summary"] = {
-        "model": model, "model_name": MODEL_NAMES[model], "sites": len(res.chosen),
-        "radius_m": radius_m, "demand_weight": float(w.sum()), "covered_weight": covered,
-        "covered_share": covered / float(w.sum()), "objective": res.objective,
-        "optimal": res.optimal, "gap": res.gap, "method": res.method, "solver": res.solver,
-        "time_s": res.time_s,
-        "distance": "network" if travel is not None and not hasattr(travel, "circuity")
-        else f"straight line x {getattr(travel, 'circuity', circuity):g}",
-    }
-    out.attrs["assignment"] = {d: (prob.candidate_ids[j] if j >= 0 else None)
-                               for d, j in zip(prob.demand_ids, res.assignment, strict=True)}
-    return out
+    summary = SitingSummary(
+        model=prob.model, model_name=MODEL_NAMES[prob.model], sites=len(res.chosen),
+        radius_m=radius_m, demand_weight=float(w.sum()), covered_weight=covered,
+        covered_share=covered / float(w.sum()), objective=float(res.objective),
+        optimal=bool(res.optimal), gap=float(res.gap), method=res.method, solver=res.solver,
+        time_s=float(res.time_s),
+        distance="network" if travel is not None and not hasattr(travel, "circuity")
+        else f"straight line x {getattr(travel, 'circuity', circuity):g}")
+    assignment = {d: (prob.candidate_ids[j] if j >= 0 else None)
+                  for d, j in zip(prob.demand_ids, res.assignment, strict=True)}
+    # The dict form in ``attrs`` is kept for callers written before RelocationSites.
+    out.attrs["summary"] = summary.as_dict()
+    out.attrs["assignment"] = assignment
+    return RelocationSites(sites=out, summary=summary, assignment=assignment)
+
+
+def site_relocation_points(
+    demand: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame,
+    *,
+    model: ModelName = "mclp",
+    sites: int = 5,
+    radius_m: float = 500.0,
+    travel: Any = None,
+    circuity: float = DEFAULT_CIRCUITY,
+    time_limit_s: float = 30.0,
+) -> gpd.GeoDataFrame:
+    """The ``sites`` frame of :func:`locate_relocation_points` (same parameters).
+
+    Its ``attrs["summary"]`` holds :meth:`~geo.siting.result.SitingSummary.as_dict` and
+    ``attrs["assignment"]`` the assignment; :func:`geo.siting.result.summary_of` reads the
+    summary back as a :class:`~geo.siting.result.SitingSummary`.
+    """
+    return locate_relocation_points(
+        demand, candidates, model=model, sites=sites, radius_m=radius_m, travel=travel,
+        circuity=circuity, time_limit_s=time_limit_s).sites
 
 
 def coverage_curve(
@@ -235,9 +269,10 @@ _COMPARE = [("点位数", "sites"), ("覆盖需求权重", "covered_weight"), ("
             ("是否已证明最优", "optimal"), ("最优性差距", "gap"), ("求解方法", "method")]
 
 
-def compare_scenarios(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame, *,
-                      names: Sequence[str] = ("方案A", "方案B")) -> pd.DataFrame:
-    """Side-by-side comparison of two results of :func:`site_relocation_points`.
+def compare_scenarios(a: RelocationSites | gpd.GeoDataFrame, b: RelocationSites | gpd.GeoDataFrame,
+                      *, names: Sequence[str] = ("方案A", "方案B")) -> pd.DataFrame:
+    """Side-by-side comparison of two results of :func:`locate_relocation_points` (or their
+    ``sites`` frames, :func:`site_relocation_points`).
 
     Returns
     -------
@@ -246,10 +281,8 @@ def compare_scenarios(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame, *,
         (B − A) column for numeric indicators.
     """
     cols = {}
-    for name, sites in zip(names, (a, b), strict=True):
-        s = sites.attrs.get("summary")
-        if s is None:
-            raise InputError(f"{name} 不是 site_relocation_points() 的结果（缺少 summary）。")
+    for name, result in zip(names, (a, b), strict=True):
+        s, sites = summary_of(result, what=name), sites_frame(result)
         vals = [s[k] for _, k in _COMPARE]
         vals += [float(sites["served_cases"].sum()), int(sites["vendors_estimate"].sum()),
                  float(np.nansum(sites["mean_walk_m"] * sites["served_weight"])
@@ -264,15 +297,14 @@ def compare_scenarios(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame, *,
     return df
 
 
-def siting_tables(sites: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
+def siting_tables(result: RelocationSites | gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
     """Sheets for an XLSX export (Chinese headers): ``疏导点`` and ``方案概况``.
 
     Text cells (candidate ids, solver names) are already formula-safe
-    (:func:`geo.sheets.tabular.formula_safe_frame`), so writing them with ``to_excel`` or
+    (:func:`geo.safe_text.formula_safe_frame`), so writing them with ``to_excel`` or
     :func:`geo.sheets.tabular.write_xlsx_tables` never makes a formula.
     """
-    from geo.sheets.tabular import formula_safe_frame
-
+    sites = sites_frame(result)
     pts = sites.to_crs("EPSG:4326")
     table = pd.DataFrame({
         "序号": sites["rank"], "候选点编号": sites["candidate_id"],
@@ -281,7 +313,7 @@ def siting_tables(sites: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
         "服务需求占比": sites["served_share"].round(4), "服务案件数": sites["served_cases"],
         "估计可容纳摊贩数": sites["vendors_estimate"], "平均步行距离（米）": sites["mean_walk_m"].round(1),
     })
-    s = sites.attrs.get("summary", {})
+    s = summary_dict(result)
     labels = {"model_name": "模型", "sites": "点位数", "radius_m": "步行半径（米）",
               "demand_weight": "需求总权重", "covered_weight": "覆盖需求权重",
               "covered_share": "覆盖率", "optimal": "是否已证明最优", "gap": "最优性差距",
@@ -292,8 +324,10 @@ def siting_tables(sites: gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
             "方案概况": formula_safe_frame(summary, strip_control=True)}
 
 
-def siting_geojson_frames(sites: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def siting_geojson_frames(result: RelocationSites | gpd.GeoDataFrame
+                          ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """WGS84 frames for GeoJSON export: the site points and their catchment polygons."""
+    sites = sites_frame(result)
     keep = [c for c in sites.columns if c not in ("geometry", "catchment")]
     pts = gpd.GeoDataFrame(sites[keep].copy(), geometry=sites.geometry.values,
                            crs=sites.crs).to_crs("EPSG:4326")

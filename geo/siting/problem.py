@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeGuard, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -19,8 +19,15 @@ from geo.crs import working_crs
 from geo.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]
-MODELS = ("mclp", "pmedian", "lscp")
-MODEL_NAMES = {"mclp": "最大覆盖", "pmedian": "p-中位", "lscp": "集合覆盖"}
+ModelName = Literal["mclp", "pmedian", "lscp"]
+"""The siting models: maximal covering, p-median, location set covering."""
+MODELS: tuple[ModelName, ...] = get_args(ModelName)
+MODEL_NAMES: dict[ModelName, str] = {"mclp": "最大覆盖", "pmedian": "p-中位", "lscp": "集合覆盖"}
+
+
+def is_model(name: object) -> TypeGuard[ModelName]:
+    """True when ``name`` is one of :data:`MODELS`."""
+    return name in MODELS
 
 
 @dataclass
@@ -36,7 +43,7 @@ class SitingProblem:
         Capacity per candidate in demand-weight units; ``inf`` where none is given.
     cost : ndarray (n, m)
         Cost (metres for Euclidean problems) from each demand point to each candidate.
-    model : str
+    model : ModelName
         ``"mclp"``, ``"pmedian"`` or ``"lscp"``.
     sites : int
         Number of sites to open (ignored by ``"lscp"``).
@@ -49,7 +56,7 @@ class SitingProblem:
     weights: FloatArray
     capacities: FloatArray
     cost: FloatArray
-    model: str
+    model: ModelName
     sites: int
     radius_m: float | None
 
@@ -155,9 +162,10 @@ def _cost(problem: Mapping[str, Any], dxy: FloatArray, cxy: FloatArray, errs: li
     return None
 
 
-def _model_options(problem: Mapping[str, Any], errs: list[str]) -> tuple[str, int, float | None]:
+def _model_options(problem: Mapping[str, Any], errs: list[str]
+                   ) -> tuple[ModelName, int, float | None]:
     model = problem.get("model", "mclp")
-    if model not in MODELS:
+    if not is_model(model):
         errs.append(f"model={model!r} 无效，应为 \"mclp\"、\"pmedian\" 或 \"lscp\"。")
     sites_raw = problem.get("sites", 1)
     sites = sites_raw if isinstance(sites_raw, int) and not isinstance(sites_raw, bool) else 0
@@ -170,7 +178,7 @@ def _model_options(problem: Mapping[str, Any], errs: list[str]) -> tuple[str, in
         radius = None
     elif r_raw is None and model in ("mclp", "lscp"):
         errs.append(f"模型 {model} 需要覆盖半径 radius_m（米），例如 500。")
-    return str(model), sites, radius
+    return (model if is_model(model) else "mclp"), sites, radius
 
 
 def parse_problem(problem: Mapping[str, Any]) -> SitingProblem:

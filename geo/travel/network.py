@@ -1,44 +1,9 @@
-"""Travel models: distance and time matrices between points in a metric working CRS.
-
-Two models share one small protocol (:class:`TravelModel`):
-
-* :class:`EuclideanTravel` — the embedded default. Straight-line distance in the working CRS times
-  a *circuity factor* (network distance / straight-line distance). The default
-  :data:`DEFAULT_CIRCUITY` = 1.3 follows two sources: on a rectangular street grid the expected
-  ratio of the walked (Manhattan) distance to the straight line, over uniformly random directions,
-  is 4/π ≈ 1.27; and measured road circuity factors are 1.2–1.4 for most countries (Ballou,
-  Rahardja & Sakai 2002, "Selected country circuity factors for road travel distance estimation",
-  *Transportation Research Part A* 36(9), 843–848). Dense residential communities with gates,
-  fences and dead ends sit at the upper end, so 1.3 rather than 1.27.
-* :class:`NetworkTravel` — shortest paths on a road graph (:func:`geo.io.osm.read_osm_network`,
-  or any networkx graph with node ``x``/``y`` and edge ``length`` in metres). A point is snapped
-  to the nearest point of the nearest street *edge* (shapely ``STRtree`` over the full edge
-  geometries) of the largest connected part, at most ``max_snap_m`` (300 m) away; the trip runs
-  from that foot point along the edge to either end node, node to node, and in along the last
-  edge, the best of the 2 × 2 end combinations (or straight along one shared edge). The straight
-  snap legs are added. Walking ignores one-way rules; ``mode="ebike"`` obeys them
-  (``oneway``/``reversed`` edge attributes as osmnx and :mod:`geo.io.osm` write them), rides
-  no ``highway=steps`` and pushes the bike at walking speed on footways and pedestrian streets.
-  Times come from per-edge times, not distance / speed. Matrices take one vectorised
-  ``scipy.sparse.csgraph.dijkstra`` pass from the distinct end nodes of the snapped edges.
-  :meth:`NetworkTravel.path` returns the street geometry, partial edges included.
-
-Speeds: :data:`WALK_SPEED_MPS` = 1.2 m/s (4.3 km/h, the usual pedestrian design speed, e.g. the
-U.S. Highway Capacity Manual's 1.2 m/s; a patrol that looks around walks no faster) and
-:data:`EBIKE_SPEED_MPS` = 4.5 m/s (16 km/h: China's GB 17761-2018 caps electric bicycles at
-25 km/h, and stops, crossings and pavements bring the urban average down to 15–18 km/h). Steps
-are walked at half the level speed (:data:`STEPS_FACTOR`, an assumption: climbing stairs is
-much slower than level walking). E-bikes obey one-way streets (Chinese traffic law binds
-non-motor vehicles too; ``oneway:bicycle=no`` is honoured by :mod:`geo.io.osm`); a one-way dead
-end that cannot be ridden out again is not part of the e-bike network, so a stop there is reached
-from the nearest street of the strongly connected main network, the last metres on foot. Snap
-legs are timed at walking speed (an e-bike is pushed off the street).
-"""
+"""Shortest-path travel on a road graph (see :mod:`geo.travel` for the snapping and mode rules)."""
 
 from __future__ import annotations
 
 import itertools
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -52,87 +17,18 @@ from shapely.ops import substring
 
 from geo.crs import require_metric
 from geo.errors import InputError
-
-FloatArray = npt.NDArray[np.float64]
-
-DEFAULT_CIRCUITY = 1.3
-WALK_SPEED_MPS = 1.2
-EBIKE_SPEED_MPS = 4.5
-SPEEDS_MPS = {"walk": WALK_SPEED_MPS, "ebike": EBIKE_SPEED_MPS}
-STEPS_FACTOR = 0.5
-DEFAULT_MAX_SNAP_M = 300.0
-WALKED_HIGHWAYS = frozenset({"footway", "pedestrian", "corridor"})  # e-bikes pushed here
-NO_EBIKE_HIGHWAYS = frozenset({"steps"})
-Mode = Literal["walk", "ebike"]
-
-
-@runtime_checkable
-class TravelModel(Protocol):
-    """What the routing core needs from a travel model (coordinates in metres)."""
-
-    speed_mps: float
-
-    def distance_matrix(self, xy: npt.ArrayLike) -> FloatArray:
-        """Travel distances in metres between every pair of points, shape (n, n)."""
-        ...
-
-    def time_matrix(self, xy: npt.ArrayLike, *, speed_mps: float | None = None) -> FloatArray:
-        """Travel times in seconds between every pair of points, shape (n, n)."""
-        ...
-
-    def path(self, a: tuple[float, float], b: tuple[float, float]) -> LineString:
-        """The travelled geometry from point ``a`` to point ``b``."""
-        ...
-
-
-def _as_xy(xy: npt.ArrayLike) -> FloatArray:
-    arr = np.asarray(xy, dtype=float)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise InputError(f"坐标数组形状应为 (n, 2)，实际为 {arr.shape}。")
-    if not np.isfinite(arr).all():
-        raise InputError("坐标中有缺失值或无穷大；请先删除或修正这些点。")
-    return arr
-
-
-def _check_speed(speed_mps: float) -> float:
-    if not np.isfinite(speed_mps) or speed_mps <= 0:
-        raise InputError(f"速度 speed_mps 必须为正数（米/秒），实际为 {speed_mps}。")
-    return float(speed_mps)
-
-
-class EuclideanTravel:
-    """Straight-line distance times a circuity factor, at a constant speed.
-
-    Parameters
-    ----------
-    circuity : float, default 1.3
-        Network distance / straight-line distance (≥ 1); see the module docstring for the source.
-    speed_mps : float, default 1.2
-        Travel speed in metres per second (walking; use :data:`EBIKE_SPEED_MPS` for e-bikes).
-    """
-
-    def __init__(
-        self, *, circuity: float = DEFAULT_CIRCUITY, speed_mps: float = WALK_SPEED_MPS
-    ) -> None:
-        if not np.isfinite(circuity) or circuity < 1.0:
-            raise InputError(f"绕行系数 circuity 必须 ≥ 1，实际为 {circuity}。")
-        self.circuity = float(circuity)
-        self.speed_mps = _check_speed(speed_mps)
-
-    def distance_matrix(self, xy: npt.ArrayLike) -> FloatArray:
-        """Distances in metres: ``circuity`` × straight line, shape (n, n)."""
-        pts = _as_xy(xy)
-        diff = pts[:, None, :] - pts[None, :, :]
-        return np.asarray(np.hypot(diff[..., 0], diff[..., 1]) * self.circuity, dtype=float)
-
-    def time_matrix(self, xy: npt.ArrayLike, *, speed_mps: float | None = None) -> FloatArray:
-        """Travel times in seconds at ``speed_mps`` (default: the model's speed)."""
-        speed = self.speed_mps if speed_mps is None else _check_speed(speed_mps)
-        return self.distance_matrix(xy) / speed
-
-    def path(self, a: tuple[float, float], b: tuple[float, float]) -> LineString:
-        """The straight segment from ``a`` to ``b`` (the circuity is not drawn)."""
-        return LineString([tuple(a), tuple(b)])
+from geo.travel.protocol import (
+    DEFAULT_MAX_SNAP_M,
+    NO_EBIKE_HIGHWAYS,
+    SPEEDS_MPS,
+    STEPS_FACTOR,
+    WALK_SPEED_MPS,
+    WALKED_HIGHWAYS,
+    FloatArray,
+    Mode,
+    as_xy,
+    check_speed,
+)
 
 
 class NetworkTravel:
@@ -172,7 +68,7 @@ class NetworkTravel:
         if not np.isfinite(max_snap_m) or max_snap_m < 0:
             raise InputError(f"最大吸附距离 max_snap_m 必须 ≥ 0（米），实际为 {max_snap_m}。")
         self.mode: Mode = mode
-        self.speed_mps = _check_speed(SPEEDS_MPS[mode] if speed_mps is None else speed_mps)
+        self.speed_mps = check_speed(SPEEDS_MPS[mode] if speed_mps is None else speed_mps)
         self.max_snap_m = float(max_snap_m)
         self.respect_oneway = (mode == "ebike") if respect_oneway is None else bool(respect_oneway)
         self.graph = _metric_graph(graph, crs)
@@ -212,7 +108,7 @@ class NetworkTravel:
         dist : ndarray of float
             Straight snap distance in metres.
         """
-        pts = _as_xy(xy)
+        pts = as_xy(xy)
         geoms = shapely.points(pts)
         (qi, ti), dist = self._tree.query_nearest(geoms, return_distance=True, all_matches=False)
         edge = np.empty(len(pts), dtype=np.int64)
@@ -243,18 +139,18 @@ class NetworkTravel:
 
     def distance_matrix(self, xy: npt.ArrayLike) -> FloatArray:
         """Network distances in metres between every pair of points, shape (n, n)."""
-        pts = _as_xy(xy)
+        pts = as_xy(xy)
         return self._matrix(pts, pts, kind="m", speed=self.speed_mps, square=True)
 
     def distance_matrix_m(self, from_xy: npt.ArrayLike, to_xy: npt.ArrayLike) -> FloatArray:
         """Network distances in metres from each of ``from_xy`` to each of ``to_xy``."""
-        return self._matrix(_as_xy(from_xy), _as_xy(to_xy), kind="m", speed=self.speed_mps,
+        return self._matrix(as_xy(from_xy), as_xy(to_xy), kind="m", speed=self.speed_mps,
                             square=False)
 
     def time_matrix(self, xy: npt.ArrayLike, *, speed_mps: float | None = None) -> FloatArray:
         """Fastest travel times in seconds from per-edge times; ``speed_mps`` replaces the base speed."""
-        speed = self.speed_mps if speed_mps is None else _check_speed(speed_mps)
-        pts = _as_xy(xy)
+        speed = self.speed_mps if speed_mps is None else check_speed(speed_mps)
+        pts = as_xy(xy)
         return self._matrix(pts, pts, kind="s", speed=speed, square=True)
 
     def _speeds(self, speed: float) -> FloatArray:
@@ -328,7 +224,7 @@ class NetworkTravel:
         It starts at ``a``, goes straight to its foot point on the nearest street, follows the
         partial edge, the whole edges between, the last partial edge and ends at ``b``.
         """
-        pts = _as_xy(np.array([a, b], dtype=float))
+        pts = as_xy(np.array([a, b], dtype=float))
         csr, cost = self._cost("m", self.speed_mps)
         e, f, _ = self.snap(pts)
         out_n, out_c = self._ends(e[:1], f[:1], cost, leaving=True)
