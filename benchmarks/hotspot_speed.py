@@ -1,4 +1,4 @@
-"""Hotspot speed and accuracy on simulated cases, HDBSCAN (default) against ``background``.
+"""Hotspot speed and accuracy on simulated cases, ``background`` (default) against HDBSCAN.
 
 Sections (``--sections``, default all; each size/method runs in its own subprocess so that the
 peak resident memory, ru_maxrss, is that run's):
@@ -10,9 +10,8 @@ peak resident memory, ru_maxrss, is that run's):
     gate: Gaussian, sigma 8-25 m), 20 street-shaped (stalls along a lane 150-300 m long and
     10-20 m wide, any direction, cases uniform in it) and 20 weak (uniform discs 60-120 m wide
     at 3-5 times the local background density, so their case counts follow the background).
-    Compact and street hotspots share the remaining cases (lognormal shares). For each of
-    ``find_hotspots`` (``hdbscan``) and ``geo.analysis.background.find_background_hotspots``
-    (``background``), timed end to end from a WGS84 GeoDataFrame (projection, detection,
+    Compact and street hotspots share the remaining cases (lognormal shares). For each method
+    of ``find_hotspots`` (``background``, the default, and ``hdbscan``), timed end to end from a WGS84 GeoDataFrame (projection, detection,
     polygons, time profile, Gi* tagging): recall per kind (share of planted centres inside a
     polygon), precision (share of polygons that meet a planted footprint — compact: 3 sigma
     disc, street: the lane buffered 10 m, weak: the disc buffered 10 m), merged (polygons holding
@@ -28,8 +27,10 @@ peak resident memory, ru_maxrss, is that run's):
 ``cli`` (only with ``--cli``)
     THE WHOLE-COMMAND TIMING: writes the district cases as CSV to a temp dir and times
     ``python -m service.cli hotspots --cases X.csv --out Y.geojson --method M`` (the ``xuncha``
-    console script is ``service.cli:app``) for both methods; until ``--method background`` is
-    wired into the CLI that run records the CLI's refusal.
+    console script is ``service.cli:app``) for both methods, side by side, at 100k and 1M.
+    Where the CLI refuses ``--method background`` (not wired yet) the same code path is timed
+    as ``python -c`` instead (read_cases → find_hotspots → hotspots_to_geojson → write) and the
+    row says so (``via``).
 
 Usage: ``python benchmarks/hotspot_speed.py [--quick] [--cli] [--sections district,real]``;
 ``--quick`` (< 1 minute): district at 100k with 80 % background, NYC only, no legacy. Writes
@@ -131,11 +132,11 @@ def worker(n: int, compare: bool) -> dict[str, Any]:
     xy, truth, cen, hours = simulate(n)
     cases = to_cases(xy, hours)
     t0 = time.perf_counter()
-    hs = find_hotspots(cases, working_crs=CRS)
+    hs = find_hotspots(cases, method="hdbscan", working_crs=CRS)
     t_total = time.perf_counter() - t0
     work = to_working(cases, crs=CRS)
     t0 = time.perf_counter()
-    labels = label_points(work)
+    labels = label_points(work, method="hdbscan")
     t_cluster = time.perf_counter() - t0
     recall, precision = accuracy(list(hs.geometry), cen)
     row: dict[str, Any] = {
@@ -280,16 +281,12 @@ def district_accuracy(polys: list[Any], sim: dict[str, Any]) -> dict[str, Any]:
 
 
 def district_worker(n: int, share: float, method: str) -> dict[str, Any]:
-    from geo.analysis.background import find_background_hotspots
     from geo.analysis.hotspots import find_hotspots
 
     sim = simulate_district(n, share)
     cases = to_cases(sim["xy"], sim["hours"])
     t0 = time.perf_counter()
-    if method == "background":
-        hs = find_background_hotspots(cases, working_crs=CRS)
-    else:
-        hs = find_hotspots(cases, method=method, working_crs=CRS)  # type: ignore[arg-type]
+    hs = find_hotspots(cases, method=method, working_crs=CRS)  # type: ignore[arg-type]
     row = {"n": n, "background_share": share, "method": method,
            "time_s": round(time.perf_counter() - t0, 3)}
     row |= district_accuracy(list(hs.geometry), sim)
@@ -308,7 +305,6 @@ def real_worker(name: str, method: str) -> dict[str, Any]:
     import pandas as pd
     import shapely
 
-    from geo.analysis.background import find_background_hotspots
     from geo.analysis.hotspots import find_hotspots
 
     fname, crs = REAL[name]
@@ -316,10 +312,7 @@ def real_worker(name: str, method: str) -> dict[str, Any]:
     cases = gpd.GeoDataFrame(geometry=gpd.points_from_xy(df["longitude"], df["latitude"]),
                              crs="EPSG:4326")
     t0 = time.perf_counter()
-    if method == "background":
-        hs = find_background_hotspots(cases, working_crs=crs, gi_cell_m=None)
-    else:
-        hs = find_hotspots(cases, method=method, working_crs=crs, gi_cell_m=None)  # type: ignore[arg-type]
+    hs = find_hotspots(cases, method=method, working_crs=crs, gi_cell_m=None)  # type: ignore[arg-type]
     t = time.perf_counter() - t0
     xy = shapely.get_coordinates(cases.to_crs(crs).geometry.to_numpy())
     cells = np.unique(np.floor(xy / 250.0), axis=0)
@@ -335,6 +328,31 @@ def real_worker(name: str, method: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- whole CLI command ----------
+CLI_EQUIVALENT = """
+import json, sys
+from pathlib import Path
+from service.commands.hotspots import read_cases
+from geo.analysis.hotspots import find_hotspots, hotspots_to_geojson
+gdf, _ = read_cases(Path(sys.argv[1]))
+fc = hotspots_to_geojson(find_hotspots(gdf, method=sys.argv[3]))
+Path(sys.argv[2]).write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+"""
+
+
+def _timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """Run ``cmd`` under ``/usr/bin/time -v`` when present: result, seconds, peak RSS (MB)."""
+    gnu_time = Path("/usr/bin/time")
+    full = [str(gnu_time), "-v", *cmd] if gnu_time.exists() else cmd
+    t0 = time.perf_counter()
+    res = subprocess.run(full, capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - t0
+    peak = float("nan")
+    for line in res.stderr.splitlines():
+        if "Maximum resident set size" in line:
+            peak = int(line.split(":")[-1]) / 1024
+    return res, elapsed, peak
+
+
 def cli_rows(n: int, share: float) -> list[dict[str, Any]]:
     """Time ``python -m service.cli hotspots`` (the ``xuncha`` console script) per method."""
     import tempfile
@@ -350,23 +368,29 @@ def cli_rows(n: int, share: float) -> list[dict[str, Any]]:
                       "reported_at": cases["reported_at"].astype(str),
                       "lon": cases.geometry.x.round(7), "lat": cases.geometry.y.round(7)}
                      ).to_csv(csv, index=False)
-        for method in ("hdbscan", "background"):
+        for method in ("background", "hdbscan"):
             out = Path(tmp) / f"{method}.geojson"
             cmd = [sys.executable, "-m", "service.cli", "hotspots", "--cases", str(csv),
                    "--out", str(out), "--method", method]
-            t0 = time.perf_counter()
-            res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+            res, elapsed, peak = _timed(cmd)
+            via = "xuncha hotspots"
+            refused = res.returncode != 0
+            if refused:
+                lines = res.stderr.split("\tCommand being timed")[0].strip().splitlines()
+                note = lines[-1][:200] if lines else ""
+                res, elapsed, peak = _timed([sys.executable, "-c", CLI_EQUIVALENT, str(csv),
+                                             str(out), method])
+                via = f"python -c (CLI refused: {note})"
             row: dict[str, Any] = {"n": n, "background_share": share, "method": method,
-                                   "exit_code": res.returncode,
-                                   "time_s": round(time.perf_counter() - t0, 3)}
+                                   "via": via, "exit_code": res.returncode,
+                                   "time_s": round(elapsed, 3), "peak_rss_mb": round(peak, 1)}
             if res.returncode == 0:
                 import geopandas as gpd
 
                 polys = list(gpd.read_file(out).to_crs(CRS).geometry)
                 row |= district_accuracy(polys, sim)
             else:
-                row["note"] = ("CLI refused the method (not wired yet): "
-                               + res.stderr.strip().splitlines()[-1][:200])
+                row["note"] = res.stderr.strip()[-300:]
             rows.append(row)
     return rows
 
@@ -412,7 +436,7 @@ def main() -> None:
     sections = set((args.sections or default).split(","))
     shares = [0.8] if args.quick else [float(s) for s in args.shares.split(",")]
     sizes = [100_000] if args.quick else [100_000, 1_000_000]
-    methods = ("hdbscan", "background")
+    methods = ("background", "hdbscan")
     result: dict[str, Any] = {
         "benchmark": "hotspot_speed", "machine": machine_info(), "quick": args.quick,
         "targets": {"recall_each_kind": 0.9, "precision": 0.8, "area_share": 0.05,
@@ -440,10 +464,15 @@ def main() -> None:
     if "legacy" in sections:
         result["rows"] = legacy_rows(args.quick)
     if args.cli:  # the whole `xuncha hotspots` command (after wiring --method background)
-        result["cli"] = cli_rows(100_000 if args.quick else 1_000_000, 0.8)
-        for r in result["cli"]:
-            print(f"CLI {r['n']:,d} {r['method']:10s} exit {r['exit_code']} {r['time_s']:.2f} s "
-                  f"{r.get('note', '')}", flush=True)
+        result["cli"] = []
+        for n in [100_000] if args.quick else [100_000, 1_000_000]:
+            for r in cli_rows(n, 0.8):
+                result["cli"].append(r)
+                print(f"CLI {r['n']:>9,d} {r['method']:10s} exit {r['exit_code']} "
+                      f"{r['time_s']:6.2f} s {r['peak_rss_mb']:7.0f} MB  recall "
+                      f"{r.get('recall_compact', 0):.2f}/{r.get('recall_street', 0):.2f}/"
+                      f"{r.get('recall_weak', 0):.2f} precision {r.get('precision', 0):.2f} "
+                      f"area {r.get('area_share', 0):.2%}  via {r['via']}", flush=True)
     path = ROOT / "benchmarks" / "results" / "hotspot_speed.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -103,7 +103,7 @@ def test_empty_single_and_one_point_inputs() -> None:
     assert find_hotspots(cases.iloc[:1]).empty  # one case: documented empty result
     one = cases.iloc[:40].copy()
     one["geometry"] = shapely.Point(114.6, 30.9)
-    hs = find_hotspots(one)
+    hs = find_hotspots(one, method="hdbscan")
     assert len(hs) == 1 and hs["case_count"].iloc[0] == 40
     assert hs["area_m2"].iloc[0] == pytest.approx(np.pi * 20**2, rel=0.03)
 
@@ -157,3 +157,12 @@ def test_grid_aggregation_and_merge() -> None:
     xy = np.array([[0, 0], [1, 0], [30, 0], [31, 0], [500, 0], [501, 0]], float)
     merged = merge_close_clusters(xy, np.array([0, 0, 1, 1, 2, 2]), gap_m=40)
     assert merged[0] == merged[2] != merged[4]
+
+
+def test_background_method_gives_documented_empty_result_at_one_point() -> None:
+    one = make_cases().iloc[:40].copy()
+    one["geometry"] = shapely.Point(114.6, 30.9)
+    hs = find_hotspots(one)  # default method: background — one grid cell, no background
+    assert hs.empty
+    assert list(hs.columns[:3]) == ["hotspot_id", "category", "case_count"]
+    assert {"expected_cases", "excess_ratio", "p_min", "geometry"} <= set(hs.columns)

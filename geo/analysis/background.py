@@ -42,7 +42,7 @@ Defaults are for city blocks and a year of cases from a district; for a sparse s
 Degenerate input (documented, not an error): fewer than ``min_cases`` cases, or every case in one
 grid cell (no area to estimate a background from), give an empty frame with the columns of
 :func:`geo.analysis.hotspots.find_hotspots`. Wrong options raise :class:`~geo.errors.InputError`; no
-case at all, or none of the category, raises it as :func:`geo.analysis.hotspots.select_cases` does.
+case at all, or none of the category, raises it as :func:`geo.analysis.frame.select_cases` does.
 """
 
 from __future__ import annotations
@@ -65,13 +65,13 @@ from geo.analysis.background_grid import (
     segment,
     window_sizes,
 )
-from geo.analysis.hotspots import (
-    COLUMNS,
-    _as_timestamp,
-    _describe,
-    _empty,
-    _place,
-    _times,
+from geo.analysis.frame import (
+    as_timestamp,
+    case_times,
+    describe_hotspots,
+    empty_hotspots,
+    finish_hotspots,
+    place_hotspots,
     resolve_category,
     select_cases,
 )
@@ -79,7 +79,8 @@ from geo.analysis.profile import time_profile
 from geo.crs import require_crs, to_working
 from geo.errors import InputError
 
-__all__ = ["BackgroundHotspots", "background_labels", "find_background_hotspots"]
+__all__ = ["DEFAULT_BUFFER_M", "DEFAULT_MIN_CASES", "EXTRA_COLUMNS", "BackgroundHotspots",
+           "background_labels", "find_background_hotspots"]
 
 DEFAULT_CELL_M = 10.0
 DEFAULT_BACKGROUND_RADIUS_M = 500.0
@@ -292,7 +293,7 @@ def find_background_hotspots(
         If ``cases`` has no CRS.
     """
     require_crs(cases, what="案件数据")
-    at_ts = _as_timestamp(at, cases)
+    at_ts = as_timestamp(at, cases)
     sel = to_working(select_cases(cases, category, at=at_ts), crs=working_crs)
     label, _ = resolve_category(category)
     xy = shapely.get_coordinates(sel.geometry.to_numpy())
@@ -302,11 +303,11 @@ def find_background_hotspots(
                             smooth_m=smooth_m, saddle_ratio=saddle_ratio, buffer_m=buffer_m,
                             hull_ratio=hull_ratio)
     if len(res.polygons) == 0:
-        return _finish(_empty(sel.crs))
-    out = _describe(sel, res.labels, res.polygons, label=label)
-    prof = time_profile(_times(sel), res.labels, len(res.polygons), at=at_ts,
+        return finish_hotspots(empty_hotspots(sel.crs), EXTRA_COLUMNS)
+    out = describe_hotspots(sel, res.labels, res.polygons, label=label)
+    prof = time_profile(case_times(sel), res.labels, len(res.polygons), at=at_ts,
                         half_life_days=half_life_days)
-    out = _place(pd.concat([out, prof], axis=1), sel, res.labels, communities)
+    out = place_hotspots(pd.concat([out, prof], axis=1), sel, res.labels, communities)
     out["expected_cases"] = res.expected_cases
     out["excess_ratio"] = res.case_count / np.maximum(res.expected_cases, 1e-9)
     out["p_min"] = res.p_min
@@ -314,19 +315,5 @@ def find_background_hotspots(
         from geo.analysis.significance import hotspot_grid, tag_hotspots
 
         out = tag_hotspots(out, hotspot_grid(sel, cell_m=gi_cell_m))
-    return _finish(out)
+    return finish_hotspots(out, EXTRA_COLUMNS)
 
-
-def _finish(out: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Sort and number as :func:`geo.analysis.hotspots.find_hotspots` does; its columns, then extras."""
-    cols = [c for c in COLUMNS if c != "geometry"] + EXTRA_COLUMNS + ["geometry"]
-    for col in cols:
-        if col not in out.columns:
-            out[col] = pd.Series(dtype=float) if len(out) == 0 else None
-    if len(out):
-        score = out["recency_score"].fillna(-1.0)
-        order = np.lexsort((-out["case_count"].to_numpy(), -score.to_numpy()))
-        out = out.iloc[order].reset_index(drop=True)
-    width = max(2, len(str(len(out))))
-    out["hotspot_id"] = [f"H{i + 1:0{width}d}" for i in range(len(out))]
-    return gpd.GeoDataFrame(out[cols], geometry="geometry", crs=out.crs)

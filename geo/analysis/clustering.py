@@ -30,7 +30,6 @@ DBSCAN (grid-weighted)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -40,78 +39,32 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
 from sklearn.cluster import DBSCAN
 
+from geo.analysis.grid_cells import (
+    BACKGROUND_CELL_M,
+    DEFAULT_CELL_M,
+    MIN_BACKGROUND_AREA_M2,
+    GridCells,
+    aggregate_to_grid,
+    background_density,
+    weighted_background,
+)
 from geo.errors import InputError
+
+__all__ = ["BACKGROUND_CELL_M", "DEFAULT_CELL_M", "DEFAULT_DENSITY_RATIO", "DEFAULT_EPS_M",
+           "DEFAULT_K_GRAPH", "DEFAULT_MIN_SAMPLES", "MIN_BACKGROUND_AREA_M2", "NOISE",
+           "DensityMethod", "GridCells", "aggregate_to_grid", "background_density",
+           "dbscan_cells", "density_labels", "hdbscan_cells", "merge_close_clusters",
+           "weighted_core_distances"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-Method = Literal["hdbscan", "dbscan"]
+DensityMethod = Literal["hdbscan", "dbscan"]
 
-DEFAULT_CELL_M = 10.0
 DEFAULT_MIN_SAMPLES = 10
 DEFAULT_EPS_M = 50.0
 DEFAULT_K_GRAPH = 15
 DEFAULT_DENSITY_RATIO = 4.0
-BACKGROUND_CELL_M = 200.0
-MIN_BACKGROUND_AREA_M2 = 1_000_000.0  # a compact selection is compared with at least 1 km²
 NOISE = -1
-
-
-@dataclass(frozen=True)
-class GridCells:
-    """Occupied cells of a square grid.
-
-    Attributes
-    ----------
-    xy : ndarray of shape (m, 2)
-        Mean position of the points in each cell (metres).
-    counts : ndarray of shape (m,)
-        Number of points in each cell.
-    point_cell : ndarray of shape (n,)
-        Index of the cell of each input point.
-    """
-
-    xy: FloatArray
-    counts: IntArray
-    point_cell: IntArray
-
-
-def _check_xy(xy: npt.ArrayLike) -> FloatArray:
-    arr = np.asarray(xy, dtype=float)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise InputError(f"坐标数组形状应为 (n, 2)，实际为 {arr.shape}。")
-    if not np.isfinite(arr).all():
-        bad = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
-        raise InputError(f"第 {bad} 个点的坐标不是有限数值；请先删除或修正缺失坐标。")
-    return arr
-
-
-def aggregate_to_grid(xy: npt.ArrayLike, *, cell_m: float = DEFAULT_CELL_M) -> GridCells:
-    """Snap points to a square grid of side ``cell_m`` and count them per occupied cell.
-
-    Parameters
-    ----------
-    xy : array_like of shape (n, 2)
-        Point coordinates in metres.
-    cell_m : float
-        Cell side in metres.
-
-    Returns
-    -------
-    GridCells
-    """
-    pts = _check_xy(xy)
-    if cell_m <= 0:
-        raise InputError(f"网格边长 cell_m 必须为正数，实际为 {cell_m}。")
-    if len(pts) == 0:
-        return GridCells(np.empty((0, 2)), np.empty(0, np.int64), np.empty(0, np.int64))
-    ij = np.floor((pts - pts.min(axis=0)) / cell_m).astype(np.int64)
-    key = ij[:, 0] * (int(ij[:, 1].max()) + 1) + ij[:, 1]
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    inverse = inverse.astype(np.int64).ravel()
-    sx = np.bincount(inverse, weights=pts[:, 0])
-    sy = np.bincount(inverse, weights=pts[:, 1])
-    cxy = np.column_stack([sx / counts, sy / counts])
-    return GridCells(cxy, counts.astype(np.int64), inverse)
 
 
 def weighted_core_distances(
@@ -293,24 +246,10 @@ def _drop_small(labels: IntArray, weights: IntArray, min_size: int) -> IntArray:
     return out
 
 
-def background_density(xy: npt.ArrayLike, *, cell_m: float = BACKGROUND_CELL_M) -> float:
-    """Mean density of cases (per m²) over the area where cases occur.
-
-    The area is the number of occupied ``cell_m`` cells times the cell area, so that empty
-    countryside inside the bounding box does not dilute it, but at least
-    ``MIN_BACKGROUND_AREA_M2`` (1 km²), so that a selection made of one market alone is not
-    its own background.
-    """
-    cells = aggregate_to_grid(xy, cell_m=cell_m)
-    if len(cells.counts) == 0:
-        return 0.0
-    return _weighted_background(cells, cell_m)
-
-
 def density_labels(
     xy: npt.ArrayLike,
     *,
-    method: Method = "hdbscan",
+    method: DensityMethod = "hdbscan",
     min_cluster_size: int = 15,
     min_samples: int | None = None,
     eps_m: float = DEFAULT_EPS_M,
@@ -356,7 +295,7 @@ def density_labels(
     cells = aggregate_to_grid(xy, cell_m=cell_m)
     if len(cells.counts) == 0:
         return np.empty(0, np.int64)
-    bg = _weighted_background(cells) if min_density_ratio else 0.0
+    bg = weighted_background(cells) if min_density_ratio else 0.0
     if method == "hdbscan":
         k = min_samples or DEFAULT_MIN_SAMPLES
         max_core = (float(np.sqrt(k / (np.pi * min_density_ratio * bg)))
@@ -371,13 +310,6 @@ def density_labels(
         )
         cl = dbscan_cells(cells, min_cluster_size=min_cluster_size, min_samples=k, eps_m=eps_m)
     return _by_size(cl[cells.point_cell])
-
-
-def _weighted_background(cells: GridCells, cell_m: float = BACKGROUND_CELL_M) -> float:
-    """:func:`background_density` computed from already aggregated cells."""
-    coarse = aggregate_to_grid(cells.xy, cell_m=cell_m)
-    area = max(len(coarse.counts) * cell_m * cell_m, MIN_BACKGROUND_AREA_M2)
-    return float(cells.counts.sum()) / area
 
 
 def _by_size(labels: IntArray) -> IntArray:

@@ -129,7 +129,8 @@ def forecast_cells(
     area : GeoDataFrame, GeoSeries or shapely geometry (lon/lat), optional
         Study area; default: convex hull of the cases reported before ``at``.
     method : str
-        One of :data:`METHODS` (``naive_all``, ``naive_4w``, ``kde``, ``prohot``, ``blend``).
+        One of :data:`METHODS` (``naive_all``, ``naive_4w``, ``kde``, ``prohot``, ``blend``,
+        ``hawkes``).
     crs : str, optional
         Working CRS in metres; chosen from the cases when omitted.
     max_cells : int

@@ -17,6 +17,9 @@ Own model
     before the origin, each feature built only from events before that week — no peeking.
     Short half-lives capture near-repeat (self-exciting) bursts in the spirit of Mohler et al.
     (2011); long ones the stable background.
+``hawkes``
+    A self-exciting point process on the grid (background rate per cell, geometric lag and
+    ring-shaped spatial triggering) fitted by EM; see :mod:`geo.forecast.hawkes`.
 """
 
 from __future__ import annotations
@@ -241,6 +244,13 @@ def blend(
     return np.asarray(w @ f_now, dtype=float)
 
 
+def hawkes(h: EventHistory, t0: float, horizon_days: float = 7.0, **options: object) -> FloatArray:
+    """Self-exciting point process fitted by EM (:func:`geo.forecast.hawkes.hawkes`)."""
+    from geo.forecast.hawkes import hawkes as _hawkes  # hawkes.py builds on this module
+
+    return _hawkes(h, t0, horizon_days, **options)  # type: ignore[arg-type]
+
+
 Model = Callable[..., FloatArray]
 
 METHODS: dict[str, Model] = {
@@ -249,5 +259,6 @@ METHODS: dict[str, Model] = {
     "kde": kde,
     "prohot": prohot,
     "blend": blend,
+    "hawkes": hawkes,
 }
 BASELINES: tuple[str, ...] = ("naive_all", "naive_4w", "kde", "prohot")
