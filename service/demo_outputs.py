@@ -21,13 +21,13 @@ SHEET_COLUMNS = {"team_name": "队伍", "seq": "序号", "arrive": "到达", "de
 def squad_sheet_files(plan: Any, folder: Path, *, communities: gpd.GeoDataFrame,
                       data_label: str) -> tuple[Path, Path]:
     """Write the squad's route sheets: all teams in one PDF, and one XLSX table of all stops."""
-    from geo.sheets import render_pdf_many, write_xlsx_tables
+    from geo.sheets import render_pdf_many, team_sheets, write_xlsx_tables
 
     name = str(plan.squad.get("name", plan.squad_id))
     stem = f"{plan.date.isoformat()}_{name}_路线单"
     pdf = folder / f"{stem}.pdf"
-    pdf.write_bytes(render_pdf_many(plan.team_sheets(communities=communities,
-                                                     data_label=data_label)))
+    pdf.write_bytes(render_pdf_many(team_sheets(plan, plan.squad, communities=communities,
+                                                data_label=data_label)))
     xlsx = folder / f"{stem}.xlsx"
     visits = plan.visits_frame()
     table = pd.DataFrame(visits.drop(columns="geometry"))[list(SHEET_COLUMNS)]

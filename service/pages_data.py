@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import geopandas as gpd
 import pandas as pd
-from shapely.geometry import LineString, shape
+from shapely.geometry import shape
 from sqlalchemy import select
 
 from geo.errors import InputError, NotFoundError
@@ -146,38 +146,6 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _route_sheet(plan: dict[str, Any], route: dict[str, Any], squad: dict[str, Any],
-                 communities: gpd.GeoDataFrame | None, label: str) -> Any:
-    from geo.sheets.model import SheetStop, TeamMember, TeamSheet
-
-    staff = {s.get("id"): s for s in squad.get("staff", []) if isinstance(s, dict)}
-    members = [TeamMember(str(staff[m].get("name", m)), str(staff[m].get("role", "城管队员")))
-               if m in staff else TeamMember(str(m)) for m in route.get("members", [])]
-    stops = [SheetStop(seq=int(v["seq"]), arrive=_dt(v.get("arrive")), depart=_dt(v.get("depart")),
-                       community=str(v.get("community") or ""), address=str(v.get("address") or ""),
-                       what=str(v.get("what") or ""), category=str(v.get("category") or ""),
-                       category_name=str(v.get("category_name") or ""),
-                       kind=str(v.get("kind") or "社区巡查"), lon=v.get("lon"), lat=v.get("lat"))
-             for v in route.get("visits", [])]
-    geom = shape(route["geometry"]) if route.get("geometry") else None
-    start = tuple(geom.coords[0]) if isinstance(geom, LineString) and not geom.is_empty else None
-    brk = route.get("break")
-    note = ""
-    if brk and all(brk):
-        b0, b1 = (datetime.fromisoformat(t) for t in brk)
-        note = f"午休 {b0:%H:%M}–{b1:%H:%M}（回{route.get('start_name') or '工作站'}）"
-    shift = route.get("shift") or [None, None]
-    return TeamSheet(
-        squad_name=str(plan.get("squad_name") or squad.get("name", "")),
-        team_name=str(route.get("team_name") or route.get("team")), members=members,
-        date=as_date(plan["date"]), shift_start=_dt(shift[0]) or "07:00",
-        shift_end=_dt(shift[1]) or "15:00", stops=stops,
-        distance_m=float(route.get("distance_m") or 0.0),
-        duration_s=float(route.get("duration_s") or 0.0), route_lonlat=geom,
-        communities=communities, start_name=str(route.get("start_name") or ""),
-        start_lonlat=start, data_label=label, note=note)  # type: ignore[arg-type]
-
-
 def plan_sheets(storage: Storage, plan: dict[str, Any], squad: dict[str, Any], *,
                 team: str | None = None) -> list[Any]:
     """Route sheets (:class:`geo.sheets.model.TeamSheet`) of a stored plan, one per team route
@@ -188,9 +156,14 @@ def plan_sheets(storage: Storage, plan: dict[str, Any], squad: dict[str, Any], *
         raise NotFoundError(f"计划中没有队伍「{team[:40]}」；本日在岗队伍：{teams or '无'}。")
     if not routes:
         raise NotFoundError("本日计划没有在岗队伍，没有路线单可以输出。")
+    from geo.planning import DailyPlan
+    from geo.sheets import team_sheets
+
     comm = storage.communities(squads=(squad["id"],))
     label = data_label(storage, (squad["id"],))
-    return [_route_sheet(plan, r, squad, comm, label) for r in routes]
+    stored = DailyPlan.from_json(plan, squad=squad)
+    return team_sheets(stored, squad, communities=comm, data_label=label,
+                       teams=None if team is None else {team})
 
 
 def plan_table(plan: dict[str, Any], *, team: str | None = None) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from shapely.geometry import Point, box
 from geo.errors import InputError
 from geo.planning.clock import clock_s, hour_windows_s, parse_hours_text
 from geo.planning.day import DailyPlan, build_stops, check_plan, plan_day
+from geo.sheets import team_sheets
 from geo.travel import EuclideanTravel
 
 CRS = "EPSG:4547"
@@ -300,7 +301,7 @@ def test_plan_json_storage_records_and_sheets() -> None:
     assert data["routes"][0]["visits"][0]["arrive"].endswith("+08:00")
     recs = plan.visits_by_community()
     assert {r["community_code"] for r in recs} == {"C1", "C2"}
-    sheets = plan.team_sheets(data_label="测试")
+    sheets = team_sheets(plan, data_label="测试")
     assert [s.team_name for s in sheets] == ["一组", "二组"]
     assert [m.name for m in sheets[0].members] == ["张伟", "王芳"]
     assert len(sheets[0].stops) == len(plan.routes[0].visits)

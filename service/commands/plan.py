@@ -53,7 +53,7 @@ def write_plan_files(plan: DailyPlan, out: Path, *, communities: gpd.GeoDataFram
 
         renderers: dict[str, Callable[[Any], bytes | str]] = {
             "pdf": sheets.render_pdf, "xlsx": sheets.render_xlsx, "html": sheets.render_html}
-        for sheet in plan.team_sheets(communities=comm, data_label=data_label):
+        for sheet in sheets.team_sheets(plan, plan.squad, communities=comm, data_label=data_label):
             for fmt in formats:
                 body = renderers[fmt](sheet)
                 path = out / sheets.sheet_filename(sheet, ext=fmt)

@@ -191,8 +191,11 @@ def test_siting_sheets_are_formula_safe(tmp_path: Path) -> None:
             assert neutralised(p, texts), (path.name, p)
 
 
-def test_demo_route_table_xlsx(tmp_path: Path) -> None:
+def test_demo_route_table_xlsx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import geo.sheets
     from service.demo_outputs import SHEET_COLUMNS, squad_sheet_files
+
+    monkeypatch.setattr(geo.sheets, "team_sheets", lambda plan, *a, **k: plan.team_sheets())
 
     class FakePlan:
         def __init__(self) -> None:
