@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,8 @@ def import_speed(d: dict[str, Any]) -> str:
                    "rows/s"], rows)
 
 
-def service_load(d: dict[str, Any]) -> str:
+def _legacy_service_load(d: dict[str, Any]) -> str:
+    """The issue-6 result layout (one ``latency`` table per query@clients)."""
     rows = [[k.split("@")[0], k.split("@")[1], v["requests"], v["errors"], f"{v['p50_ms']:.0f}",
              f"{v['p99_ms']:.0f}", f"{v['rps']:.0f}"] for k, v in d["latency"].items()]
     out = _table(["query", "clients", "requests", "errors", "p50 ms", "p99 ms", "req/s"], rows)
@@ -165,6 +167,68 @@ def service_load(d: dict[str, Any]) -> str:
         out += (f" Import of {i['rows']:,} rows under load: {i['import_s']:.1f} s, lost rows "
                 f"{i['lost_rows']}, slowest read {i['readers']['max_ms']:.0f} ms.")
     return out
+
+
+def _run_notes(run: dict[str, Any]) -> str:
+    seed = run.get("seed", {})
+    gen = ("wrk (clients split over the endpoints by weight)" if run.get("client") == "wrk"
+           else "built-in asyncio client (each client draws from its weights)")
+    met = run.get("targets_met", {})
+    bad = [k for k, v in met.items() if v is False]
+    unjudged = [k for k, v in met.items() if v is None]
+    out = (f"Seeded {run['cases']:,} cases in {seed.get('seconds', 0):.0f} s "
+           f"({seed.get('import_path', '?')}); load generator: {gen}; "
+           f"{run.get('seconds_per_level', 0):g} s per level. Targets: "
+           + ("all met" if not bad else "missed " + ", ".join(bad))
+           + (f" (not judged, level not run: {', '.join(unjudged)})" if unjudged else "") + ".")
+    s, i = run.get("soak"), run.get("import_under_load")
+    if s:
+        out += (f" Soak {s['seconds']:.0f} s: {s['requests']:,} requests, {s['errors']} errors, "
+                f"RSS {s['rss_start_mb']:.0f} → {s['rss_end_mb']:.0f} MB.")
+    if i:
+        out += (f" Import of {i['rows']:,} rows under load: {i.get('import_s', 0):.1f} s, lost "
+                f"rows {i['lost_rows']}, slowest read {i['readers']['max_ms']:.0f} ms.")
+    return out + f" {_machine(run)}"
+
+
+def service_load(d: dict[str, Any]) -> str:
+    """One table per run (backend, cases, workers): every endpoint at every client level."""
+    if "runs" not in d:
+        return _legacy_service_load(d)
+    parts = []
+    for key, run in d["runs"].items():
+        rows = []
+        for n, level in run["levels"].items():
+            for name, v in level["endpoints"].items():
+                ms = ["–" if v[k] is None else f"{v[k]:.0f}"
+                      for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
+                rows.append([n, name, v["requests"], v["errors"], *ms,
+                             f"{level['server_cpu_ms_per_request']:.1f}"])
+        parts.append(f"**{run['backend']}, {run['cases']:,} cases, {run['workers']} workers** "
+                     f"(`{key}`)\n\n"
+                     + _table(["clients", "endpoint", "requests", "errors", "p50 ms", "p95 ms",
+                               "p99 ms", "max ms", "server CPU ms/req (level)"], rows)
+                     + f"\n\n{_run_notes(run)}")
+    return "\n\n".join(parts)
+
+
+def page_times(d: dict[str, Any]) -> str:
+    """Cold (first request after a server start) and warm (median) time of each page."""
+    rows = []
+    for r in d["pages"]:
+        if "skipped" in r:
+            rows.append([r["page"], r.get("note", ""), "–", "–", "–", r["skipped"]])
+            continue
+        met = r.get("meets_target")
+        rows.append([r["page"], r.get("note", ""), f"{r['cold_s']:.2f}",
+                     f"{r['warm_median_s']:.2f}", f"{r['server_start_s']:.1f}",
+                     "" if met is None else ("✓" if met else "✗ over target")])
+    demo = d.get("demo", {})
+    return (_table(["page", "what", "cold s", f"warm s (median of {d.get('warm_requests', 5)})",
+                    "server start s", "target"], rows)
+            + f"\n\nDemo database: {demo.get('counts', {}).get('cases_imported', '?')} simulated "
+            f"cases, demo day {demo.get('day', '?')}; {d.get('workers', 1)} worker(s); each cold "
+            f"time on a fresh copy of the demo database and a fresh server.")
 
 
 SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str], str]] = [
@@ -181,7 +245,12 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str], str]] = [
     ("import_speed", "Import throughput (`benchmarks/import_speed.py`)", import_speed,
      "100k simulated rows from CSV"),
     ("service_load", "Service load (`benchmarks/service_load.py`)", service_load,
-     "target: p99 < 100 ms for the GeoJSON queries at 50 clients"),
+     "mix of leaders' dashboards and PDFs, officers' route sheets, case-list pans and OGC reads; "
+     "targets: p99 < 100 ms at 50 clients for the case list (bbox + month), squad + month and "
+     "OGC items, no errors, sheet PDF p99 < 1 s"),
+    ("page_times", "Page times (`benchmarks/page_times.py`)", page_times,
+     "first request after a server start on the demo database, and warm; target: the dashboard "
+     "for today and any date < 1.5 s cold"),
 ]
 
 
@@ -192,7 +261,14 @@ def render() -> str:
         d = _load(name)
         if d is None:
             continue
-        parts.append(f"### {title}\n\n{note}.\n\n{fn(d)}\n\n{_machine(d)}")
+        try:
+            body = fn(d)
+        except (KeyError, TypeError, IndexError) as exc:  # a result file in a newer layout
+            print(f"report: {name}.json 的格式与渲染函数不符（{type(exc).__name__}: {exc}），"
+                  f"已跳过该节；请更新 benchmarks/report.py 中的 {fn.__name__}()。", file=sys.stderr)
+            continue
+        machine = "" if "runs" in d else f"\n\n{_machine(d)}"  # runs carry their own
+        parts.append(f"### {title}\n\n{note}.\n\n{body}{machine}")
     return "\n\n".join(parts)
 
 
