@@ -71,6 +71,18 @@ class Settings(BaseSettings):
         "http://gis.bureau.local/tiles/{z}/{x}/{y}.png (or /tiles/{z}/{x}/{y}.png on this host).")
     tile_attribution: str | None = Field(
         default=None, max_length=200, description="Attribution shown on maps with basemap=local.")
+    data_dir: Path = Field(
+        default=Path("xuncha-data"), description="Folder of the deployment's own files: the stored "
+        "road network (xuncha roads import), case photos, local category aliases.")
+    category_aliases: Path | None = Field(
+        default=None, description="CSV of the bureau's own category names (columns alias, code / "
+        "别名, 编码), added to the national catalogue; default <data_dir>/category_aliases.csv "
+        "when that file exists.")
+    future_tolerance_hours: float = Field(
+        default=24.0, ge=0, le=24 * 365,
+        description="Report times further in the future than this are rejected on import.")
+    photo_max_mb: int = Field(default=10, ge=1, le=100,
+                              description="Largest photo attached to a case step, MiB.")
     revisit_days: int = Field(default=3, ge=1, le=30,
                               description="Every community is patrolled at least every N days.")
 
@@ -102,6 +114,18 @@ class Settings(BaseSettings):
             except InputError as exc:
                 raise ValueError(f"XUNCHA_BASEMAP=local 需要有效的 XUNCHA_TILE_URL：{exc}") from exc
         return self
+
+    def category_aliases_path(self) -> Path | None:
+        """The local category alias file in force: the setting, else ``<data_dir>/category_aliases.csv``
+        if it exists, else ``None``."""
+        if self.category_aliases is not None:
+            return self.category_aliases
+        default = self.data_dir / "category_aliases.csv"
+        return default if default.is_file() else None
+
+    def roads_path(self) -> Path:
+        """Where ``xuncha roads import`` stores the deployment's road network (GraphML)."""
+        return self.data_dir / "roads.graphml"
 
     def map_options(self) -> dict[str, Any]:
         """The base-map keyword arguments of :func:`geo.maps.squad.squad_map` for these settings:
