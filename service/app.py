@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import errors
+from service import handlers
 from service.auth import LoginLimiter
 from service.deps import parse_trusted_proxies
 from service.settings import Settings
@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None, *, storage: Storage | None = No
     app.state.storage = storage
     app.state.login_limiter = LoginLimiter(settings.login_attempts_per_minute)
     app.state.trusted_proxies = trusted_proxies  # X-Forwarded-* believed only from these peers
-    errors.install(app)
+    handlers.install(app)
     # oversized bodies are refused before they are read (the import route checks the real size)
     app.add_middleware(_Guard, limit_bytes=settings.max_upload_mb * 1024 * 1024 + 64 * 1024)
     for name in ROUTERS:

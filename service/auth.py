@@ -1,4 +1,5 @@
-"""Users, passwords (Argon2id), signed tokens (JWT, HS256) and the failed-login rate limit.
+"""Users, passwords (Argon2id), signed tokens (JWT, HS256), sign-in and sign-out, user updates
+and the failed-login rate limit.
 
 Tokens carry the username (``sub``), role, squad and the user's token version (``ver``); every
 request re-reads the user from the database and refuses a token whose version is not the user's
@@ -28,6 +29,7 @@ from geo.cases import find_control
 from geo.errors import InputError, NotFoundError
 from service.errors import AuthError, ConflictError, RateLimited
 from service.models import Squad, User
+from service.schemas import UserAdmin
 from service.storage import Storage
 from service.workflow import ROLES, SQUAD_ROLES
 
@@ -150,6 +152,96 @@ def revoke_tokens(storage: Storage, username: str) -> None:
     with storage.begin() as session:
         session.execute(update(User).where(User.username == username)
                         .values(token_version=User.token_version + 1))
+
+
+def sign_in(storage: Storage, limiter: LoginLimiter, username: str, password: str, *,
+            ip: str) -> Principal:
+    """The user with these credentials, signing in from address ``ip``.
+
+    Raises
+    ------
+    RateLimited
+        Too many failed sign-ins for this username or address (see :class:`LoginLimiter`).
+    AuthError
+        Wrong username or password, or a disabled account (the failure is counted).
+    """
+    limiter.check(username, ip)
+    user = authenticate(storage, username, password)
+    if user is None:
+        limiter.failed(username, ip)
+        raise AuthError("用户名或密码错误。")
+    limiter.succeeded(username, ip)
+    return user
+
+
+def end_session(storage: Storage, token: str | None, *, key: str) -> str | None:
+    """Revoke every token of the user behind ``token`` (:func:`revoke_tokens`); their username.
+
+    Nothing is revoked (``None``) without a valid token at the user's current version: a stale
+    token cannot sign anyone out again. Whether the request may end the session at all (a cookie
+    sign-out from another origin may not) is the caller's check
+    (:func:`service.deps.revocable_token`).
+    """
+    if not token:
+        return None
+    try:
+        username, version = read_token(token, key=key)
+    except AuthError:
+        return None
+    user = load_principal(storage, username)
+    if user is None or user.token_version != version:
+        return None  # already revoked (or disabled)
+    revoke_tokens(storage, username)
+    return username
+
+
+def _admin_view(user: User) -> UserAdmin:
+    return UserAdmin(username=user.username, role=user.role,  # type: ignore[arg-type]
+                     squad_id=user.squad_id, active=bool(user.active))
+
+
+def list_users(storage: Storage, *, include_disabled: bool = False) -> list[UserAdmin]:
+    """Every active user by name (and the disabled ones with ``include_disabled``)."""
+    stmt = select(User).order_by(User.username)
+    if not include_disabled:
+        stmt = stmt.where(User.active)
+    with storage.begin() as session:
+        return [_admin_view(u) for u in session.scalars(stmt).all()]
+
+
+def update_user(storage: Storage, actor: Principal, username: str, *, active: bool | None = None,
+                password: str | None = None) -> UserAdmin:
+    """Disable/enable ``username`` and/or set its password on behalf of the admin ``actor``.
+
+    A real change (not setting ``active`` to the value it already has) revokes the user's tokens
+    (:class:`service.models.User` bumps the token version).
+
+    Raises
+    ------
+    NotFoundError
+        No such user.
+    ConflictError
+        The admin tries to disable their own account (nobody would be left to enable it).
+    InputError
+        Nothing to change, or a password shorter than 8 characters.
+    """
+    if active is None and password is None:
+        raise InputError("请给出要修改的内容：active（停用/启用）或 password（新密码）。")
+    if password is not None and len(password) < 8:
+        raise InputError("密码至少需要 8 个字符。")
+    if active is False and username == actor.username:
+        raise ConflictError("不能停用自己的账号；请让另一位管理员操作。")
+    new_hash = hash_password(password) if password is not None else None
+    with storage.begin() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"没有用户「{username[:64]}」。")
+        if active is not None:
+            user.active = active
+        if new_hash is not None:
+            user.password_hash = new_hash
+        session.flush()
+        return _admin_view(user)
 
 
 def create_token(user: Principal, *, key: str, ttl_minutes: int) -> str:

@@ -198,6 +198,21 @@ def cookie_write(request: Request, bearer: str | None) -> bool:
     return not bearer and request.method not in _SAFE_METHODS
 
 
+def revocable_token(request: Request, bearer: str | None) -> str | None:
+    """The token a sign-out of ``request`` may revoke: ``bearer`` or the session cookie; ``None``
+    when there is neither, or for a cookie request without a same-origin ``Origin``/``Referer``
+    (a cross-site page cannot sign a user out of all their devices; the cookie is still cleared)."""
+    token = bearer or request.cookies.get(COOKIE_NAME)
+    if not token:
+        return None
+    if cookie_write(request, bearer):
+        try:
+            check_same_origin(request)
+        except PermissionDenied:
+            return None
+    return token
+
+
 def get_current_user(request: Request, storage: StorageDep, key: KeyDep,
                      bearer: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     """The signed-in, active user at the token's version; :class:`AuthError` (401) otherwise,

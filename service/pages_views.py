@@ -20,12 +20,12 @@ from service.models import ImportBatch, User, WorkLogEntry
 from service.plans import OPEN_STATUSES
 from service.settings import Settings
 from service.storage import CaseFilter, Storage
-from service.workflow import allowed_next, overdue_flags
+from service.workflow import ROLE_NAMES, allowed_next, overdue_flags
+from service.worklogs import may_change
 
 MAX_CASES = 100
 MAX_LOGS = 30
 OUTCOMES = ("当场办理", "转告受理", "代行受理", "告知路径", "耐心解释")
-ROLE_NAMES = {"admin": "管理员", "planner": "规划", "squad_leader": "中队长", "officer": "队员"}
 
 
 def _hm(text: str | None) -> str:
@@ -85,8 +85,6 @@ def hotspot_rows(storage: Storage, settings: Settings, squad_id: str, day: date,
 def work_logs(storage: Storage, squad_id: str, tz: str,
               user: Principal | None = None) -> list[dict[str, Any]]:
     """The squad's latest work-log entries (``may_edit``: whether ``user`` may correct one)."""
-    from service.routers.worklogs import may_change
-
     zone = ZoneInfo(tz)
     with storage.begin() as session:
         rows = session.scalars(select(WorkLogEntry).where(WorkLogEntry.squad_id == squad_id)

@@ -75,6 +75,22 @@ class UserCreate(BaseModel):
     squad_id: str | None = None
 
 
+class UserAdmin(UserPublic):
+    """A user as the administrator sees it: with whether the account is in use."""
+
+    active: bool = True
+
+
+class UserUpdate(BaseModel):
+    """What an administrator may change: disable/enable the account, set a new password."""
+
+    model_config = ConfigDict(extra="forbid")
+    active: bool | None = Field(default=None, description="false 停用，true 启用；两者都使此前"
+                                "签发的令牌和会话永久失效（启用后须重新登录）")
+    password: str | None = Field(default=None, min_length=8, max_length=256,
+                                 description="新密码（此前签发的令牌和会话随即失效）")
+
+
 class SquadPublic(BaseModel):
     id: str
     name: str
@@ -163,6 +179,22 @@ class WorkLogCreate(BaseModel):
                              description="关联案件编号（按案件编号规则规范化）")
 
 
+class WorkLogUpdate(BaseModel):
+    """A correction of a work-log entry: only the fields given change (``null`` clears the
+    outcome, community, position or case). The squad and the author never change."""
+
+    model_config = ConfigDict(extra="forbid")
+    at: datetime | None = Field(default=None, description="时间；不带时区按部署时区")
+    place: FreeText | None = Field(default=None, max_length=500)
+    problem: FreeText | None = Field(default=None, max_length=4000)
+    action: FreeText | None = Field(default=None, max_length=4000)
+    outcome: Outcome | None = Field(default=None, description="接待结果")
+    community_code: Line | None = Field(default=None, max_length=16)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    case_id: CaseRef = Field(default=None, max_length=64)
+
+
 class WorkLogPublic(BaseModel):
     id: int
     squad_id: str
@@ -182,3 +214,17 @@ class WorkLogPublic(BaseModel):
 class WorkLogPage(BaseModel):
     total: int
     items: list[WorkLogPublic]
+
+
+class ScenarioCreate(BaseModel):
+    """Parameters of a siting scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(default="", max_length=128, description="方案名称")
+    model: Literal["mclp", "pmedian", "lscp"] = "mclp"
+    sites: int = Field(default=5, ge=1, le=30, description="疏导点个数（lscp 忽略）")
+    radius_m: float = Field(default=500, ge=50, le=3000, description="步行覆盖半径（米）")
+    squads: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        default=None, max_length=20, description="只考虑这些中队的辖区；缺省全区")
+    days: int = Field(default=365, ge=7, le=3650, description="使用最近多少天的摊贩类案件")
+    spacing_m: float = Field(default=150, ge=50, le=1000, description="候选点网格间距（米）")

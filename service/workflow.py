@@ -36,6 +36,9 @@ from service.errors import ConflictError, PermissionDenied
 STATES: tuple[str, ...] = STATUSES
 FINAL: frozenset[str] = CLOSED_STATUSES
 ROLES: tuple[str, ...] = ("admin", "planner", "squad_leader", "officer")
+ROLE_NAMES: dict[str, str] = {"admin": "管理员", "planner": "规划", "squad_leader": "中队长",
+                              "officer": "队员"}
+"""The Chinese name of each role in :data:`ROLES` (page headers, the admin page)."""
 SQUAD_ROLES: frozenset[str] = frozenset({"squad_leader", "officer"})
 
 NEXT: dict[str, tuple[str, ...]] = {

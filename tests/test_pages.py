@@ -290,7 +290,7 @@ def test_unexpected_errors_are_500_pages_without_internals() -> None:
     from fastapi import FastAPI
 
     from geo.errors import SolverError
-    from service import errors
+    from service import handlers as errors
 
     app = FastAPI()
     errors.install(app)

@@ -1,7 +1,7 @@
 """Server-rendered web pages (Chinese, Jinja2 templates in ``service/templates``) and the static
 files under ``/static`` (CSS, JS and the vendored Leaflet assets the maps load).
 
-Errors on these pages are pages too (:mod:`service.errors`): signed-out visitors go to the login
+Errors on these pages are pages too (:mod:`service.handlers`): signed-out visitors go to the login
 page, other errors show ``error.html`` with the status code.
 
 Pages: ``/login``; ``/squad/{id}`` (squad dashboard: map, today's routes with print buttons,
@@ -14,54 +14,32 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from geo.errors import XunchaError
-from service import pages_data, pages_views
+from service import auth, pages_data, pages_views, scenarios, worklogs
 from service.auth import Principal, clear_session_cookie, create_token, set_session_cookie
 from service.case_ops import transition_case
-from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, get_current_user
-from service.errors import AuthError, PermissionDenied, login_redirect
-from service.routers.auth import end_session, sign_in
-from service.routers.users import update_user
-from service.routers.worklogs import WorkLogUpdate, add_log, update_log
-from service.schemas import TransitionCreate, WorkLogCreate
+from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, client_ip, revocable_token
+from service.errors import AuthError, PermissionDenied
+from service.importer import import_file
+from service.schemas import ScenarioCreate, TransitionCreate, WorkLogCreate, WorkLogUpdate
+from service.web import PageUser, login_redirect, render
 
 HERE = Path(__file__).resolve().parents[1]
 router = APIRouter(include_in_schema=False)
 router.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-templates = Jinja2Templates(directory=HERE / "templates")
-
-
-def page_user(request: Request, storage: StorageDep, key: KeyDep) -> Principal | None:
-    """The signed-in user of a page request, or None (→ login page)."""
-    try:
-        return get_current_user(request, storage, key, None)
-    except AuthError:
-        return None
-
-
-PageUser = Annotated[Principal | None, Depends(page_user)]
 
 
 def _back(path: str, msg: str, *, error: bool = False) -> RedirectResponse:
     query = urlencode({"msg": msg, **({"err": "1"} if error else {})})
     return RedirectResponse(f"{path}?{query}", status_code=303)
-
-
-def _render(request: Request, name: str, user: Principal | None, status: int = 200,
-            **ctx: Any) -> HTMLResponse:
-    ctx.update(user=user, role_names=pages_views.ROLE_NAMES, msg=request.query_params.get("msg"),
-               err=request.query_params.get("err") == "1")
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
 def _home(user: Principal) -> str:
@@ -85,7 +63,7 @@ def login_page(request: Request, user: PageUser, next: str | None = None) -> Res
     """The sign-in form."""
     if user is not None:
         return RedirectResponse(_safe_next(next) or _home(user), status_code=303)
-    return _render(request, "login.html", None, next=_safe_next(next) or "")
+    return render(request, "login.html", None, next=_safe_next(next) or "")
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -94,12 +72,11 @@ def login(request: Request, storage: StorageDep, limiter: LimiterDep, settings: 
           password: Annotated[str, Form(max_length=256)],
           next: Annotated[str, Form(max_length=500)] = "") -> Response:
     """Check the password, set the session cookie and go to the start page (or ``next``)."""
-    form = OAuth2PasswordRequestForm(username=username, password=password)
     try:
-        user = sign_in(request, form, storage, limiter)
+        user = auth.sign_in(storage, limiter, username, password, ip=client_ip(request))
     except XunchaError as exc:
-        return _render(request, "login.html", None, status=401, login_error=str(exc),
-                       next=_safe_next(next) or "", username=username)
+        return render(request, "login.html", None, status=401, login_error=str(exc),
+                      next=_safe_next(next) or "", username=username)
     response = RedirectResponse(_safe_next(next) or _home(user), status_code=303)
     token = create_token(user, key=key, ttl_minutes=settings.token_ttl_minutes)
     set_session_cookie(response, token, ttl_minutes=settings.token_ttl_minutes,
@@ -110,7 +87,7 @@ def login(request: Request, storage: StorageDep, limiter: LimiterDep, settings: 
 @router.post("/logout")
 def logout(request: Request, storage: StorageDep, key: KeyDep) -> Response:
     """End the session server-side (every token of the user) and clear the cookie."""
-    end_session(request, storage, key)
+    auth.end_session(storage, revocable_token(request, None), key=key)
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response)
     return response
@@ -125,7 +102,7 @@ def squad_page(request: Request, squad_id: str, storage: StorageDep, settings: S
     squad = pages_data.visible_squad(storage, user, squad_id[:32])
     day = pages_data.parse_day(date, settings.timezone)
     ctx = pages_views.dashboard(storage, settings, user, squad, day)
-    return _render(request, "dashboard.html", user, **ctx)
+    return render(request, "dashboard.html", user, **ctx)
 
 
 def _squad_path(squad_id: str, day: str = "") -> str:
@@ -172,7 +149,7 @@ def add_worklog(squad_id: str, storage: StorageDep, settings: SettingsDep, user:
                              action=action, outcome=outcome or None,  # type: ignore[arg-type]
                              squad_id=squad_id, community_code=community_code or None,
                              case_id=case_id or None)
-        add_log(body, storage, settings, u)
+        worklogs.add_log(storage, u, body, tz=settings.timezone)
     except (XunchaError, ValueError) as exc:
         return _back(path, f"日志未保存：{str(exc).splitlines()[0]}", error=True)
     return _back(path, "工作日志已保存。")
@@ -193,7 +170,7 @@ def edit_worklog(squad_id: str, entry_id: Annotated[int, PathParam(ge=1, le=2_14
     try:
         body = WorkLogUpdate(at=datetime.fromisoformat(at), place=place, problem=problem,
                              action=action, outcome=outcome or None)  # type: ignore[arg-type]
-        update_log(storage, settings, u, entry_id, body)
+        worklogs.update_log(storage, u, entry_id, body, tz=settings.timezone)
     except (XunchaError, ValueError) as exc:
         return _back(path, f"日志未修改：{str(exc).splitlines()[0]}", error=True)
     return _back(path, "工作日志已修改。")
@@ -228,12 +205,10 @@ def planner_page(request: Request, storage: StorageDep, settings: SettingsDep, u
         return login_redirect(request)
     if user.role not in ("admin", "planner"):
         raise PermissionDenied("规划页面仅对规划人员和管理员开放。")
-    from service.routers import siting
-
-    current = siting.get_scenario(storage, scenario) if scenario else None
-    return _render(request, "planner.html", user, squads=storage.squads(),
-                   scenarios=pages_views.scenario_rows(siting.list_scenarios(storage),
-                                                       settings.timezone), current=current)
+    current = scenarios.get_scenario(storage, scenario) if scenario else None
+    return render(request, "planner.html", user, squads=storage.squads(),
+                  scenarios=pages_views.scenario_rows(scenarios.list_scenarios(storage),
+                                                      settings.timezone), current=current)
 
 
 @router.post("/planner/siting")
@@ -243,16 +218,14 @@ async def planner_siting(request: Request, storage: StorageDep, settings: Settin
     u = _require(user)
     if u.role not in ("admin", "planner"):
         raise PermissionDenied("只有规划人员和管理员可以计算选址方案。")
-    from service.routers import siting
-
     form = await request.form()
     try:
-        body = siting.ScenarioCreate(
+        body = ScenarioCreate(
             name=str(form.get("name") or ""), model=str(form.get("model") or "mclp"),  # type: ignore[arg-type]
             sites=int(str(form.get("sites") or 5)), radius_m=float(str(form.get("radius_m") or 500)),
             squads=[str(s) for s in form.getlist("squads")] or None,
             days=int(str(form.get("days") or 365)))
-        sc = siting.create_scenario(storage, settings, body, u)
+        sc = scenarios.create_scenario(storage, settings, body, u)
     except (XunchaError, ValueError) as exc:
         return _back("/planner", f"选址失败：{str(exc).splitlines()[0]}", error=True)
     return RedirectResponse(f"/planner?scenario={sc['id']}", status_code=303)
@@ -272,7 +245,7 @@ def admin_page(request: Request, storage: StorageDep, settings: SettingsDep,
     if user is None:
         return login_redirect(request)
     _admin(user)
-    return _render(request, "admin.html", user, **pages_views.admin_page(storage, settings.timezone))
+    return render(request, "admin.html", user, **pages_views.admin_page(storage, settings.timezone))
 
 
 @router.post("/admin/users")
@@ -282,11 +255,9 @@ def admin_add_user(storage: StorageDep, user: PageUser,
                    role: Annotated[str, Form(max_length=16)],
                    squad_id: Annotated[str, Form(max_length=32)] = "") -> Response:
     """Add a user from the admin form."""
-    from service.auth import create_user
-
     _admin(user)
     try:
-        create_user(storage, username, password, role=role, squad=squad_id or None)
+        auth.create_user(storage, username, password, role=role, squad=squad_id or None)
     except XunchaError as exc:
         return _back("/admin", f"未添加用户：{exc}", error=True)
     return _back("/admin", f"已添加用户 {username}。")
@@ -300,7 +271,7 @@ def admin_user_active(storage: StorageDep, user: PageUser,
     u = _admin(user)
     on = active == "1"
     try:
-        update_user(storage, u, username, active=on)
+        auth.update_user(storage, u, username, active=on)
     except XunchaError as exc:
         return _back("/admin", f"用户 {username} 未改变：{exc}", error=True)
     return _back("/admin", f"已{'启用' if on else '停用'}用户 {username}"
@@ -314,7 +285,7 @@ def admin_user_password(storage: StorageDep, user: PageUser,
     """Set a new password for a user from the admin page."""
     u = _admin(user)
     try:
-        update_user(storage, u, username, password=password)
+        auth.update_user(storage, u, username, password=password)
     except XunchaError as exc:
         return _back("/admin", f"用户 {username} 的密码未修改：{exc}", error=True)
     return _back("/admin", f"已重置用户 {username} 的密码。")
@@ -325,8 +296,6 @@ def admin_import(storage: StorageDep, settings: SettingsDep, user: PageUser,
                  file: Annotated[UploadFile, File()],
                  coords: Annotated[str, Form(max_length=32)] = "wgs84") -> Response:
     """Import a case file from the admin form; the report is listed on the page."""
-    from service.importer import import_file
-
     u = _admin(user)
     limit = settings.max_upload_mb * 1024 * 1024
     data = file.file.read(limit + 1)

@@ -1,0 +1,160 @@
+"""Relocation-point siting scenarios (疏导点选址方案): compute, store, list, read and draw them.
+
+A scenario is computed from the stored stall cases (demand weighted by recency and market hours,
+:func:`geo.siting.inputs.stall_demand`), candidate points on a grid inside the chosen squads'
+communities, and a maximal-covering (or p-median / set-covering) model
+(:func:`geo.siting.frames.site_relocation_points`); the result is stored as JSON (summary, sites
+and catchments as GeoJSON). The API (:mod:`service.routers.siting`) and the planner page
+(:mod:`service.routers.pages`) both call these functions.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import select
+
+from geo.errors import InputError, NotFoundError
+from service.auth import Principal
+from service.geojson import frame_features
+from service.models import SitingScenario
+from service.schemas import ScenarioCreate
+from service.settings import Settings
+from service.storage import CaseFilter, Storage
+
+SITE_PROPS = ["candidate_id", "rank", "served_weight", "served_share", "served_cases",
+              "served_points", "vendors_estimate", "mean_walk_m"]
+"""The properties of each chosen site in a stored result."""
+
+
+def _landmarks(settings: Settings) -> gpd.GeoDataFrame | None:
+    """Exclusion layers (schools, main roads, green space) of the deployment, if it has them."""
+    return _read_landmarks(settings.boundaries_dir)
+
+
+@lru_cache(maxsize=4)
+def _read_landmarks(directory: Path | None) -> gpd.GeoDataFrame | None:
+    """Read once per boundary folder: the files do not change while the service runs."""
+    from geo.boundaries import load_default
+    from geo.errors import XunchaError
+
+    try:
+        area = load_default(directory) if directory else load_default()
+    except (XunchaError, OSError):
+        return None
+    return area.landmarks
+
+
+def run_scenario(storage: Storage, settings: Settings, params: ScenarioCreate) -> dict[str, Any]:
+    """Compute a scenario and return its JSON result (summary, sites, catchments).
+
+    Raises
+    ------
+    NotFoundError
+        A squad in ``params.squads`` does not exist.
+    InputError
+        No case in the chosen squads and days.
+    """
+    from geo.siting.district import relocation_scenario
+    from geo.siting.frames import siting_geojson_frames
+
+    squads = tuple(params.squads) if params.squads else None
+    known = {s["id"] for s in storage.squads()}
+    unknown = [s for s in squads or () if s not in known]
+    if unknown:
+        raise NotFoundError(f"没有中队 {'、'.join(unknown)}；可用：{'、'.join(sorted(known))}。")
+    at = pd.Timestamp.now(tz=settings.timezone).normalize() + pd.Timedelta(days=1)
+    cases = storage.query_cases(CaseFilter(squads=squads, start=at - pd.Timedelta(days=params.days),
+                                           end=at))
+    if len(cases) == 0:
+        raise InputError("所选范围和时段内没有案件，无法选址；请扩大时段或中队范围。")
+    scenario = relocation_scenario(
+        cases, at=at, communities=storage.communities(squads=squads),
+        landmarks=_landmarks(settings), model=params.model, sites=params.sites,
+        radius_m=params.radius_m, spacing_m=params.spacing_m, window_days=params.days,
+        working_crs=settings.working_crs, time_limit_s=20.0)
+    sites, demand, kept = scenario.sites, scenario.demand, scenario.candidates
+    pts, areas = siting_geojson_frames(sites)
+    summary = {k: (v.item() if hasattr(v, "item") else v)
+               for k, v in sites.attrs.get("summary", {}).items()}
+    return {"summary": summary, "n_demand": len(demand), "n_candidates": len(kept),
+            "sites": {"type": "FeatureCollection",
+                      "features": frame_features(pts, id_column="candidate_id",
+                                                 properties=SITE_PROPS)},
+            "catchments": {"type": "FeatureCollection",
+                           "features": frame_features(areas, id_column="candidate_id")}}
+
+
+def _public(row: SitingScenario, *, full: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": row.id, "name": row.name, "created_at": row.created_at.isoformat(),
+                           "created_by": row.created_by, "params": row.params,
+                           "summary": (row.result or {}).get("summary", {})}
+    if full:
+        out.update({k: v for k, v in (row.result or {}).items() if k != "summary"})
+    return out
+
+
+def create_scenario(storage: Storage, settings: Settings, body: ScenarioCreate,
+                    user: Principal) -> dict[str, Any]:
+    """Compute, store and return a scenario (``user`` is recorded as its author)."""
+    result = run_scenario(storage, settings, body)
+    name = body.name.strip() or f"{body.sites} 个点 · {body.radius_m:g} 米"
+    with storage.begin() as session:
+        row = SitingScenario(name=name, created_by=user.username,
+                             params=body.model_dump(), result=result)
+        session.add(row)
+        session.flush()
+        return _public(row)
+
+
+def list_scenarios(storage: Storage, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Stored scenarios, newest first (without their features)."""
+    with storage.begin() as session:
+        rows = session.scalars(select(SitingScenario).order_by(SitingScenario.id.desc())
+                               .limit(limit)).all()
+        return [_public(r, full=False) for r in rows]
+
+
+def get_scenario(storage: Storage, scenario_id: int) -> dict[str, Any]:
+    """One stored scenario; :class:`NotFoundError` if there is none."""
+    with storage.begin() as session:
+        row = session.get(SitingScenario, scenario_id)
+        if row is None:
+            raise NotFoundError(f"没有编号为 {scenario_id} 的选址方案。")
+        return _public(row)
+
+
+def scenario_frames(result: dict[str, Any]) -> tuple[gpd.GeoDataFrame | None,
+                                                       gpd.GeoDataFrame | None]:
+    """The ``relocation`` and ``catchments`` map layers of a stored scenario."""
+    feats = result.get("sites", {}).get("features", [])
+    if not feats:
+        return None, None
+    pts = gpd.GeoDataFrame.from_features(feats, crs=4326)
+    pts["site_id"] = pts["candidate_id"]
+    pts["covered_weight"] = pts["served_weight"]
+    pts["radius_m"] = result.get("params", {}).get("radius_m")
+    areas = gpd.GeoDataFrame.from_features(result.get("catchments", {}).get("features", []),
+                                           crs=4326)
+    if len(areas):
+        areas["site_id"] = areas["candidate_id"]
+    return pts, areas if len(areas) else None
+
+
+def scenario_map(storage: Storage, settings: Settings, scenario_id: int, *,
+                 static_prefix: str) -> str:
+    """The map page (HTML) of stored scenario ``scenario_id``: its points and catchments over the
+    communities, with the map scripts loaded from ``static_prefix``."""
+    from geo.maps.squad import squad_map
+
+    sc = get_scenario(storage, scenario_id)
+    pts, areas = scenario_frames(sc)
+    squads = tuple(sc["params"].get("squads") or ()) or None
+    m = squad_map(communities=storage.communities(squads=squads), relocation=pts,
+                  catchments=areas, **settings.map_options(), static_prefix=static_prefix,
+                  title=f"疏导点选址：{sc['name']}")
+    return str(m.get_root().render())
