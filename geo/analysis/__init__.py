@@ -13,11 +13,23 @@ Public API (the submodules hold the numeric cores and their options):
 * :func:`emerging_hotspots`, :func:`space_time_cube`, :func:`mann_kendall` — emerging hotspot
   analysis (:mod:`geo.analysis.trends`).
 * :func:`time_profile` — peak hours, weekday profile and recency of labelled cases.
+* :func:`exposure_aware_scores`, :func:`patrol_exposure`, :func:`rotation_floor` — patrol-effort-aware
+  ranking (cases per patrol-hour for patrol-found cases; :mod:`geo.analysis.effort`), with the
+  discovery-source vocabulary :func:`default_sources` / :data:`DISCOVERY_KINDS`.
 """
 
 from __future__ import annotations
 
 from geo.analysis.background import find_background_hotspots
+from geo.analysis.effort import (
+    DISCOVERY_KINDS,
+    EffortScores,
+    PatrolExposure,
+    default_sources,
+    exposure_aware_scores,
+    patrol_exposure,
+    rotation_floor,
+)
 from geo.analysis.frame import (
     CATEGORY_GROUPS,
     COLUMNS,
@@ -30,7 +42,8 @@ from geo.analysis.profile import time_profile
 from geo.analysis.significance import gi_star, hotspot_grid, tag_hotspots
 from geo.analysis.trends import emerging_hotspots, mann_kendall, space_time_cube
 
-__all__ = ["CATEGORY_GROUPS", "COLUMNS", "METHODS", "Method", "cluster_cases", "emerging_hotspots",
-           "find_background_hotspots", "find_hotspots", "gi_star", "hotspot_grid",
-           "hotspots_to_geojson", "mann_kendall", "resolve_category", "select_cases",
-           "space_time_cube", "tag_hotspots", "time_profile"]
+__all__ = ["CATEGORY_GROUPS", "COLUMNS", "DISCOVERY_KINDS", "METHODS", "EffortScores", "Method",
+           "PatrolExposure", "cluster_cases", "default_sources", "emerging_hotspots",
+           "exposure_aware_scores", "find_background_hotspots", "find_hotspots", "gi_star", "hotspot_grid",
+           "hotspots_to_geojson", "mann_kendall", "patrol_exposure", "resolve_category",
+           "rotation_floor", "select_cases", "space_time_cube", "tag_hotspots", "time_profile"]
