@@ -22,10 +22,8 @@ from __future__ import annotations
 
 from geo.analysis.background import find_background_hotspots
 from geo.analysis.effort import (
-    DISCOVERY_KINDS,
     EffortScores,
     PatrolExposure,
-    default_sources,
     exposure_aware_scores,
     patrol_exposure,
     rotation_floor,
@@ -40,6 +38,7 @@ from geo.analysis.frame import (
 from geo.analysis.hotspots import METHODS, Method, cluster_cases, find_hotspots
 from geo.analysis.profile import time_profile
 from geo.analysis.significance import gi_star, hotspot_grid, tag_hotspots
+from geo.analysis.sources import DISCOVERY_KINDS, default_sources
 from geo.analysis.trends import emerging_hotspots, mann_kendall, space_time_cube
 
 __all__ = ["CATEGORY_GROUPS", "COLUMNS", "DISCOVERY_KINDS", "METHODS", "EffortScores", "Method",

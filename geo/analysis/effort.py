@@ -31,33 +31,22 @@ visits):
 
 from __future__ import annotations
 
-import io
-import re
-import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.crs import require_crs
+from geo.analysis.places import place_of
+from geo.analysis.sources import (
+    EFFORT_KINDS,
+    SourceVocabulary,
+    default_sources,
+)
 from geo.errors import InputError
-from geo.grid import GridSpec, points_to_cells
-from geo.io.tables import read_package_text
-
-DISCOVERY_KINDS = ("patrol", "complaint", "hotline_12345", "video", "referral")
-"""How a case was found: by the squad's patrol, a citizen's complaint, the 12345 hotline, video,
-or referred (上级交办, 监督员上报, 数字城管派件)."""
-
-DISCOVERY_NAMES = {"patrol": "巡查发现", "complaint": "群众投诉", "hotline_12345": "12345热线",
-                   "video": "视频发现", "referral": "交办转办"}
-"""Chinese name of each discovery kind."""
-
-EFFORT_KINDS = frozenset({"patrol"})
-"""Kinds whose counts depend on where the squads patrolled (scored per patrol-hour)."""
+from geo.grid import GridSpec
 
 DEFAULT_PRIOR_HOURS = 4.0
 """Prior weight of the district rate, in patrol-hours (the shrinkage strength ``k``)."""
@@ -65,147 +54,9 @@ DEFAULT_PRIOR_HOURS = 4.0
 DEFAULT_MAX_GAP_DAYS = 14.0
 """A place not visited for this many days gets the rotation floor."""
 
-_SPACE = re.compile(r"\s+")
-
-
-def _key(text: object) -> str:
-    return _SPACE.sub("", unicodedata.normalize("NFKC", str(text))).lower()
-
-
 def _labels(index: Iterable[Hashable], limit: int = 10) -> str:
     items = [str(i) for i in index]
     return "、".join(items[:limit]) + (f" 等 {len(items)} 条" if len(items) > limit else "")
-
-
-@dataclass(frozen=True)
-class SourceVocabulary:
-    """Lookup of export source texts (``来源``) → discovery kind.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        The vocabulary rows (columns ``text``, ``kind``, ``note``).
-    """
-
-    table: pd.DataFrame
-    _lookup: dict[str, str] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_frame(cls, df: pd.DataFrame) -> SourceVocabulary:
-        """Build a vocabulary from a frame with the columns of ``sources.csv``.
-
-        Raises
-        ------
-        InputError
-            If a column is missing, a text is empty or a kind is not in :data:`DISCOVERY_KINDS`.
-        """
-        missing = [c for c in ("text", "kind") if c not in df.columns]
-        if missing:
-            raise InputError(f"来源词表缺少列「{'、'.join(missing)}」；需要 text、kind 两列。")
-        table = df.fillna("").astype(str)
-        lookup: dict[str, str] = {}
-        for i, row in enumerate(table.itertuples(index=False), start=2):
-            key, kind = _key(row.text), row.kind.strip()
-            if not key:
-                raise InputError(f"来源词表第 {i} 行的 text 为空；请填写导出文件中的来源文字。")
-            if kind not in DISCOVERY_KINDS:
-                raise InputError(f"来源词表第 {i} 行（「{row.text}」）的 kind「{kind}」无效；"
-                                 f"请使用 {'/'.join(DISCOVERY_KINDS)} 之一。")
-            lookup.setdefault(key, kind)
-        return cls(table=table, _lookup=lookup)
-
-    def resolve(self, text: object) -> str | None:
-        """The discovery kind of a source text; ``None`` when empty or unknown.
-
-        Whitespace and full-width forms are ignored, English is case-insensitive. A text that is
-        not in the table takes the kind of the longest known word it contains
-        (``孝南区12345转办`` → ``hotline_12345``).
-        """
-        if text is None or (isinstance(text, float) and pd.isna(text)):
-            return None
-        key = _key(text)
-        if not key:
-            return None
-        if key in self._lookup:
-            return self._lookup[key]
-        hits = [w for w in self._lookup if len(w) >= 2 and w in key]
-        return self._lookup[max(hits, key=len)] if hits else None
-
-    def resolve_many(self, values: pd.Series) -> pd.Series:
-        """Vectorised :meth:`resolve` on the index of ``values`` (``None`` where unknown)."""
-        uniq = {v: self.resolve(v) for v in pd.unique(values.astype(object))}
-        return pd.Series([uniq[v] for v in values.astype(object)], index=values.index,
-                         dtype=object, name="discovery")
-
-
-@lru_cache(maxsize=1)
-def default_sources() -> SourceVocabulary:
-    """The vocabulary shipped with xuncha (``geo/data/sources.csv``), read once per process."""
-    text = read_package_text("sources.csv")
-    return SourceVocabulary.from_frame(pd.read_csv(io.StringIO(text), dtype=str,
-                                                   keep_default_na=False))
-
-
-def place_of(frame: pd.DataFrame, *, key: str | None = None,
-             grid: GridSpec | gpd.GeoDataFrame | None = None,
-             communities: gpd.GeoDataFrame | None = None, community_key: str = "code",
-             what: str = "记录") -> pd.Series:
-    """The place of each row: a key column, a grid cell, or the community polygon it lies in.
-
-    Parameters
-    ----------
-    frame : DataFrame or GeoDataFrame
-        Cases or effort records (Point geometry with a CRS for ``grid``/``communities``).
-    key : str, optional
-        Column holding the place (e.g. ``community_code``).
-    grid : GridSpec or GeoDataFrame from :func:`geo.grid.make_grid`, optional
-        The place is the ``cell_id`` of the point.
-    communities : GeoDataFrame, optional
-        Polygons; the place is their ``community_key`` value.
-    community_key : str
-        Column of ``communities`` naming a community (default ``code``).
-    what : str
-        What the rows are, for messages.
-
-    Returns
-    -------
-    pandas.Series
-        Object dtype on ``frame``'s index; ``None`` where a row has no place.
-    """
-    if sum(x is not None for x in (key, grid, communities)) != 1:
-        raise InputError("请只指定一种地点（key=列名、grid=网格或 communities=社区多边形），"
-                         "不能同时指定多种，也不能都不指定。")
-    if key is not None:
-        if key not in frame.columns:
-            raise InputError(f"{what}缺少地点列「{key}」；请提供该列，或改用 grid/communities。")
-        s = frame[key].astype(object)
-        empty = s.isna() | (s.astype(str).str.strip() == "")
-        return s.where(~empty, None)
-    if not isinstance(frame, gpd.GeoDataFrame):
-        raise InputError(f"{what}没有坐标（不是 GeoDataFrame）；请提供点几何，或用 key= 指定地点列。")
-    require_crs(frame, what=what)
-    if grid is not None:
-        spec = grid if isinstance(grid, GridSpec) else getattr(grid, "attrs", {}).get("grid")
-        if not isinstance(spec, GridSpec):
-            raise InputError("网格对象缺少 attrs['grid']；请使用 make_grid() 或 grid_spec() 生成的网格。")
-        pts = frame.geometry.to_crs(spec.crs)
-        ok = (pts.notna() & ~pts.is_empty).to_numpy()
-        ids = np.full(len(frame), -1, dtype=np.int64)
-        if ok.any():
-            rp = pts[ok].representative_point()
-            ids[ok] = points_to_cells(rp.x.to_numpy(), rp.y.to_numpy(), spec)
-        out = pd.Series(ids, index=frame.index).astype(object)
-        return out.where(ids >= 0, None)
-    assert communities is not None
-    if community_key not in communities.columns:
-        raise InputError(f"社区多边形缺少列「{community_key}」；请用 community_key= 指定社区编号列。")
-    require_crs(communities, what="社区多边形")
-    polys = communities[[community_key, communities.geometry.name]]
-    pts = gpd.GeoDataFrame(geometry=frame.geometry.to_crs(polys.crs).reset_index(drop=True))
-    joined = gpd.sjoin(pts, polys, how="left", predicate="intersects")
-    first = joined[~joined.index.duplicated(keep="first")][community_key].sort_index()
-    out = pd.Series(first.to_numpy(), index=frame.index, dtype=object)
-    return out.where(out.notna(), None)
 
 
 @dataclass(frozen=True)

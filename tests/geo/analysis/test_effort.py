@@ -9,15 +9,13 @@ import pytest
 import shapely
 
 from geo.analysis.effort import (
-    DISCOVERY_KINDS,
     PatrolExposure,
-    SourceVocabulary,
-    default_sources,
     exposure_aware_scores,
     patrol_exposure,
     place_of,
     rotation_floor,
 )
+from geo.analysis.sources import DISCOVERY_KINDS, SourceVocabulary, default_sources
 from geo.errors import InputError
 from geo.grid import make_grid
 from geo.simulate.text import SOURCES
