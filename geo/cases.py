@@ -1,127 +1,57 @@
-r"""Case tables: header mapping, per-row validation, coordinate normalisation, community join.
+"""Case tables: header mapping, per-row validation, coordinate normalisation, community join.
 
-:func:`parse_cases` turns a raw table (every cell text, as :func:`geo.io.tables.read_table` returns it) into
-a case GeoDataFrame in WGS84 plus a list of :class:`~geo.errors.Problem` — one per bad value, with
-row, column, value and a fix — so an importer can store the valid rows and report the rest.
+This is the one case reader: the importer, the API and the analysis commands (``xuncha hotspots``,
+``xuncha forecast``) all read case tables here, with one set of header names
+(:mod:`geo.case_columns`), time formats and time-zone rules (:mod:`geo.case_times`), coordinate
+systems (:mod:`geo.case_coords`) and text rules (:mod:`geo.case_text`).
 
-Two rules for text hold on every path (API, import, CLI), so neither database ever sees a bad value:
+:func:`parse_cases` turns a raw table (every cell text, as :func:`geo.io.tables.read_table` returns
+it) into a case GeoDataFrame in WGS84 plus a list of :class:`~geo.errors.Problem` — one per bad
+value, with row, column, value and a fix — so an importer can store the valid rows and report the
+rest. Categories go through the national catalogue, statuses through the status vocabulary
+(:func:`geo.statuses.default_statuses`), and cases outside the service area are rejected.
 
-- A case id is what :func:`normalise_case_id` makes of it (Unicode NFKC, surrounding whitespace
-  removed; control, format and other invisible characters, empty and over-long ids rejected).
-  Every lookup of a user-given id uses the same function, so ``"SIM1 "``, ``"\tSIM1"`` and
-  ``"ＳＩＭ１"`` all name case ``SIM1``. Ids are case-sensitive (``sim1`` is another id).
-- No text cell may contain a control character (NUL and the other C0/C1 codes, or a lone
-  surrogate); only the free-text columns ``description`` and ``address`` may contain tab and line
-  breaks (``\r\n`` and ``\r`` are stored as ``\n``). A row with such a cell is rejected with a
-  Chinese reason; the offending value is reported with the characters escaped (``\x00``).
+:func:`analysis_cases` is the mode of the analysis commands: the same headers, times and
+coordinates, but any category text and any place on Earth, and every problem raised at once.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.case_columns import OPTIONAL, REQUIRED, ColumnMap, by_role, map_columns
+from geo.case_coords import locate
+from geo.case_text import (
+    CASE_ID_MAX_LEN,
+    FREE_TEXT,
+    check_ids,
+    check_text,
+    find_control,
+    normalise_case_id,
+    row_problems,
+    visible,
+)
+from geo.case_times import MAX_FUTURE, fast_times, future_message, parse_times, too_late
 from geo.catalogue import Catalogue, default_catalogue
-from geo.crs import WGS84, XIAONAN_WORKING_CRS, to_wgs84
-from geo.errors import FileReadError, InputError, Problem
+from geo.crs import WGS84, XIAONAN_WORKING_CRS
+from geo.errors import Problem, ValidationError
 from geo.labels import STATUSES
+from geo.statuses import StatusVocabulary, default_statuses
 
-HEADER_ALIASES: dict[str, str] = {
-    "案件编号": "case_id", "案卷编号": "case_id", "编号": "case_id", "任务号": "case_id",
-    "问题类型": "category", "问题类别": "category", "案件类型": "category", "事件类型": "category",
-    "小类": "category", "类别": "category",
-    "上报时间": "reported_at", "发现时间": "reported_at", "受理时间": "reported_at",
-    "经度": "lon", "纬度": "lat", "longitude": "lon", "latitude": "lat", "x": "lon", "y": "lat",
-    "问题描述": "description", "描述": "description", "地址": "address", "问题地址": "address",
-    "来源": "source", "案件来源": "source", "状态": "status", "案件状态": "status",
-    "结案时间": "closed_at", "所属社区": "community", "社区": "community",
-}
-REQUIRED = ("case_id", "category", "reported_at", "lon", "lat")
-OPTIONAL = ("description", "address", "source", "status", "closed_at", "community")
-_STATUS_ALIASES = {
-    "reported": "上报", "filed": "立案", "dispatched": "派遣", "handled": "处置",
-    "verified": "核查", "closed": "结案", "void": "作废", "cancelled": "作废",
-    "已结案": "结案", "已立案": "立案", "已派遣": "派遣", "处理中": "处置", "待核查": "核查",
-}
-_CHINA = (73.0, 136.0, 3.0, 54.0)  # lon/lat box used to spot swapped coordinates
-CASE_ID_MAX_LEN = 64
-"""Longest case id (the database column is ``VARCHAR(64)``)."""
-FREE_TEXT = ("description", "address")
-"""Columns that may contain tab and line breaks (every other text column: no control character)."""
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_FREE_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_ID_BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+__all__ = ["CASE_ID_MAX_LEN", "FREE_TEXT", "OPTIONAL", "REQUIRED", "ParseResult",
+           "analysis_cases", "find_control", "normalise_case_id", "parse_cases", "parse_times",
+           "visible"]
 
-
-def visible(text: str, *, limit: int = 200) -> str:
-    r"""``text`` (at most ``limit`` characters) with every non-printable character escaped
-    (``\x00``, ``\u200b``), safe to show in a report, a log or a database column."""
-    return "".join(c if c.isprintable() or c == " " else
-                   (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-                   for c in text[:limit])
-
-
-def find_control(text: str, *, free_text: bool = False) -> str | None:
-    """The first control character (or lone surrogate) in ``text``, escaped as by
-    :func:`visible`, or ``None``; with ``free_text`` tab and line breaks are allowed."""
-    found = (_FREE_CONTROL_RE if free_text else _CONTROL_RE).search(text)
-    return visible(found.group(0)) if found else None
-
-
-def _normalise_id(raw: str) -> tuple[str, str | None]:
-    """``(id, None)`` for a valid case id, ``("", reason)`` otherwise (see normalise_case_id)."""
-    if raw.isascii() and raw.isprintable():  # fast path: the usual ``SIM2026…`` ids
-        text = raw.strip()
-    else:
-        text = unicodedata.normalize("NFKC", raw).strip()
-        bad = next((c for c in text if unicodedata.category(c) in _ID_BAD_CATEGORIES
-                    or (c.isspace() and c != " ")), None)
-        if bad is not None:
-            return "", (f"案件编号含控制字符或不可见字符（{visible(bad)}）；"
-                        "请只用字母、数字、汉字和 - _ / . 等可见字符。")
-    if not text:
-        return "", "案件编号为空；每行需要唯一的案件编号。"
-    if len(text) > CASE_ID_MAX_LEN:
-        return "", f"案件编号超过 {CASE_ID_MAX_LEN} 个字符（{len(text)} 个）；请使用更短的编号。"
-    return text, None
-
-
-def normalise_case_id(raw: str) -> str:
-    r"""The canonical form of a user-given case id — the one rule for create, import and lookup.
-
-    Unicode NFKC (full-width ``ＳＩＭ１`` → ``SIM1``, ideographic space → space), then surrounding
-    whitespace removed. Case is kept (ids are case-sensitive).
-
-    Parameters
-    ----------
-    raw : str
-        The id as the user gave it (JSON field, path segment, file cell).
-
-    Returns
-    -------
-    str
-        The normalised id, 1–64 characters, no control, format or other invisible character.
-
-    Raises
-    ------
-    InputError
-        If the id is empty, too long or contains such a character (NUL, tab or newline inside,
-        zero-width space, …); the message says what to fix.
-
-    Examples
-    --------
-    >>> normalise_case_id(" ＳＩＭ２０２６ \t")
-    'SIM2026'
-    """
-    text, reason = _normalise_id(str(raw))
-    if reason is not None:
-        raise InputError(reason)
-    return text
+NO_COORDS = ("无坐标：文件没有经纬度（或 X/Y 坐标）列，无法定位；按地址定位需要地名库，暂不支持。"
+             "请从系统导出带坐标的文件，或用 --map 列名=lon / 列名=lat 指定坐标列。")
+"""Reason for every row of a file without coordinate columns (12345 field set A)."""
+DEFAULT_ALIAS_HINT = "或把它加入本部署的本地类别别名表（CSV，两列 alias,code）后重新导入"
 
 
 @dataclass
@@ -131,48 +61,32 @@ class ParseResult:
     Attributes
     ----------
     cases : geopandas.GeoDataFrame
-        Valid rows (WGS84 points) with the canonical case columns and ``row`` (1-based file row).
+        Valid rows (WGS84 points) with the canonical case columns, ``row`` (the file row),
+        ``status_flag`` (挂账, 超期 … or None), ``status_given`` (the file said the status, or a
+        closure time implied 结案) and ``status_text`` (the status as written).
     problems : list of Problem
         Every problem found, in row order.
     n_rows : int
         Number of data rows in the table.
+    columns : dict
+        Column names as written in the file, by canonical name (``case_id`` → ``案件编号``).
+    mapping : ColumnMap
+        Which columns filled which role (:meth:`ColumnMap.describe` for the report).
+    notes : list of str
+        What the reader decided for the whole file (coordinate system, header row …).
     """
 
     cases: gpd.GeoDataFrame
     problems: list[Problem] = field(default_factory=list)
     n_rows: int = 0
     columns: dict[str, str] = field(default_factory=dict)
-    """Column names as written in the file, by canonical name (``case_id`` → ``案件编号``)."""
+    mapping: ColumnMap = field(default_factory=ColumnMap)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rejected_rows(self) -> list[int]:
         """Sorted file rows with at least one problem."""
         return sorted({p.row for p in self.problems if p.row})
-
-
-def canonical_columns(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Rename Chinese or English headers to canonical names; return the frame and the original names.
-
-    Raises
-    ------
-    FileReadError
-        If a required column is missing (nothing in the file can be stored then).
-    """
-    rename: dict[str, str] = {}
-    for col in table.columns:
-        key = str(col).strip()
-        canon = HEADER_ALIASES.get(key, HEADER_ALIASES.get(key.lower(), key.lower()))
-        if canon in REQUIRED + OPTIONAL and canon not in rename.values():
-            rename[col] = canon
-    missing = [c for c in REQUIRED if c not in rename.values()]
-    if missing:
-        hint = "、".join(missing)
-        raise FileReadError(
-            f"缺少必需的列：{hint}。需要 case_id, category, reported_at, lon, lat "
-            "（或中文表头 案件编号, 问题类型, 上报时间, 经度, 纬度）；现有列："
-            + "、".join(map(str, table.columns))
-        )
-    return table.rename(columns=rename), {v: str(k) for k, v in rename.items()}
 
 
 def _as_text(table: pd.DataFrame) -> pd.DataFrame:
@@ -184,183 +98,107 @@ def _as_text(table: pd.DataFrame) -> pd.DataFrame:
             text = values.dt.tz_convert("UTC").dt.tz_localize(None).astype(str) + "Z"
         else:
             text = values.astype(str)
-        out[col] = text.where(values.notna(), "")
+        out[str(col)] = text.where(values.notna(), "")
     return out
 
 
-def _problems(mask: np.ndarray, df: pd.DataFrame, col: str, names: dict[str, str],
-              message: str | pd.Series) -> list[Problem]:
-    idx = np.flatnonzero(mask)
-    msgs = message if isinstance(message, pd.Series) else None
-    return [
-        Problem(int(df["row"].iat[i]), names.get(col, col), str(df[col].iat[i]),
-                str(msgs.iat[i]) if msgs is not None else str(message))
-        for i in idx
-    ]
+def _prepare(table: pd.DataFrame, *, columns: Mapping[str, str] | None, required: Iterable[str],
+             allow_no_coords: bool) -> tuple[pd.DataFrame, ColumnMap, dict[str, str], list[str]]:
+    header_row = table.attrs.get("header_row")
+    text = _as_text(table)
+    cmap = map_columns(text.columns, overrides=columns, required=required,
+                       allow_no_coords=allow_no_coords)
+    df = by_role(text, cmap).reset_index(drop=True)
+    rows = np.asarray(table.index, dtype=int) if header_row else np.arange(len(df)) + 2
+    df["row"] = rows
+    names = {role: cols[0] for role, cols in cmap.uses.items()}
+    notes = [f"表头在第 {header_row} 行（上方的标题行已跳过）。"] if header_row and header_row > 1 else []
+    return df, cmap, names, notes
 
 
-_AWARE = r"(?:Z|[+-]\d{2}:?\d{2})$"
-
-
-def _parse_subset(text: pd.Series) -> pd.Series:
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    redo = parsed.isna()
-    if redo.any():
-        parsed = parsed.copy()
-        parsed[redo] = pd.to_datetime(text[redo], errors="coerce", format="mixed")
-    return parsed
-
-
-def parse_times(values: pd.Series, *, tz: str) -> pd.Series:
-    """Parse timestamps (ISO, ``2026/3/5 7:30``, ``2026年3月5日 7时30分``); naive ones are in ``tz``.
-
-    Returns a tz-aware series in ``tz``; unparseable or empty values become NaT.
-    """
-    text = (values.astype(str).str.strip()
-            .str.replace(r"[年月]", "-", regex=True).str.replace("日", " ", regex=False)
-            .str.replace("时", ":", regex=False).str.replace("分", "", regex=False)
-            .str.replace("秒", "", regex=False).str.strip())
-    out = pd.Series(pd.NaT, index=values.index, dtype=f"datetime64[ns, {tz}]")
-    aware = text.str.contains(_AWARE, regex=True) & (text != "")
-    naive = ~aware & (text != "")
-    if naive.any():
-        parsed = _parse_subset(text[naive])
-        out[naive] = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-    if aware.any():
-        parsed = pd.to_datetime(text[aware], errors="coerce", format="ISO8601", utc=True)
-        out[aware] = parsed.dt.tz_convert(tz)
-    return out
-
-
-def _fast_times(values: pd.Series, *, tz: str) -> pd.Series:
-    """Vectorised path for uniform ISO-like timestamps; falls back to :func:`parse_times`."""
-    try:
-        parsed = pd.to_datetime(values.astype(str).str.strip(), format="ISO8601")
-    except (ValueError, TypeError):
-        return parse_times(values, tz=tz)
-    if parsed.dt.tz is None:
-        return parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-    return parsed.dt.tz_convert(tz)
-
-
-def _check_text(df: pd.DataFrame, names: dict[str, str]) -> list[Problem]:
-    """Reject cells with control characters (every text column but ``case_id``, which
-    :func:`_check_ids` judges); the cells are cleaned so later checks report only real problems."""
+def _check_coords(df: pd.DataFrame, names: dict[str, str], cmap: ColumnMap, *,
+                  coords: str | None, china: bool) -> tuple[list[Problem], list[str]]:
+    if "lon" not in df:
+        df["_lon"] = df["_lat"] = np.nan
+        df["coord_system"] = ""
+        return row_problems(np.ones(len(df), dtype=bool), df, "row", {"row": "经度/纬度"},
+                            NO_COORDS, values=pd.Series([""] * len(df))), []
+    loc = locate(df["lon"], df["lat"], coords=coords, implied=cmap.implied, china=china,
+                 x_name=names["lon"], y_name=names["lat"])
     out: list[Problem] = []
-    for col in [c for c in REQUIRED + OPTIONAL if c in df and c != "case_id"]:
-        pattern = _FREE_CONTROL_RE if col in FREE_TEXT else _CONTROL_RE
-        values = df[col].astype(str)
-        suspect = ~values.map(str.isprintable).astype(bool)  # cheap pre-filter
-        if not suspect.any():
-            continue
-        mask = (suspect & values.str.contains(pattern, regex=True)).to_numpy()
-        if not mask.any():
-            continue
-        for i in np.flatnonzero(mask):
-            value = values.iat[i]
-            first = pattern.search(value)
-            char = visible(first.group(0)) if first else ""
-            allowed = "（可以有换行和制表符）" if col in FREE_TEXT else ""
-            out.append(Problem(int(df["row"].iat[i]), names.get(col, col), visible(value),
-                               f"含控制字符 {char}；文本中不能有 NUL 等不可见控制字符{allowed}，"
-                               "请删除后重新导入。"))
-        df.loc[mask, col] = values[mask].str.replace(pattern, "", regex=True)
-    return out
+    for mask, role, message in loc.problems:
+        out += row_problems(mask, df, role, names, message)
+    df["_lon"], df["_lat"], df["coord_system"] = loc.lon, loc.lat, loc.system
+    return out, loc.notes
 
 
-def _check_ids(df: pd.DataFrame, names: dict[str, str]) -> list[Problem]:
-    raw = df["case_id"].astype(str)
-    ids = raw.str.strip()
-    slow = ~(raw.map(str.isascii) & raw.map(str.isprintable)).astype(bool) | (ids == "") \
-        | (ids.str.len() > CASE_ID_MAX_LEN)  # the rest: plain ids, stripped
-    out: list[Problem] = []
-    for i in np.flatnonzero(slow.to_numpy()):
-        text, reason = _normalise_id(raw.iat[i])
-        ids.iat[i] = text
-        if reason is not None:
-            out.append(Problem(int(df["row"].iat[i]), names.get("case_id", "case_id"),
-                               visible(raw.iat[i]), reason))
-    df["case_id"] = ids
-    dup = (ids != "") & ids.duplicated(keep="first")
-    if dup.any():
-        first_row = df.loc[~ids.duplicated(keep="first")].set_index("case_id")["row"]
-        msg = ids[dup].map(lambda v: f"与第 {int(first_row[v])} 行的案件编号重复；同一文件中编号须唯一。")
-        out += _problems(dup.to_numpy(), df, "case_id", names, msg.reindex(df.index).fillna(""))
-    return out
-
-
-def _check_coords(df: pd.DataFrame, names: dict[str, str], coords: str) -> list[Problem]:
-    out: list[Problem] = []
-    for col, label in (("lon", "经度"), ("lat", "纬度")):
-        raw = df[col].astype(str).str.strip()
-        num = pd.to_numeric(raw, errors="coerce")
-        out += _problems((raw == "").to_numpy(), df, col, names, f"缺少{label}；请填写数值坐标。")
-        out += _problems(((raw != "") & num.isna()).to_numpy(), df, col, names,
-                         f"{label}不是数字；请填写十进制度数（例如 113.92）或投影坐标（米）。")
-        df[f"_{col}"] = num
-    if coords.lower().startswith("epsg:") and coords.lower() not in ("epsg:4326", "epsg:4490"):
-        return out
-    lon, lat = df["_lon"], df["_lat"]
-    both = lon.notna() & lat.notna()
-    in_china = lon.between(_CHINA[0], _CHINA[1]) & lat.between(_CHINA[2], _CHINA[3])
-    swapped_cn = lat.between(_CHINA[0], _CHINA[1]) & lon.between(_CHINA[2], _CHINA[3])
-    swapped = both & ((lat.abs() > 90) & (lon.abs() <= 90) | (~in_china & swapped_cn))
-    msg = "经纬度似乎填反了（经度列的值像纬度，纬度列的值像经度）；请交换这两列后重新导入。"
-    out += _problems(swapped.to_numpy(), df, "lon", names, msg)
-    bad = both & ~swapped & ((lon.abs() > 180) | (lat.abs() > 90))
-    out += _problems(bad.to_numpy(), df, "lon", names,
-                     "坐标超出经纬度范围（经度 −180…180，纬度 −90…90）；请检查坐标系参数 --coords。")
-    df.loc[swapped | bad, ["_lon", "_lat"]] = np.nan
-    return out
-
-
-def _check_categories(df: pd.DataFrame, names: dict[str, str],
-                      catalogue: Catalogue | None) -> list[Problem]:
+def _check_categories(df: pd.DataFrame, names: dict[str, str], catalogue: Catalogue | None,
+                      alias_hint: str) -> list[Problem]:
     raw = df["category"].astype(str).str.strip()
+    empty = raw == ""
+    out = row_problems(empty.to_numpy(), df, "category", names,
+                       "问题类型为空；请填写国标编码（如 09006）或中文名称（如 占道经营）。")
     if catalogue is None:
-        df["category"], df["category_name"] = raw, raw
-        return _problems((raw == "").to_numpy(), df, "category", names, "问题类型为空。")
+        df["category"], df["category_name"] = raw, df.get("category_name", raw)
+        return out
     codes = catalogue.resolve_many(raw)
     df["category"] = codes.fillna("")
     names_by_code = {c: catalogue.name(c) for c in pd.unique(codes.dropna())}
     df["category_name"] = [names_by_code.get(c, "") if isinstance(c, str) else "" for c in codes]
-    df["_category_raw"] = raw
-    bad = codes.isna().to_numpy()
-    idx = np.flatnonzero(bad)
-    return [
-        Problem(int(df["row"].iat[i]), names.get("category", "category"), raw.iat[i],
-                "无法识别的问题类型；请使用国标编码（如 09006）或中文名称（如 占道经营），"
-                "或在 geo/data/categories.csv 中补充别名。")
-        for i in idx
-    ]
+    bad = codes.isna() & ~empty
+    messages: dict[str, str] = {}
+    for value in pd.unique(raw[bad]):
+        close = catalogue.closest(value, n=3)
+        near = f"最接近的类别：{'、'.join(f'{c} {n}' for c, n in close)}；" if close else ""
+        messages[value] = (f"无法识别的问题类型「{visible(value, limit=40)}」；{near}请改用国标编码"
+                           f"（如 09006）或中文名称（如 占道经营），{alias_hint}。")
+    return out + row_problems(bad.to_numpy(), df, "category", names, raw.map(messages),
+                              values=raw)
 
 
-def _check_times(df: pd.DataFrame, names: dict[str, str], tz: str) -> list[Problem]:
+def _check_times(df: pd.DataFrame, names: dict[str, str], tz: str, *, now: datetime | None,
+                 max_future: timedelta | None, required: bool = True) -> list[Problem]:
     df["reported_at"] = df["reported_at"].astype(str)
-    parsed = _fast_times(df["reported_at"], tz=tz)
-    out = _problems(parsed.isna().to_numpy(), df, "reported_at", names,
-                    "无法解析上报时间；请使用 2026-03-05 07:30 这样的格式。")
+    parsed = fast_times(df["reported_at"], tz=tz)
+    out = row_problems(parsed.isna().to_numpy(), df, "reported_at", names,
+                       "无法解析上报时间；请使用 2026-03-05 07:30 这样的格式。") if required else []
+    late = too_late(parsed, now=now, max_future=max_future)
+    out += row_problems(late.to_numpy(), df, "reported_at", names,
+                        future_message("上报时间", max_future=max_future))
     df["_reported_at"] = parsed
     if "closed_at" in df:
         raw = df["closed_at"].astype(str).str.strip()
         closed = parse_times(raw, tz=tz) if (raw != "").any() else pd.Series(
             pd.NaT, index=df.index, dtype=f"datetime64[ns, {tz}]")
-        out += _problems(((raw != "") & closed.isna()).to_numpy(), df, "closed_at", names,
-                         "无法解析结案时间；请使用 2026-03-05 17:00 这样的格式，或留空。")
+        out += row_problems(((raw != "") & closed.isna()).to_numpy(), df, "closed_at", names,
+                            "无法解析结案时间；请使用 2026-03-05 17:00 这样的格式，或留空。")
+        out += row_problems(too_late(closed, now=now, max_future=max_future).to_numpy(), df,
+                            "closed_at", names, future_message("结案时间", max_future=max_future))
         df["_closed_at"] = closed
     return out
 
 
-def _check_status(df: pd.DataFrame, names: dict[str, str]) -> list[Problem]:
+def _check_status(df: pd.DataFrame, names: dict[str, str],
+                  vocab: StatusVocabulary) -> list[Problem]:
+    closed = df["_closed_at"].notna() if "_closed_at" in df else pd.Series(False, index=df.index)
+    implied = closed.map({True: "结案", False: "上报"})
     if "status" not in df:
-        df["status"] = "上报"
+        df["status"], df["status_flag"], df["status_given"] = implied, None, closed
+        df["status_text"] = ""
         return []
     raw = df["status"].astype(str).str.strip()
-    mapped = raw.map(lambda s: s if s in STATUSES else _STATUS_ALIASES.get(s.lower()))
-    mapped = mapped.where(raw != "", "上报")
-    df["status"] = mapped
-    return _problems(mapped.isna().to_numpy(), df, "status", names,
-                     "无法识别的案件状态；可用：" + "、".join(STATUSES) + "。")
+    found = vocab.resolve_many(raw)
+    empty = raw == ""
+    unknown = ~empty & found["status"].isna() & found["flag"].isna()
+    no_step = empty | found["status"].isna()
+    df["status"] = found["status"].where(~no_step, implied)
+    df["status_flag"] = found["flag"].where(found["flag"].notna(), None)
+    df["status_given"] = ~no_step | closed
+    df["status_text"] = raw
+    return row_problems(unknown.to_numpy(), df, "status", names,
+                        "无法识别的案件状态；可用：" + "、".join(STATUSES)
+                        + "，以及导出中常见的状态词（待受理、立案派遣、办理中、已办结、挂账、已退单 …）；"
+                        "请改成其中之一，或把这个词加入状态词表。", values=raw)
 
 
 def _join_area(cases: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *,
@@ -377,8 +215,7 @@ def _join_area(cases: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *,
     cases["community_code"] = joined["code"].reindex(cases.index)
     cases["community"] = joined["name"].reindex(cases.index)
     cases["squad"] = joined["squad"].reindex(cases.index)
-    outside = cases["community_code"].isna().to_numpy()
-    idx = np.flatnonzero(outside)
+    idx = np.flatnonzero(cases["community_code"].isna().to_numpy())
     return [
         Problem(int(cases["row"].iat[i]), names.get("lon", "lon"),
                 f"{cases.geometry.iat[i].x:.6f},{cases.geometry.iat[i].y:.6f}",
@@ -390,72 +227,150 @@ def _join_area(cases: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *,
 def parse_cases(
     table: pd.DataFrame,
     *,
-    coords: str = "wgs84",
+    coords: str | None = None,
     tz: str = "Asia/Shanghai",
     catalogue: Catalogue | bool | None = True,
     communities: gpd.GeoDataFrame | None = None,
     service_buffer_m: float = 300.0,
+    columns: Mapping[str, str] | None = None,
+    statuses: StatusVocabulary | None = None,
+    now: datetime | None = None,
+    max_future: timedelta | None = MAX_FUTURE,
+    alias_hint: str = DEFAULT_ALIAS_HINT,
 ) -> ParseResult:
     """Validate a raw case table and return the valid cases in WGS84 with every problem found.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        Raw table (text cells), English or Chinese headers (see ``HEADER_ALIASES``).
-    coords : str
+        Raw table (text cells), headers of any export :mod:`geo.case_columns` knows. A table from
+        :func:`geo.io.tables.read_table` carries its spreadsheet row numbers (index).
+    coords : str, optional
         Coordinate system of ``lon``/``lat``: ``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09`` or
-        ``EPSG:n`` (projected x/y in the ``lon``/``lat`` columns).
+        ``EPSG:n``; ``None`` decides from the headers and values (:mod:`geo.case_coords`).
     tz : str
         Time zone for naive timestamps (the deployment's zone).
     catalogue : Catalogue, bool or None
-        ``True`` for the shipped catalogue, a :class:`Catalogue`, or ``False``/``None`` to keep
-        categories as free text (foreign data).
+        ``True`` for the shipped catalogue, a :class:`Catalogue` (with a deployment's aliases),
+        or ``False``/``None`` to keep categories as free text (foreign data).
     communities : geopandas.GeoDataFrame, optional
         Community polygons (``code``, ``name``, ``squad``); when given, each case is joined to its
         community and squad, and cases farther than ``service_buffer_m`` outside are rejected.
     service_buffer_m : float
         Tolerance outside the community polygons, in metres.
+    columns : mapping, optional
+        ``{列名: role}`` overrides of the header guess (``--map``; see
+        :func:`geo.case_columns.parse_map`).
+    statuses : StatusVocabulary, optional
+        Status texts (default :func:`geo.statuses.default_statuses`).
+    now : datetime, optional
+        The current time for the future check (default: the clock).
+    max_future : timedelta or None
+        Times later than ``now + max_future`` are rejected; ``None`` accepts any time.
+    alias_hint : str
+        How the deployment adds a local category alias (quoted for an unknown category).
 
     Returns
     -------
     ParseResult
-        Valid cases and the problems of the rejected rows.
+        Valid cases, the problems of the rejected rows, the column mapping and notes.
 
     Raises
     ------
     FileReadError
         If required columns are missing.
+    InputError
+        If ``columns`` names a column the table does not have.
     """
-    df, names = canonical_columns(_as_text(table))
-    df = df.reset_index(drop=True)
-    df["row"] = np.arange(len(df)) + 2
+    df, cmap, names, notes = _prepare(table, columns=columns, required=REQUIRED,
+                                      allow_no_coords=True)
     cat = default_catalogue() if catalogue is True else (catalogue or None)
-    problems = _check_text(df, names)  # first: later checks see the cleaned cells
-    problems += _check_ids(df, names) + _check_coords(df, names, coords)
-    problems += _check_categories(df, names, cat) + _check_times(df, names, tz)
-    problems += _check_status(df, names)
-    bad_rows = {p.row for p in problems}
-    ok = ~df["row"].isin(bad_rows)
-    good = df.loc[ok].copy()
-    lon, lat = to_wgs84(good["_lon"].to_numpy(), good["_lat"].to_numpy(), system=coords)
-    good["coord_system"] = coords.lower()
-    cases = _to_frame(good, lon, lat)
+    problems = check_text(df, names, REQUIRED + OPTIONAL)  # first: later checks see clean cells
+    problems += check_ids(df, names)
+    coord_problems, coord_notes = _check_coords(df, names, cmap, coords=coords, china=True)
+    problems += coord_problems
+    problems += _check_categories(df, names, cat, alias_hint)
+    problems += _check_times(df, names, tz, now=now, max_future=max_future)
+    problems += _check_status(df, names, statuses or default_statuses())
+    good = df.loc[~df["row"].isin({p.row for p in problems})].copy()
+    cases = _to_frame(good)
     if communities is not None and len(cases):
         problems += _join_area(cases, communities, buffer_m=service_buffer_m, names=names)
         cases = cases.loc[cases["community_code"].notna()]
-    elif "community" not in cases:
-        cases["community"] = None
     problems.sort(key=lambda p: (p.row, p.column))
-    return ParseResult(cases=cases, problems=problems, n_rows=len(df), columns=names)
+    return ParseResult(cases=cases, problems=problems, n_rows=len(df), columns=names,
+                       mapping=cmap, notes=notes + coord_notes)
 
 
-def _to_frame(good: pd.DataFrame, lon: np.ndarray, lat: np.ndarray) -> gpd.GeoDataFrame:
+def analysis_cases(table: pd.DataFrame, *, required: Iterable[str] = ("lon", "lat"),
+                   times_required: bool = False, tz: str = "Asia/Shanghai",
+                   coords: str | None = None, columns: Mapping[str, str] | None = None
+                   ) -> tuple[gpd.GeoDataFrame, int]:
+    """Read a case table for an analysis command: any category text, any place on Earth.
+
+    Headers, time formats and zones, and coordinate systems follow the same rules as
+    :func:`parse_cases`; the catalogue, the status vocabulary, the service area and the future
+    check do not apply, and case ids need not be unique.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Raw table (text cells).
+    required : iterable of str
+        Roles that must have a column (``lon`` and ``lat`` always must).
+    times_required : bool
+        A row without a readable ``reported_at`` is a problem (else its time is NaT).
+    tz, coords, columns
+        As for :func:`parse_cases`.
+
+    Returns
+    -------
+    tuple of (geopandas.GeoDataFrame, int)
+        The cases (EPSG:4326) with ``reported_at`` (tz-aware in ``tz``) and whichever of
+        ``case_id``, ``category``, ``category_name``, ``community``, ``squad`` the file has; and
+        the number of rows without a readable time.
+
+    Raises
+    ------
+    FileReadError
+        A required column is missing.
+    ValidationError
+        Some rows are bad (every problem listed: row, column, value, fix).
+    """
+    need = tuple(dict.fromkeys(("lon", "lat", *required)))
+    df, cmap, names, _ = _prepare(table, columns=columns, required=need, allow_no_coords=False)
+    problems = check_text(df, names, REQUIRED + OPTIONAL)
+    if "case_id" in df:
+        problems += check_ids(df, names, unique=False)
+    coord_problems, _ = _check_coords(df, names, cmap, coords=coords, china=False)
+    problems += coord_problems
+    if "reported_at" in df:
+        problems += _check_times(df, names, tz, now=None, max_future=None,
+                                 required=times_required)
+        times = df["_reported_at"]
+    else:
+        times = pd.Series(pd.NaT, index=df.index, dtype=f"datetime64[ns, {tz}]")
+    if problems:
+        raise ValidationError(sorted(problems, key=lambda p: (p.row, p.column)), what="案件表")
+    keep = [c for c in ("case_id", "category", "category_name", "community", "squad") if c in df]
+    out = df[keep].apply(lambda s: s.astype(str).str.strip())
+    gdf = gpd.GeoDataFrame(out.assign(reported_at=times.to_numpy()),
+                           geometry=gpd.points_from_xy(df["_lon"], df["_lat"]), crs=WGS84)
+    return gdf, int(times.isna().sum())
+
+
+def _to_frame(good: pd.DataFrame) -> gpd.GeoDataFrame:
+    lon, lat = good["_lon"].to_numpy(float), good["_lat"].to_numpy(float)
     cols = {
         "case_id": good["case_id"].to_numpy(),
         "category": good["category"].to_numpy(),
         "category_name": good["category_name"].to_numpy(),
         "reported_at": good["_reported_at"],
         "status": good["status"].to_numpy(),
+        "status_flag": np.array([f if isinstance(f, str) and f else None
+                                 for f in good["status_flag"]], dtype=object),
+        "status_given": good["status_given"].to_numpy(bool),
+        "status_text": good["status_text"].to_numpy(),
         "closed_at": good.get("_closed_at", pd.NaT),
         "row": good["row"].to_numpy(),
         "coord_system": good["coord_system"].to_numpy(),

@@ -1,8 +1,19 @@
 """Case import: validate a file, store every valid row atomically, report every rejected row.
 
 Re-importing a case (same ``case_id``, after :func:`geo.cases.normalise_case_id`) updates it in
-place and records a status change in its history; it never creates a duplicate. A file that cannot
-be read stores nothing.
+place; it never creates a duplicate, and it never loses work done in the service:
+
+- a file without a status (no status column, or an empty / flag-only cell, and no closure
+  time) never changes a stored status, flag or closure time;
+- a file whose status is behind the stored one (库中已到派遣, 文件为上报) keeps the stored one and
+  says so per row (:attr:`ImportReport.notices`);
+- every status an import does change is listed in :attr:`ImportReport.status_changes` and in the
+  case's history with the batch;
+- a row equal to the stored case is not written at all, so importing a file twice changes
+  nothing the second time (it counts in ``updated`` and in ``unchanged``).
+
+A file that cannot be read stores nothing; ``dry_run`` runs everything in a transaction that is
+rolled back, so it reports the mapping, the problems and what would change, storing nothing.
 
 A caller bound to squads (``squads=``) writes only rows it may write: the check is made in the
 transaction that writes, on the rows it writes (existing rows locked), and a refused row is
@@ -20,8 +31,10 @@ import pandas as pd
 from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from geo.case_merge import merge_case
+from geo.case_times import MAX_FUTURE
 from geo.cases import ParseResult, parse_cases, visible
-from geo.catalogue import default_catalogue
+from geo.catalogue import Catalogue, default_catalogue
 from geo.errors import Problem
 from geo.io.tables import MAX_TABLE_BYTES
 from service.models import Case, CaseEvent, ImportBatch, utcnow
@@ -37,17 +50,34 @@ EXISTS = "案件编号已存在；修改状态请用状态流转接口。"
 """Reason for a row of a create-only import whose case exists and is the caller's to see."""
 OUTSIDE = "该位置不在你的中队范围内；只能上报或导入本中队的案件。"
 """Reason for a row of a squad-bound caller located outside the caller's squads."""
+STORED_COLUMNS = ("category", "category_name", "reported_at", "status", "status_flag",
+                  "closed_at", "deadline_at", "description", "address", "source", "coord_system",
+                  "community_code", "community", "squad_id", "lon", "lat")
+"""The case columns an import writes and compares with the stored case."""
+ALIAS_SETTING = "XUNCHA_CATEGORY_ALIASES"
+"""The setting naming a deployment's local category alias table (CSV: ``alias,code``)."""
 
 
 @dataclass
 class ImportReport:
-    """What an import stored and what it rejected."""
+    """What an import stored, changed, kept and rejected."""
 
     batch_id: int
     n_rows: int
     inserted: int
     updated: int
     problems: list[Problem] = field(default_factory=list)
+    unchanged: int = 0
+    """Of ``updated``: rows equal to the stored case (nothing written)."""
+    status_changes: list[dict[str, Any]] = field(default_factory=list)
+    """``{"row", "case_id", "from_status", "to_status"}`` for every status this import changed."""
+    notices: list[Problem] = field(default_factory=list)
+    """Rows stored with a remark (a stored status kept because the file's is behind it)."""
+    mapping: list[str] = field(default_factory=list)
+    """Which column filled which role (:meth:`geo.case_columns.ColumnMap.describe`)."""
+    notes: list[str] = field(default_factory=list)
+    """What the reader decided for the whole file (header row, coordinate system …)."""
+    dry_run: bool = False
 
     @property
     def rejected(self) -> int:
@@ -57,31 +87,134 @@ class ImportReport:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (API responses, batch records)."""
         return {"batch_id": self.batch_id, "n_rows": self.n_rows, "inserted": self.inserted,
-                "updated": self.updated, "rejected": self.rejected,
+                "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected,
+                "dry_run": self.dry_run, "mapping": self.mapping, "notes": self.notes,
+                "status_changes": self.status_changes,
+                "notices": [vars(p) for p in self.notices],
                 "problems": [vars(p) for p in self.problems]}
 
 
+class _RollBack(Exception):  # noqa: N818 - control flow of a dry run, never seen by a caller
+    """Raised inside the transaction of a dry run so that nothing it wrote is kept."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__("dry run")
+        self.report = report
+
+
+def deployment_catalogue(settings: Settings | None) -> tuple[Catalogue, str]:
+    """The category catalogue with the deployment's local aliases, and how to add one.
+
+    The alias table is the CSV file the setting ``category_aliases`` (``XUNCHA_CATEGORY_ALIASES``)
+    names, with columns ``alias`` and ``code`` (:meth:`geo.catalogue.Catalogue.with_aliases`).
+    The second value is the sentence quoted for an unknown category: it names that file, or
+    the setting when none is configured (never a file inside the installed package).
+    """
+    path = getattr(settings, "category_aliases", None) if settings is not None else None
+    if not path:
+        return default_catalogue(), (f"或请管理员为本部署建一张类别别名表（CSV，两列 alias,code），"
+                                     f"用设置 {ALIAS_SETTING} 指向它，把这个名称加进去后重新导入")
+    p = Path(path)
+    return _aliased(str(p), p.stat().st_mtime_ns if p.exists() else 0), (
+        f"或把它加入本部署的类别别名表 {visible(str(p), limit=200)}（设置 {ALIAS_SETTING}；"
+        "CSV 两列 alias,code）后重新导入")
+
+
+_ALIAS_CACHE: dict[tuple[str, int], Catalogue] = {}
+
+
+def _aliased(path: str, mtime: int) -> Catalogue:
+    """The shipped catalogue extended by the alias table at ``path`` (read again when it changes)."""
+    from geo.io.tables import read_table
+
+    key = (path, mtime)
+    if key not in _ALIAS_CACHE:
+        _ALIAS_CACHE.clear()
+        _ALIAS_CACHE[key] = default_catalogue().with_aliases(read_table(path))
+    return _ALIAS_CACHE[key]
+
+
+@dataclass
+class _Plan:
+    """What an import writes: new rows, changed rows (with ``id``), events, and the report."""
+
+    new: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    matched: int = 0
+    unchanged: int = 0
+    new_events: list[dict[str, Any]] = field(default_factory=list)
+    change_events: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[Problem] = field(default_factory=list)
+
+
+def _plan(rows: list[dict[str, Any]], existing: dict[str, dict[str, Any]], *, batch_id: int,
+          actor: str, filename: str, status_column: str) -> _Plan:
+    """Split ``rows`` into inserts and updates by :func:`geo.case_merge.merge_case`."""
+    plan = _Plan()
+    now = utcnow()
+    who = actor or "导入"
+    where = f"导入批次 {batch_id}（{visible(filename, limit=80) or '未命名文件'}）"
+    for r in rows:
+        row, given, text_ = r["_row"], r["_given"], r["_text"]
+        values = {k: v for k, v in r.items() if not k.startswith("_")}
+        stored = existing.get(r["case_id"])
+        if stored is None:
+            plan.new.append({**values, "batch_id": batch_id, "updated_at": now})
+            plan.new_events.append({"_case_id": r["case_id"], "from_status": None,
+                                    "to_status": values["status"], "at": values["reported_at"],
+                                    "actor": who, "note": f"{where}，第 {row} 行"})
+            continue
+        plan.matched += 1
+        merged = merge_case(values, stored, given=given, compare=STORED_COLUMNS)
+        if merged.kept:
+            plan.notices.append(Problem(row, status_column, text_ or values["status"],
+                                        merged.kept))
+        if merged.same:
+            plan.unchanged += 1
+            continue
+        plan.changed.append({**merged.values, "id": stored["id"], "batch_id": batch_id,
+                             "updated_at": now})
+        if merged.change:
+            old, new = merged.change
+            plan.changes.append({"row": row, "case_id": r["case_id"], "from_status": old,
+                                 "to_status": new})
+            plan.change_events.append({"case_pk": stored["id"], "from_status": old,
+                                       "to_status": new, "at": now, "actor": who,
+                                       "note": f"{where}，第 {row} 行：{old} → {new}"})
+    return plan
+
+
 def import_file(storage: Storage, path: str | Path | bytes, *, filename: str = "",
-                coords: str = "wgs84", actor: str = "", max_bytes: int = MAX_TABLE_BYTES,
-                settings: Settings | None = None) -> ImportReport:
+                coords: str | None = None, actor: str = "", max_bytes: int = MAX_TABLE_BYTES,
+                settings: Settings | None = None, columns: dict[str, str] | None = None,
+                dry_run: bool = False, allow_future: bool = False) -> ImportReport:
     """Read ``path`` (or upload bytes) in the capped worker and import it.
 
     The file is parsed by :func:`service.upload_worker.read_upload` within the ``XUNCHA_UPLOAD_*``
     limits and the worker's memory and time caps of ``settings`` (default: read from the
     environment); raises FileReadError if unreadable, PayloadTooLarge (413) past a limit.
+    ``columns`` (``--map``), ``dry_run`` and ``allow_future`` are as for :func:`import_table`;
+    the deployment's alias table comes from ``settings`` (:func:`deployment_catalogue`).
     """
     from service.upload_worker import read_upload
 
+    settings = settings or Settings()
     name = filename or (Path(path).name if not isinstance(path, bytes) else "")
     source = path if isinstance(path, bytes) else Path(path)
-    table = read_upload(source, filename=name, settings=settings or Settings(),
-                        max_bytes=max_bytes)
-    return import_table(storage, table, filename=name, coords=coords, actor=actor)
+    table = read_upload(source, filename=name, settings=settings, max_bytes=max_bytes)
+    catalogue, hint = deployment_catalogue(settings)
+    return import_table(storage, table, filename=name, coords=coords, actor=actor,
+                        columns=columns, dry_run=dry_run, catalogue=catalogue, alias_hint=hint,
+                        max_future=None if allow_future else MAX_FUTURE)
 
 
 def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
-                 coords: str = "wgs84", actor: str = "", squads: tuple[str, ...] | None = None,
-                 create_only: bool = False) -> ImportReport:
+                 coords: str | None = None, actor: str = "",
+                 squads: tuple[str, ...] | None = None, create_only: bool = False,
+                 columns: dict[str, str] | None = None, dry_run: bool = False,
+                 catalogue: Catalogue | None = None, alias_hint: str | None = None,
+                 max_future: timedelta | None = MAX_FUTURE) -> ImportReport:
     """Validate ``table`` and store its valid rows in one transaction.
 
     Parameters
@@ -91,7 +224,8 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
     table : pandas.DataFrame
         Raw case table (see :func:`geo.cases.parse_cases`).
     filename, coords, actor : str
-        Recorded with the import batch; ``coords`` is also the coordinate system of the table.
+        Recorded with the import batch; ``coords`` is also the coordinate system of the table
+        (``None``: decided from the headers and values).
     squads : tuple of str, optional
         The squads the caller may change (``None``: all, for admins and the CLI). A row that
         would update a case of another squad (or of none) is refused with :data:`NO_RIGHT`, a
@@ -99,42 +233,63 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
     create_only : bool
         Refuse every row whose case exists already (:data:`EXISTS` when the caller may see it,
         :data:`NO_RIGHT` otherwise) instead of updating it.
+    columns : dict, optional
+        ``{列名: role}`` overrides of the header guess (``--map``).
+    dry_run : bool
+        Do everything, report it, store nothing (``batch_id`` is 0).
+    catalogue, alias_hint
+        The deployment's catalogue and how to add an alias (:func:`deployment_catalogue`).
+    max_future : timedelta or None
+        Case times later than now + this are rejected (``None``: any time).
 
     Returns
     -------
     ImportReport
-        Counts and every problem: the table's and the refused rows', in row order.
+        Counts, status changes, kept statuses and every problem, in row order.
     """
     storage.init()
-    parsed = parse_cases(table, coords=coords, tz=storage.tz, communities=storage.communities())
-    rows = _case_rows(parsed)
+    cat = catalogue or default_catalogue()
+    hint = alias_hint or deployment_catalogue(None)[1]
+    parsed = parse_cases(table, coords=coords, tz=storage.tz, communities=storage.communities(),
+                         catalogue=cat, columns=columns, max_future=max_future, alias_hint=hint)
+    rows = _case_rows(parsed, cat)
     guarded = squads is not None or create_only
-    with storage.begin() as session:
-        existing = _existing(session, [r["case_id"] for r in rows], lock=guarded)
-        refused: list[Problem] = []
-        if guarded:
-            rows, refused = _guard(rows, parsed, existing, squads=squads,
-                                   create_only=create_only)
-        problems = sorted(parsed.problems + refused, key=lambda p: (p.row, p.column))
-        n_rejected = len({p.row for p in problems if p.row})
-        batch = ImportBatch(filename=visible(filename, limit=255)[:255],
-                            coords=visible(coords, limit=32)[:32], created_by=actor,
-                            n_rows=parsed.n_rows, n_rejected=n_rejected,
-                            report=[vars(p) for p in problems[:5000]])
-        session.add(batch)
-        session.flush()
-        for r in rows:
-            r["batch_id"] = batch.id
-        inserted, updated = _upsert(session, rows, existing, actor=actor)
-        batch.n_inserted, batch.n_updated = inserted, updated
-        batch_id = batch.id
-    if inserted or updated:
+    try:
+        with storage.begin() as session:
+            existing = _existing(session, [r["case_id"] for r in rows], lock=guarded)
+            refused: list[Problem] = []
+            if guarded:
+                rows, refused = _guard(rows, parsed, existing, squads=squads,
+                                       create_only=create_only)
+            problems = sorted(parsed.problems + refused, key=lambda p: (p.row, p.column))
+            batch = ImportBatch(filename=visible(filename, limit=255)[:255],
+                                coords=visible(coords or "auto", limit=32)[:32],
+                                created_by=actor, n_rows=parsed.n_rows,
+                                n_rejected=len({p.row for p in problems if p.row}),
+                                report=[vars(p) for p in problems[:5000]])
+            session.add(batch)
+            session.flush()
+            plan = _plan(rows, existing, batch_id=batch.id, actor=actor, filename=filename,
+                             status_column=parsed.columns.get("status")
+                             or parsed.columns.get("closed_at", "status"))
+            _write(session, plan)
+            batch.n_inserted, batch.n_updated = len(plan.new), plan.matched
+            report = ImportReport(
+                0 if dry_run else batch.id, parsed.n_rows, len(plan.new), plan.matched,
+                problems, unchanged=plan.unchanged, status_changes=plan.changes,
+                notices=plan.notices, mapping=parsed.mapping.describe(), notes=parsed.notes,
+                dry_run=dry_run)
+            if dry_run:
+                raise _RollBack(report)
+    except _RollBack as done:
+        return done.report
+    if plan.new or plan.changed:
         storage.analyze()  # every import path keeps the query planner's statistics current
-    return ImportReport(batch_id, parsed.n_rows, inserted, updated, problems)
+    return report
 
 
 def _guard(rows: list[dict[str, Any]], parsed: ParseResult,
-           existing: dict[str, tuple[int, str, str | None]], *, squads: tuple[str, ...] | None,
+           existing: dict[str, dict[str, Any]], *, squads: tuple[str, ...] | None,
            create_only: bool) -> tuple[list[dict[str, Any]], list[Problem]]:
     """The rows the caller may write, and a problem for each other row.
 
@@ -146,15 +301,14 @@ def _guard(rows: list[dict[str, Any]], parsed: ParseResult,
     lon_col = parsed.columns.get("lon", "lon")
     keep: list[dict[str, Any]] = []
     refused: list[Problem] = []
-    for r, file_row in zip(rows, parsed.cases["row"].tolist(), strict=True):
+    for r in rows:
         found = existing.get(r["case_id"])
         if squads is not None and r["squad_id"] not in squads:
-            refused.append(Problem(int(file_row), lon_col, f"{r['lon']:.6f},{r['lat']:.6f}",
-                                   OUTSIDE))
-        elif found is not None and squads is not None and found[2] not in squads:
-            refused.append(Problem(int(file_row), id_col, r["case_id"], NO_RIGHT))
+            refused.append(Problem(r["_row"], lon_col, f"{r['lon']:.6f},{r['lat']:.6f}", OUTSIDE))
+        elif found is not None and squads is not None and found["squad_id"] not in squads:
+            refused.append(Problem(r["_row"], id_col, r["case_id"], NO_RIGHT))
         elif found is not None and create_only:
-            refused.append(Problem(int(file_row), id_col, r["case_id"], EXISTS))
+            refused.append(Problem(r["_row"], id_col, r["case_id"], EXISTS))
         else:
             keep.append(r)
     return keep, refused
@@ -166,8 +320,9 @@ def _datetimes(values: pd.Series) -> list[Any]:
     return [None if pd.isna(v) else v for v in arr]
 
 
-def _case_rows(parsed: ParseResult) -> list[dict[str, Any]]:
-    cat = default_catalogue()
+def _case_rows(parsed: ParseResult, cat: Catalogue) -> list[dict[str, Any]]:
+    """One dict per valid case: the ``cases`` columns, plus ``_row`` (file row),
+    ``_given`` (the file states the status) and ``_text`` (the status as written)."""
     cases = parsed.cases
     hours = cases["category"].map({c: cat.deadline_hours(c) for c in cases["category"].unique()})
     deadline = cases["reported_at"] + pd.to_timedelta(hours, unit="h")
@@ -177,6 +332,7 @@ def _case_rows(parsed: ParseResult) -> list[dict[str, Any]]:
         "case_id": cases["case_id"].tolist(), "category": cases["category"].tolist(),
         "category_name": cases["category_name"].tolist(),
         "reported_at": _datetimes(cases["reported_at"]), "status": cases["status"].tolist(),
+        "status_flag": [f if isinstance(f, str) and f else None for f in cases["status_flag"]],
         "closed_at": _datetimes(pd.to_datetime(cases["closed_at"], utc=True)),
         "deadline_at": _datetimes(deadline),
         "description": cases["description"].tolist(), "address": cases["address"].tolist(),
@@ -185,56 +341,48 @@ def _case_rows(parsed: ParseResult) -> list[dict[str, Any]]:
         "community": cases["community"].tolist(), "squad_id": cases["squad"].tolist(),
         "lon": lon, "lat": lat,
         "geom": [f"SRID=4326;POINT ({x!r} {y!r})" for x, y in zip(lon, lat, strict=True)],
+        "_row": [int(r) for r in cases["row"]], "_given": cases["status_given"].tolist(),
+        "_text": cases["status_text"].tolist(),
     }
-    now = utcnow()
     keys = list(columns)
-    return [{**dict(zip(keys, vals, strict=True)), "updated_at": now}
-            for vals in zip(*columns.values(), strict=True)]
+    return [dict(zip(keys, vals, strict=True)) for vals in zip(*columns.values(), strict=True)]
 
 
 def _existing(session: Session, ids: list[str], *, lock: bool = False
-              ) -> dict[str, tuple[int, str, str | None]]:
-    """``case_id → (pk, status, squad_id)`` of the stored cases among ``ids`` (rows locked for
-    the transaction when ``lock``, so what was checked is what gets written)."""
-    found: dict[str, tuple[int, str, str | None]] = {}
+              ) -> dict[str, dict[str, Any]]:
+    """``case_id → stored values`` (``id`` and :data:`STORED_COLUMNS`) of the stored cases among
+    ``ids`` (rows locked for the transaction when ``lock``, so what was checked is what gets
+    written)."""
+    cols = [Case.id, Case.case_id, *(getattr(Case, c) for c in STORED_COLUMNS)]
+    found: dict[str, dict[str, Any]] = {}
     for k in range(0, len(ids), _CHUNK):
-        chunk = ids[k:k + _CHUNK]
-        stmt = select(Case.case_id, Case.id, Case.status, Case.squad_id).where(
-            Case.case_id.in_(chunk))
+        stmt = select(*cols).where(Case.case_id.in_(ids[k:k + _CHUNK]))
         if lock:
             stmt = stmt.with_for_update()
-        found.update({cid: (pk, st, sq) for cid, pk, st, sq in session.execute(stmt)})
+        found.update({row.case_id: dict(row._mapping) for row in session.execute(stmt)})
     return found
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]],
-            existing: dict[str, tuple[int, str, str | None]], *, actor: str) -> tuple[int, int]:
-    """Insert the rows whose id is not in ``existing`` and update the others.
+def _write(session: Session, plan: _Plan) -> None:
+    """Insert the new rows, update the changed ones, record the events.
 
-    ``existing`` is the map read (and, for guarded imports, checked and locked) earlier in the
+    The existing map was read (and, for guarded imports, checked and locked) earlier in the
     same transaction: a row counted as new is inserted, never turned into an update of a case
     that appeared since (the unique constraint fails the import instead).
     """
-    new = [r for r in rows if r["case_id"] not in existing]
-    old = [{**r, "id": existing[r["case_id"]][0]} for r in rows if r["case_id"] in existing]
-    now = utcnow()
-    for k in range(0, len(new), _CHUNK):
-        session.execute(insert(_CASES), new[k:k + _CHUNK])
-    if old:
-        session.execute(update(Case), old)
-    if new and session.get_bind().dialect.name == "postgresql":
+    for k in range(0, len(plan.new), _CHUNK):
+        session.execute(insert(_CASES), plan.new[k:k + _CHUNK])
+    for k in range(0, len(plan.changed), _CHUNK):
+        session.execute(update(Case), plan.changed[k:k + _CHUNK])
+    if plan.new and session.get_bind().dialect.name == "postgresql":
         # fresh statistics, or PostgreSQL plans the id lookups below as sequential scans of a
         # table it believes empty (an import of 66k rows spent over 50 s in them)
         session.execute(text("ANALYZE cases"))
-    created = _existing(session, [r["case_id"] for r in new])
-    events = [{"case_pk": created[r["case_id"]][0], "from_status": None, "to_status": r["status"],
-               "at": r["reported_at"], "actor": actor or "导入", "note": "导入"} for r in new]
-    events += [{"case_pk": r["id"], "from_status": existing[r["case_id"]][1],
-                "to_status": r["status"], "at": now, "actor": actor or "导入", "note": "重新导入"}
-               for r in old if existing[r["case_id"]][1] != r["status"]]
+    created = _existing(session, [e["_case_id"] for e in plan.new_events])
+    events = [{**e, "case_pk": created[e.pop("_case_id")]["id"]} for e in plan.new_events]
+    events += plan.change_events
     for k in range(0, len(events), _CHUNK):
         session.execute(insert(_EVENTS), events[k:k + _CHUNK])
-    return len(new), len(old)
 
 
 def deadline_for(category: str, reported_at: Any) -> Any:

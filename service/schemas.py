@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from geo.cases import find_control, normalise_case_id
-from geo.labels import Status
+from geo.labels import AssigneeKind, Status
 
 Outcome = Literal["当场办理", "转告受理", "代行受理", "告知路径", "耐心解释"]
 """Reception outcomes of a work-log entry (城管进社区工作日志)."""
@@ -47,6 +47,19 @@ FreeText = Annotated[str, AfterValidator(_free_text)]
 CaseRef = Annotated[str | None, AfterValidator(_case_ref)]
 """A case id given to link a case, normalised by :func:`geo.cases.normalise_case_id` (``""``:
 no case linked)."""
+
+
+def _filled(value: str) -> str:
+    value = _free_text(value)
+    if not value.strip():
+        raise ValueError("必填：不能为空，请填写。")
+    return value
+
+
+Filled = Annotated[str, AfterValidator(_filled)]
+"""Required free text: not empty, not only spaces (a work-log entry's place, problem, action)."""
+LinkedCase = Annotated[str, AfterValidator(normalise_case_id)]
+"""One id of the linked cases of a work-log entry, normalised."""
 
 
 class ErrorBody(BaseModel):
@@ -136,12 +149,24 @@ class CaseCreate(BaseModel):
     source: str = Field(default="", max_length=64)
 
 
+class AssigneeIn(BaseModel):
+    """Whom a case step hands the case to: a team or officer of the case's squad (by id), or a
+    partner unit (市政, 园林, 环卫, 物业, 网格员: ``geo.labels.PARTNER_UNITS``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: AssigneeKind = Field(description="team 巡查组、officer 队员、unit 协作单位")
+    id: Line = Field(min_length=1, max_length=64, description="巡查组编号、队员编号（或用户名）"
+                     "或协作单位名称")
+
+
 class TransitionCreate(BaseModel):
-    """A status change of a case."""
+    """A status change of a case, with a note (required for 作废 and 退回处置) and an assignee."""
 
     model_config = ConfigDict(extra="forbid")
     to_status: Status
-    note: FreeText = Field(default="", max_length=2000)
+    note: FreeText = Field(default="", max_length=2000,
+                           description="说明；作废和退回处置（核查 → 处置）必须填写理由")
+    assignee: AssigneeIn | None = Field(default=None, description="承办：巡查组、队员或协作单位")
 
 
 class CaseEventPublic(BaseModel):
@@ -150,15 +175,25 @@ class CaseEventPublic(BaseModel):
     at: datetime
     actor: str
     note: str
+    assignee: dict[str, str] | None = None
+    photos: list[dict[str, Any]] = []
 
 
 class ImportReportPublic(BaseModel):
+    """What an import stored, kept and rejected (``dry_run``: nothing was stored)."""
+
     batch_id: int
     n_rows: int
     inserted: int
     updated: int
     rejected: int
     problems: list[dict[str, Any]]
+    unchanged: int = 0
+    dry_run: bool = False
+    mapping: list[str] = []
+    notes: list[str] = []
+    status_changes: list[dict[str, Any]] = []
+    notices: list[dict[str, Any]] = []
 
 
 class WorkLogCreate(BaseModel):
@@ -166,9 +201,12 @@ class WorkLogCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     at: datetime = Field(description="时间；不带时区按部署时区")
-    place: FreeText = Field(default="", max_length=500)
-    problem: FreeText = Field(default="", max_length=4000)
-    action: FreeText = Field(default="", max_length=4000)
+    place: Filled = Field(default="", max_length=500, validate_default=True,
+                          description="地点（必填）")
+    problem: Filled = Field(default="", max_length=4000, validate_default=True,
+                            description="发现问题（必填）")
+    action: Filled = Field(default="", max_length=4000, validate_default=True,
+                           description="处置情况（必填）")
     outcome: Outcome | None = Field(default=None, description="接待结果")
     squad_id: Line | None = Field(default=None, max_length=32,
                                   description="中队；中队用户可省略（即本中队）")
@@ -177,6 +215,11 @@ class WorkLogCreate(BaseModel):
     lat: float | None = Field(default=None, ge=-90, le=90)
     case_id: CaseRef = Field(default=None, max_length=64,
                              description="关联案件编号（按案件编号规则规范化）")
+    case_ids: list[LinkedCase] = Field(default_factory=list, max_length=20,
+                                       description="关联案件编号（可多个；case_id 并入其中）")
+    station_code: Line | None = Field(default=None, max_length=32, description="社区工作站")
+    team_id: Line | None = Field(default=None, max_length=64, description="队伍（巡查组）")
+    photo_count: int = Field(default=0, ge=0, le=999, description="照片张数")
 
 
 class WorkLogUpdate(BaseModel):
@@ -185,14 +228,26 @@ class WorkLogUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     at: datetime | None = Field(default=None, description="时间；不带时区按部署时区")
-    place: FreeText | None = Field(default=None, max_length=500)
-    problem: FreeText | None = Field(default=None, max_length=4000)
-    action: FreeText | None = Field(default=None, max_length=4000)
+    place: Filled | None = Field(default=None, max_length=500)
+    problem: Filled | None = Field(default=None, max_length=4000)
+    action: Filled | None = Field(default=None, max_length=4000)
     outcome: Outcome | None = Field(default=None, description="接待结果")
     community_code: Line | None = Field(default=None, max_length=16)
     lon: float | None = Field(default=None, ge=-180, le=180)
     lat: float | None = Field(default=None, ge=-90, le=90)
     case_id: CaseRef = Field(default=None, max_length=64)
+    case_ids: list[LinkedCase] | None = Field(default=None, max_length=20)
+    station_code: Line | None = Field(default=None, max_length=32)
+    team_id: Line | None = Field(default=None, max_length=64)
+    photo_count: int | None = Field(default=None, ge=0, le=999)
+
+
+class WorkLogVoid(BaseModel):
+    """Void (作废) a work-log entry: it stays in the log, marked with the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Filled = Field(default="", max_length=500, validate_default=True,
+                           description="作废原因（必填）")
 
 
 class WorkLogPublic(BaseModel):
@@ -209,6 +264,14 @@ class WorkLogPublic(BaseModel):
     outcome: str
     case_id: str | None
     created_at: datetime
+    case_ids: list[str] = []
+    station_code: str | None = None
+    team_id: str | None = None
+    photo_count: int = 0
+    voided: bool = False
+    voided_at: datetime | None = None
+    voided_by: str | None = None
+    void_reason: str | None = None
 
 
 class WorkLogPage(BaseModel):

@@ -89,3 +89,22 @@ def test_gcj02_upload_is_converted(api: Api) -> None:
     got = api.get("/api/cases/GCJ1", "admin").json()
     assert got["geometry"]["coordinates"] == pytest.approx([x, y], abs=2e-5)
     assert io.BytesIO(data).read()  # the upload itself is left untouched
+
+
+def test_dry_run_and_map_on_the_api(api: Api) -> None:
+    data = _csv(api, 3, "DRY").decode().replace("category", "细类").encode()
+    plain = _upload(api, "admin", data)
+    assert plain.status_code == 400 and "--map" in plain.json()["detail"]  # no category column
+    dry = api.post("/api/cases/import?dry_run=1&map=细类=category", "admin",
+                   files={"file": ("c.csv", data, "text/csv")})
+    assert dry.status_code == 200, dry.text
+    body = dry.json()
+    assert body["dry_run"] is True and body["inserted"] == 3 and body["batch_id"] == 0
+    assert "问题类型 category ← 细类（--map 指定）" in body["mapping"]
+    assert _count(api, "DRY") == 0
+    real = api.post("/api/cases/import?map=细类=category", "admin",
+                    files={"file": ("c.csv", data, "text/csv")}).json()
+    assert real["inserted"] == 3 and real["status_changes"] == [] and _count(api, "DRY") == 3
+    bad = api.post("/api/cases/import?map=细类=kind", "admin",
+                   files={"file": ("c.csv", data, "text/csv")})
+    assert bad.status_code == 400 and "角色" in bad.json()["detail"]

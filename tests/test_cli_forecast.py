@@ -104,7 +104,7 @@ def test_area_file_and_chinese_headers(app: typer.Typer, tmp_path: Path) -> None
     src = tmp_path / "cases.csv"
     df = _write_cases(src)
     df.columns = ["案件编号", "问题类型", "上报时间", "经度", "纬度"]
-    df["上报时间"] = df["上报时间"] + "+08:00"  # offsets are ignored: wall-clock time
+    df["上报时间"] = df["上报时间"] + "+08:00"  # converted to --tz (Asia/Shanghai): same clock
     df.to_csv(src, index=False)
     area = tmp_path / "area.geojson"
     x0, y0, x1, y1 = HOT[0] - 0.005, HOT[1] - 0.005, HOT[0] + 0.005, HOT[1] + 0.005

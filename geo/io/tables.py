@@ -2,111 +2,56 @@
 
 Case tables come as CSV (UTF-8, UTF-8 with BOM, GBK/GB18030), XLSX or GeoJSON; they are read
 defensively so that validation in :mod:`geo.cases` can report each bad value precisely, and within
-:class:`ReadLimits` so that a small upload cannot expand into gigabytes: an XLSX is inspected with
-:mod:`zipfile` and a streaming XML scan *before* openpyxl expands it (member sizes, counted while
-decompressing so a lying header cannot hide a bomb; shared strings; rows x columns of each sheet),
-a CSV's header width and line lengths are checked on the raw bytes before pandas parses it, and a
-GeoJSON's coordinates are counted before any row is built. Package data (the category catalogue)
-and GeoJSON output are also handled here.
+:class:`~geo.io.limits.ReadLimits` (checked on the raw bytes, before anything is expanded; see
+:mod:`geo.io.limits`). Real exports are not tidy, so :func:`read_table` also
+
+- finds the header row below title rows (``孝南区数字城管案件明细（2026年5月）``, ``导出时间：…``)
+  in the first :data:`~geo.io.limits.HEADER_SCAN_ROWS` rows of a CSV or XLSX sheet;
+- fills cells of a vertically merged XLSX range (a 大类 written once for three rows) with the
+  range's value;
+- numbers the rows as a spreadsheet shows them (the index of the table it returns).
+
+Package data (the category catalogue) and GeoJSON output are also handled here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import itertools
 import json
-import zipfile
-import zlib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from xml.parsers import expat
 
-import numpy as np
 import pandas as pd
 
 from geo.errors import FileReadError
+from geo.io.limits import (
+    HEADER_SCAN_ROWS,
+    MAX_TABLE_BYTES,
+    ReadLimitError,
+    ReadLimits,
+    check_csv,
+    check_shape,
+    check_xlsx,
+    count_positions,
+    size_text,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-MAX_TABLE_BYTES = 200 * 1024 * 1024
-"""Default size limit for a case file (200 MiB, about 1.5 million rows of CSV)."""
+__all__ = ["MAX_TABLE_BYTES", "ReadLimitError", "ReadLimits", "read_catalogue", "read_geofile",
+           "read_package_text", "read_table", "write_geojson"]
 
-_MIB = 1024 * 1024
 _ENCODINGS = ("utf-8-sig", "gb18030")  # gb18030 is a superset of GBK and GB2312
 _XLSX_MAGIC = b"PK\x03\x04"
-_CHUNK = 1 << 20
-_ADVICE = "请删除多余内容或拆分后分批导入，或请管理员调高该设置。"
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    """How large a case table :func:`read_table` accepts; every check runs before expansion.
-
-    Attributes
-    ----------
-    max_bytes : int
-        Size of the file itself.
-    max_columns : int
-        Columns of the table (CSV header, XLSX sheet width, GeoJSON property names).
-    max_line_bytes : int
-        Longest physical line of a CSV file, in bytes.
-    max_cells : int
-        Rows x columns of the table (an XLSX sheet's extent, a CSV's lines x header width).
-    max_uncompressed_bytes : int
-        Uncompressed size of each member of an XLSX file; all members together may have twice this.
-    max_shared_strings : int
-        Shared strings (declared ``uniqueCount`` and actual ``<si>`` entries) of an XLSX file.
-    max_shared_chars : int
-        Total text length of an XLSX file's shared strings, in characters.
-    max_vertices : int
-        Coordinates (positions) of all geometries of a GeoJSON file.
-    max_members : int
-        Members of an XLSX archive.
-    hints : Mapping[str, str]
-        For each field name, the setting that relaxes it, quoted in the error message (default
-        ``ReadLimits.<field>``).
-    """
-
-    max_bytes: int = MAX_TABLE_BYTES
-    max_columns: int = 200
-    max_line_bytes: int = 64 * 1024
-    max_cells: int = 20_000_000
-    max_uncompressed_bytes: int = 512 * _MIB
-    max_shared_strings: int = 2_000_000
-    max_shared_chars: int = 64 * _MIB
-    max_vertices: int = 5_000_000
-    max_members: int = 10_000
-    hints: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
-
-    def exceeded(self, name: str, found: str, allowed: str) -> ReadLimitError:
-        """The error for limit ``name``: ``found`` (what was found) is more than ``allowed``."""
-        hint = self.hints.get(name, f"ReadLimits.{name}")
-        return ReadLimitError(f"{found}，超过上限 {allowed}（{hint}）；{_ADVICE}", limit=name)
-
-
-class ReadLimitError(FileReadError):
-    """A file exceeds one of the :class:`ReadLimits` (``limit`` names the field); nothing was read."""
-
-    def __init__(self, message: str, limit: str = "") -> None:
-        super().__init__(message)
-        self.limit = limit
-
-
-def _size(n: float) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", _MIB), ("KiB", 1024)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}".replace(".0 ", " ")
-    return f"{int(n)} B"
-
-
-def _num(n: int) -> str:
-    return f"{n:,}"
+_HEADER_ROW = "header_row"
+"""Key of ``DataFrame.attrs`` holding the header's spreadsheet row (1 when there is no title)."""
 
 
 def _load_bytes(source: str | Path | bytes, lim: ReadLimits) -> tuple[bytes, str]:
@@ -118,10 +63,10 @@ def _load_bytes(source: str | Path | bytes, lim: ReadLimits) -> tuple[bytes, str
             raise FileReadError(f"找不到文件「{path}」；请检查路径。")
         size = path.stat().st_size
         if size > lim.max_bytes:
-            raise lim.exceeded("max_bytes", f"文件「{path.name}」有 {_size(size)}", _size(lim.max_bytes))
+            raise lim.exceeded("max_bytes", f"文件「{path.name}」有 {size_text(size)}", size_text(lim.max_bytes))
         data, name = path.read_bytes(), path.name
     if len(data) > lim.max_bytes:
-        raise lim.exceeded("max_bytes", f"文件有 {_size(len(data))}", _size(lim.max_bytes))
+        raise lim.exceeded("max_bytes", f"文件有 {size_text(len(data))}", size_text(lim.max_bytes))
     if not data or data.isspace():
         raise FileReadError("文件是空的；请导出包含表头和数据行的文件。")
     return data, name
@@ -149,250 +94,129 @@ def _decode(data: bytes) -> str:
     )
 
 
-def _check_csv(data: bytes, lim: ReadLimits) -> None:
-    """Header width, line lengths and lines x width, on the raw bytes (before decoding)."""
-    end = data.find(b"\n")
-    header = data[: end if end >= 0 else len(data)]
-    width = header.count(b",") + 1  # ',' and '"' never occur inside a GBK/GB18030/UTF-8 character
-    if width > lim.max_columns:
-        with contextlib.suppress(csv.Error):  # a field longer than csv's limit: keep the count
-            width = len(next(csv.reader([header.decode("latin-1")]), []))
-        if width > lim.max_columns:
-            raise lim.exceeded("max_columns", f"CSV 表头有 {_num(width)} 列",
-                               f"{_num(lim.max_columns)} 列")
-    lines, start = 0, 0  # lines ended so far; where the current line starts
-    for lo in range(0, len(data), _CHUNK):  # in blocks: the positions of "\n" take 8 bytes each
-        block = np.frombuffer(data, dtype=np.uint8, count=min(_CHUNK, len(data) - lo), offset=lo)
-        ends = np.flatnonzero(block == 0x0A) + lo
-        lengths = np.diff(ends, prepend=start - 1) - 1
-        too_long = np.flatnonzero(lengths > lim.max_line_bytes + 1)  # + 1: a "\r" before "\n"
-        if too_long.size:
-            lines += int(too_long[0])
-            start = int(ends[too_long[0]] - lengths[too_long[0]])
-        elif ends.size:
-            lines, start = lines + ends.size, int(ends[-1]) + 1
-        if too_long.size or lo + block.size - start > lim.max_line_bytes + 1:
-            stop = data.find(b"\n", start)
-            length = (stop if stop >= 0 else len(data)) - start
-            raise lim.exceeded("max_line_bytes", f"CSV 第 {_num(lines + 1)} 行长 {_size(length)}",
-                               _size(lim.max_line_bytes))
-    rows = lines + (not data.endswith(b"\n")) - 1
-    if rows * width > lim.max_cells:
-        raise lim.exceeded("max_cells", f"CSV 有 {_num(rows)} 行 × {width} 列 = "
-                           f"{_num(rows * width)} 个单元格", f"{_num(lim.max_cells)} 个单元格")
-
-
-def _column(ref: str) -> int:
-    """1-based column of a cell reference such as ``"AB12"`` (0 if it has no letters)."""
-    col = 0
-    for ch in ref:
-        if not "A" <= ch <= "Z":
-            break
-        col = col * 26 + ord(ch) - 64
-    return col
-
-
-def _extent(ref: str) -> int:
-    """Cells of a range such as ``"A1:XFD1048576"`` (0 if unreadable)."""
+def _is_number(text: str) -> bool:
     try:
-        lo, _, hi = ref.upper().replace("$", "").partition(":")
-        hi = hi or lo
-        rows = int(hi.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")) - int(lo.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-        return (rows + 1) * (_column(hi) - _column(lo) + 1)
+        float(text.replace(",", ""))
     except ValueError:
-        return 0
+        return False
+    return True
 
 
-class _XmlScan:
-    """Streaming counts over one XML member of an XLSX file (expat: bounded memory, no DTD).
+def header_index(rows: list[list[str]]) -> int:
+    """0-based index of the header row among the first rows of a raw grid.
 
-    Counts shared strings and their text, and each sheet's cells and extent (last row x widest
-    column, which is what pandas allocates), raising as soon as a limit is passed.
+    The header is the first row with at least half as many filled cells as the widest of the
+    first :data:`~geo.io.limits.HEADER_SCAN_ROWS` rows (and at least two when that is wider than
+    one), none of them a bare number. A title row (one merged cell), an export-time line or a
+    blank row above it are passed over; a data-like row (with numbers) ends the search at row 0.
     """
-
-    def __init__(self, lim: ReadLimits, name: str) -> None:
-        self.lim, self.name = lim, name
-        self.strings = self.chars = self.cells = self.row = self.col = 0
-        self.max_row = self.max_col = 0
-        self.in_data = False  # inside <sheetData> (nothing after it holds cells)
-        p = expat.ParserCreate(namespace_separator=" ")
-        p.buffer_text = True  # text in pieces of at most 8 KiB
-        p.StartElementHandler = self._start
-        p.StartDoctypeDeclHandler = self._doctype
-        self.parser: Any = p
-
-    def feed(self, chunk: bytes, final: bool = False) -> None:
-        """Parse the next chunk; past malformed XML (or a binary member) openpyxl's expat stops
-        too, so the scan just stops counting."""
-        if self.parser is not None:
-            try:
-                self.parser.Parse(chunk, final)
-            except expat.ExpatError:
-                self.parser = None
-
-    def _doctype(self, *_args: object) -> None:
-        raise FileReadError(f"XLSX 成员「{self.name}」含有 DTD 声明（Excel 从不写入，可能是恶意文件）；"
-                            "请在 Excel 中打开并另存为 .xlsx 后重试。")
-
-    def _start(self, name: str, attrs: dict[str, str]) -> None:
-        tag, lim = name.rpartition(" ")[2], self.lim
-        if tag == "c" and self.in_data:
-            ref = attrs.get("r")
-            self.col = _column(ref) if ref else self.col + 1
-            self.cells += 1
-            if self.col > self.max_col:
-                self.max_col = self.col
-                if self.col > lim.max_columns:
-                    raise lim.exceeded("max_columns", f"XLSX 工作表「{self.name}」至少有 "
-                                       f"{_num(self.col)} 列", f"{_num(lim.max_columns)} 列")
-            self.max_row = max(self.max_row, self.row)
-            extent = max(self.max_row * self.max_col, self.cells)
-            if extent > lim.max_cells:
-                raise lim.exceeded("max_cells", f"XLSX 工作表「{self.name}」至少有 {_num(self.max_row)} "
-                                   f"行 × {_num(self.max_col)} 列", f"{_num(lim.max_cells)} 个单元格")
-        elif tag == "row" and self.in_data:
-            r = attrs.get("r", "")
-            self.row, self.col = (int(r) if r.isdigit() else self.row + 1), 0
-        elif tag == "si":
-            self.strings += 1
-            if self.strings > lim.max_shared_strings:
-                raise lim.exceeded("max_shared_strings", f"XLSX 共享字符串至少有 {_num(self.strings)} 个",
-                                   f"{_num(lim.max_shared_strings)} 个")
-        elif tag == "sheetData":
-            self.in_data = True
-        elif tag == "sst":
-            self._declared(attrs)
-            self.parser.CharacterDataHandler = self._text  # only shared strings' text is counted
-        elif tag == "dimension" and _extent(attrs.get("ref", "")) > lim.max_cells:
-            raise lim.exceeded("max_cells", f"XLSX 工作表「{self.name}」声明的范围 {attrs['ref']} 有 "
-                               f"{_num(_extent(attrs['ref']))} 个单元格", f"{_num(lim.max_cells)} 个")
-
-    def _declared(self, attrs: dict[str, str]) -> None:
-        lim = self.lim
-        unique, count = attrs.get("uniqueCount", ""), attrs.get("count", "")
-        if unique.isdigit() and int(unique) > lim.max_shared_strings:
-            raise lim.exceeded("max_shared_strings", f"XLSX 声明有 {_num(int(unique))} 个共享字符串",
-                               f"{_num(lim.max_shared_strings)} 个")
-        if count.isdigit() and int(count) > lim.max_cells:
-            raise lim.exceeded("max_cells", f"XLSX 声明有 {_num(int(count))} 个文本单元格",
-                               f"{_num(lim.max_cells)} 个单元格")
-
-    def _text(self, text: str) -> None:
-        self.chars += len(text)
-        if self.chars > self.lim.max_shared_chars:
-            raise self.lim.exceeded(
-                "max_shared_chars", f"XLSX 共享字符串总长至少 {_size(self.chars)}（"
-                f"{_num(self.chars)} 个字符，成员「{self.name}」）", _size(self.lim.max_shared_chars))
+    top = rows[:HEADER_SCAN_ROWS]
+    counts = [sum(1 for c in r if c.strip()) for r in top]
+    width = max(counts, default=0)
+    need = max(2 if width > 1 else 1, math.ceil(width / 2))
+    for i, (row, n) in enumerate(zip(top, counts, strict=True)):
+        if n >= need:
+            return 0 if any(_is_number(c.strip()) for c in row if c.strip()) else i
+    return 0
 
 
-def _check_layout(infos: list[zipfile.ZipInfo], lim: ReadLimits) -> None:
-    """Member count, duplicate names, overlapping members (a non-recursive zip bomb), sizes."""
-    if len(infos) > lim.max_members:
-        raise lim.exceeded("max_members", f"XLSX 压缩包有 {_num(len(infos))} 个成员",
-                           f"{_num(lim.max_members)} 个")
-    if len({i.filename for i in infos}) < len(infos):
-        raise FileReadError("XLSX 压缩包里有重名的成员（可能是恶意文件）；请在 Excel 中另存为 .xlsx 后重试。")
-    spans = sorted((i.header_offset, i.header_offset + 30 + i.compress_size, i.filename) for i in infos)
-    for (_, end, first), (start, _, second) in itertools.pairwise(spans):
-        if start < end:
-            raise FileReadError(f"XLSX 压缩包的成员「{first}」与「{second}」相互重叠（zip 炸弹的特征）；"
-                                "请在 Excel 中另存为 .xlsx 后重试。")
-    for i in infos:
-        if i.file_size > lim.max_uncompressed_bytes:
-            raise lim.exceeded("max_uncompressed_bytes", f"XLSX 成员「{i.filename}」解压后有 "
-                               f"{_size(i.file_size)}", _size(lim.max_uncompressed_bytes))
-    declared = sum(i.file_size for i in infos)
-    if declared > 2 * lim.max_uncompressed_bytes:
-        raise lim.exceeded("max_uncompressed_bytes", f"XLSX 各成员解压后共 {_size(declared)}",
-                           f"{_size(2 * lim.max_uncompressed_bytes)}（单个成员上限的两倍）")
+def _frame(header: list[str], data: list[list[str]], first_row: int) -> pd.DataFrame:
+    """A text frame from a header and data rows; the index holds the spreadsheet row numbers."""
+    width = max([len(header), *map(len, data)]) if data else len(header)
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for j in range(width):
+        name = header[j].strip() if j < len(header) else ""
+        name = name or f"Unnamed: {j}"
+        if name in seen:  # duplicate headers: x, x.1, x.2 (as pandas names them)
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        seen.setdefault(name, 0)
+        names.append(name)
+    rows = [r + [""] * (width - len(r)) for r in data]
+    return pd.DataFrame(rows, columns=names, index=range(first_row, first_row + len(rows)),
+                        dtype=str)
 
 
-def _member_chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo, lim: ReadLimits,
-                   budget: list[int]) -> Iterator[bytes]:
-    """The decompressed chunks of ``info``, counted: a lying size header cannot pass the caps."""
-    size = 0
-    with zf.open(info) as fh:
-        while chunk := fh.read(_CHUNK):
-            size += len(chunk)
-            budget[0] -= len(chunk)
-            if size > lim.max_uncompressed_bytes:
-                raise lim.exceeded("max_uncompressed_bytes", f"XLSX 成员「{info.filename}」实际解压大小"
-                                   f"（文件头声称 {_size(info.file_size)}）", _size(lim.max_uncompressed_bytes))
-            if budget[0] < 0:
-                raise lim.exceeded("max_uncompressed_bytes", "XLSX 各成员实际解压大小之和",
-                                   f"{_size(2 * lim.max_uncompressed_bytes)}（单个成员上限的两倍）")
-            yield chunk
-
-
-def _check_xlsx(data: bytes, lim: ReadLimits) -> None:
-    """Every member decompressed with counting caps and every XML member scanned, before openpyxl."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
-        raise FileReadError(f"Excel 文件无法读取：{exc}；请确认是 .xlsx 格式且未加密。") from exc
-    with zf:
-        infos = zf.infolist()
-        _check_layout(infos, lim)
-        budget = [2 * lim.max_uncompressed_bytes]
-        for info in infos:
-            scan = _XmlScan(lim, info.filename)  # every member: whatever expat reads, openpyxl may
-            try:
-                for chunk in _member_chunks(zf, info, lim, budget):
-                    scan.feed(chunk)
-                scan.feed(b"", True)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
-                    NotImplementedError) as exc:
-                raise FileReadError(f"Excel 文件已损坏或已加密（成员「{info.filename}」：{exc}）；"
-                                    "请在 Excel 中另存为 .xlsx 后重试。") from exc
-
-
-def _read_csv(data: bytes, lim: ReadLimits) -> pd.DataFrame:
-    _check_csv(data, lim)
+def _read_csv(data: bytes, lim: ReadLimits) -> tuple[pd.DataFrame, int]:
+    check_csv(data, lim)
     text = _decode(data)
+    reader = csv.reader(io.StringIO(text))
+    top: list[list[str]] = []
+    lines_before: list[int] = []
+    try:
+        for _ in range(HEADER_SCAN_ROWS):
+            lines_before.append(reader.line_num)
+            top.append(next(reader))
+    except (StopIteration, csv.Error):
+        pass
+    h = header_index(top) if top else 0
     try:
         df = pd.read_csv(
             io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True,
-            on_bad_lines="error",
+            on_bad_lines="error", skiprows=lines_before[h] if top else 0, skip_blank_lines=False,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise FileReadError(f"CSV 文件无法解析：{exc}；请检查分隔符、引号和列数。") from exc
-    return df
+    df.index = range(h + 2, h + 2 + len(df))
+    return df, h + 1
 
 
-def _read_xlsx(data: bytes, lim: ReadLimits) -> pd.DataFrame:
-    _check_xlsx(data, lim)
+def _cell_text(value: object) -> str:
+    """An XLSX cell as text, as ``pandas.read_excel(dtype=str)`` writes it."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return str(pd.Timestamp(value))
+    if isinstance(value, time):
+        return value.isoformat()
+    return str(value)
+
+
+def _fill_merged(grid: list[list[str]], refs: list[str]) -> None:
+    """Give every cell of a vertically merged range (one column, several rows) its value."""
+    from openpyxl.utils.cell import range_boundaries
+
+    for ref in refs:
+        try:
+            c0, r0, c1, r1 = range_boundaries(ref)
+        except (ValueError, TypeError):
+            continue
+        if c0 != c1 or r1 <= r0 or r0 > len(grid) or c0 is None or r0 is None:
+            continue
+        top = grid[r0 - 1]
+        value = top[c0 - 1] if c0 - 1 < len(top) else ""
+        for r in range(r0, min(r1, len(grid))):
+            row = grid[r]
+            if c0 - 1 < len(row) and not row[c0 - 1]:
+                row[c0 - 1] = value
+
+
+def _read_xlsx(data: bytes, lim: ReadLimits) -> tuple[pd.DataFrame, int]:
+    merged = check_xlsx(data, lim)
     try:
-        df = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl", keep_default_na=False)
+        import openpyxl
+
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # as pandas does: a wrong <dimension> must not cut rows off
+        grid = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        path = str(getattr(sheet, "_worksheet_path", "")).lstrip("/")
+        book.close()
     except MemoryError:
         raise
     except Exception as exc:  # openpyxl raises many kinds on corrupt files
         raise FileReadError(f"Excel 文件无法读取：{exc}；请确认是 .xlsx 格式且未加密。") from exc
-    return df
+    _fill_merged(grid, merged.get(path, []))
+    if not grid:
+        raise FileReadError("Excel 工作表是空的；请导出包含表头和数据行的文件。")
+    h = header_index(grid)
+    return _frame(grid[h], grid[h + 1:], h + 2), h + 1
 
 
-def _count_positions(geometry: Any, lim: ReadLimits, counted: int) -> int:
-    """``counted`` plus the positions of ``geometry`` (raises past ``lim.max_vertices``)."""
-    geoms, arrays = [geometry], []
-    while geoms:
-        g = geoms.pop()
-        if isinstance(g, Mapping):
-            if isinstance(g.get("geometries"), list):
-                geoms.extend(g["geometries"])
-            arrays.append(g.get("coordinates"))
-        while arrays:
-            a = arrays.pop()
-            if isinstance(a, list) and a:
-                if isinstance(a[0], int | float):
-                    counted += 1
-                    if counted > lim.max_vertices:
-                        raise lim.exceeded("max_vertices", f"GeoJSON 至少有 {_num(counted)} 个坐标点",
-                                           f"{_num(lim.max_vertices)} 个")
-                else:
-                    arrays.extend(a)
-    return counted
-
-
-def _read_geojson(data: bytes, lim: ReadLimits) -> pd.DataFrame:
+def _read_geojson(data: bytes, lim: ReadLimits) -> tuple[pd.DataFrame, int]:
     try:
         doc = json.loads(_decode(data))
     except json.JSONDecodeError as exc:
@@ -405,7 +229,7 @@ def _read_geojson(data: bytes, lim: ReadLimits) -> pd.DataFrame:
     counted = 0
     for feat in feats:
         if isinstance(feat, Mapping):
-            counted = _count_positions(feat.get("geometry"), lim, counted)
+            counted = count_positions(feat.get("geometry"), lim, counted)
     rows: list[dict[str, Any]] = []
     keys: set[str] = set()
     for feat in feats:
@@ -416,17 +240,11 @@ def _read_geojson(data: bytes, lim: ReadLimits) -> pd.DataFrame:
             props.setdefault("lon", coords[0] if len(coords) > 0 else None)
             props.setdefault("lat", coords[1] if len(coords) > 1 else None)
         keys.update(props)
-        _check_shape(len(feats), len(keys), lim, "GeoJSON")
+        check_shape(len(feats), len(keys), lim, "GeoJSON")
         rows.append({k: "" if v is None else str(v) for k, v in props.items()})
-    return pd.DataFrame(rows, dtype=str)
+    return pd.DataFrame(rows, dtype=str, index=range(2, 2 + len(rows))), 1
 
 
-def _check_shape(rows: int, columns: int, lim: ReadLimits, what: str) -> None:
-    if columns > lim.max_columns:
-        raise lim.exceeded("max_columns", f"{what} 有 {_num(columns)} 列", f"{_num(lim.max_columns)} 列")
-    if rows * columns > lim.max_cells:
-        raise lim.exceeded("max_cells", f"{what} 有 {_num(rows)} 行 × {_num(columns)} 列",
-                           f"{_num(lim.max_cells)} 个单元格")
 
 
 def read_table(
@@ -450,7 +268,9 @@ def read_table(
     -------
     pandas.DataFrame
         One row per data row, columns as in the file (stripped), values as ``str`` ("" if empty).
-        GeoJSON Point geometries become ``lon``/``lat`` columns.
+        GeoJSON Point geometries become ``lon``/``lat`` columns. The index is each row's number
+        as a spreadsheet shows it (header row + 1 for the first data row); blank rows are left
+        out; ``attrs["header_row"]`` is the header's row (1 unless title rows precede it).
 
     Raises
     ------
@@ -466,12 +286,18 @@ def read_table(
     data, name = _load_bytes(source, lim)
     kind = _sniff_kind(data, filename or name)
     reader = {"csv": _read_csv, "xlsx": _read_xlsx, "geojson": _read_geojson}[kind]
-    df = reader(data, lim)
-    _check_shape(len(df), len(df.columns), lim, {"csv": "CSV", "xlsx": "XLSX"}.get(kind, "GeoJSON"))
+    df, header_row = reader(data, lim)
+    check_shape(len(df), len(df.columns), lim, {"csv": "CSV", "xlsx": "XLSX"}.get(kind, "GeoJSON"))
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    df = df.fillna("")
+    if len(df.columns):
+        filled = (df != "").any(axis=1)  # blank lines and rows are no cases
+        if not filled.all():
+            df = df.loc[filled]
     if df.empty:
         raise FileReadError("文件里没有数据行；请确认导出时包含了数据。")
-    return df.fillna("")
+    df.attrs[_HEADER_ROW] = header_row
+    return df
 
 
 def read_package_text(name: str) -> str:

@@ -8,7 +8,7 @@ printed literally (never read as Rich markup) and with control characters escape
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -21,6 +21,9 @@ from geo.cases import visible
 from geo.errors import FileReadError, InputError
 from service.commands.common import uvicorn_proxy_options
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from service.importer import ImportReport
 
 console = Console()
 
@@ -35,18 +38,34 @@ def _storage(db: str | None) -> object:
 
 def import_cmd(
     file: Annotated[Path, typer.Argument(help="案件文件：CSV（UTF-8/GBK）、XLSX 或 GeoJSON")],
-    coords: Annotated[str, typer.Option(help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:编号")] = "wgs84",
+    coords: Annotated[str | None, typer.Option(
+        help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:编号；默认按表头和数值判断"
+             "（如「经度(百度)」为 bd09、带带号的高斯坐标按带号），否则为 wgs84")] = None,
+    map_: Annotated[list[str] | None, typer.Option(
+        "--map", help="指定列的用途：列名=角色（可重复），例如 --map 小类=category --map 备注=ignore；"
+                      "角色：case_id category reported_at lon lat description address source "
+                      "status closed_at community，或 ignore")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="只检查：显示列的对应关系和问题，不保存任何数据")] = False,
+    allow_future: Annotated[bool, typer.Option(
+        "--allow-future", help="接受晚于当前时间一天以上的时间（计划或模拟数据）")] = False,
     db: Annotated[str | None, typer.Option(help="数据库 URL（默认 XUNCHA_DATABASE_URL）")] = None,
     report: Annotated[Path | None, typer.Option(help="把逐行问题报告另存为 CSV")] = None,
 ) -> None:
-    """导入案件文件。全部入库退出码 0；部分行被拒退出码 1（其余行已入库）；文件无法读取退出码 2。"""
+    """导入案件文件。全部入库退出码 0；部分行被拒退出码 1（其余行已入库）；文件无法读取退出码 2。
+
+    重新导入不会让库中案件的状态倒退：文件没有状态时保留库中状态；文件状态落后时保留库中状态并逐行说明。
+    """
+    from geo.case_columns import parse_map
     from service.importer import import_file
 
     storage = _storage(db)
     try:
-        with console.status(f"正在读取、校验并导入 {file.name} …"):
+        columns = parse_map(map_ or [])
+        with console.status(f"正在读取、校验{'（试运行）' if dry_run else '并导入'} {file.name} …"):
             result = import_file(storage, file, coords=coords,  # type: ignore[arg-type]
-                                 settings=Settings())
+                                 settings=Settings(), columns=columns, dry_run=dry_run,
+                                 allow_future=allow_future)
     except FileReadError as exc:
         console.print(f"[red]无法读取文件，未导入任何数据：[/red]{_plain(exc)}")
         raise typer.Exit(2) from exc
@@ -58,11 +77,34 @@ def import_cmd(
                       f"{_plain(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}；"
                       "请检查 --db 数据库是否可用、文件内容是否含数据库不接受的值。")
         raise typer.Exit(2) from exc
-    console.print(f"共 {result.n_rows} 行：新增 {result.inserted}，更新 {result.updated}，"
-                  f"拒绝 {result.rejected}（批次 {result.batch_id}）")
+    _print_report(result, dry_run=dry_run)
     if result.problems:
         _print_problems(result.problems, report)
         raise typer.Exit(1)
+
+
+def _print_report(result: ImportReport, *, dry_run: bool) -> None:
+    """Mapping, notes, counts, status changes and kept statuses of an import report."""
+    console.print(Text("列的对应关系：\n  " + "\n  ".join(visible(m) for m in result.mapping)))
+    for note in result.notes:
+        console.print(Text(f"说明：{visible(note)}"))
+    same = f"（其中未变 {result.unchanged}）" if result.unchanged else ""
+    head, will = ("试运行，未保存任何数据：", "将") if dry_run else ("", "")
+    batch = "" if dry_run else f"（批次 {result.batch_id}）"
+    console.print(f"{head}共 {result.n_rows} 行：{will}新增 {result.inserted}，更新 {result.updated}"
+                  f"{same}，拒绝 {result.rejected}{batch}")
+    if result.status_changes:
+        table = Table("行", "案件编号", "原状态", "新状态", title="状态变更")
+        for c in result.status_changes[:200]:
+            table.add_row(str(c["row"]), Text(visible(c["case_id"], limit=64)), c["from_status"],
+                          c["to_status"])
+        console.print(table)
+    if result.notices:
+        table = Table("行", "列", "值", "说明", title="保留库中状态的行")
+        for p in result.notices[:200]:
+            table.add_row(str(p.row), Text(visible(str(p.column), limit=40)),
+                          Text(visible(str(p.value), limit=40)), Text(visible(p.message)))
+        console.print(table)
 
 
 def _plain(value: object) -> str:

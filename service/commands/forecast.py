@@ -1,10 +1,13 @@
 """``xuncha forecast``: score grid cells by expected cases in the next days (design.md §5).
 
-Input: a case table (CSV/XLSX/GeoJSON, read by :func:`geo.io.tables.read_table`) with columns
-``case_id, category, reported_at, lon, lat`` (WGS84; the Chinese headers 案件编号, 问题类型,
-上报时间, 经度, 纬度 are accepted too). ``reported_at`` is read as naive local wall-clock time:
-a trailing UTC offset (``+08:00``, ``Z``) is ignored, and a case is used when its
-``reported_at`` is before ``--at`` 00:00 of the same local clock.
+Input: a case table (CSV/XLSX/GeoJSON) with columns ``case_id, category, reported_at, lon, lat``
+(WGS84), read by :func:`geo.cases.analysis_cases` — the one case reader, with the importer's
+header names (案件编号, 问题类型, 上报时间, 经度, 纬度 and the 数字城管/12345 export names), time
+formats (ISO, ``2026/3/5 7:30``, ``2026年3月5日 7时30分``, Excel serial days) and coordinate
+systems (``--coords``). Works for any city on Earth; ``category`` may be any text.
+``reported_at`` with a UTC offset (``+08:00``, ``Z``) is converted to ``--tz`` (default
+Asia/Shanghai); without one it is wall-clock time in ``--tz``. A case is used when its
+``reported_at`` is before ``--at`` 00:00 in ``--tz``.
 
 Output: one RFC 7946 Polygon Feature (WGS84) per grid cell with ``cell_id``, ``score`` and
 ``rank`` (1 = highest), sorted by rank. Exit 0 on success, 1 on bad input (message in Chinese).
@@ -18,62 +21,30 @@ from pathlib import Path
 from typing import Annotated
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import typer
 
-from geo.errors import InputError, Problem, ValidationError, XunchaError
+from geo.case_columns import parse_map
+from geo.cases import analysis_cases
+from geo.errors import InputError, XunchaError
 from geo.forecast.cells import DEFAULT_METHOD, METHODS, forecast_cells
 from geo.io.tables import read_geofile, read_table, write_geojson
 
-_ALIASES = {
-    "案件编号": "case_id",
-    "问题类型": "category",
-    "上报时间": "reported_at",
-    "经度": "lon",
-    "纬度": "lat",
-}
-_REQUIRED = ("reported_at", "lon", "lat")
-_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 
-
-def _parse_cases(df: pd.DataFrame) -> gpd.GeoDataFrame:
+def _parse_cases(df: pd.DataFrame, *, tz: str = "Asia/Shanghai", coords: str | None = None,
+                 columns: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     """Validate the table (collecting every problem) and build the cases GeoDataFrame."""
-    df = df.rename(columns={k: v for k, v in _ALIASES.items() if k in df.columns})
-    missing = [c for c in _REQUIRED if c not in df.columns]
-    if missing:
-        probs = [Problem(0, c, "", "缺少必需的列；需要 case_id, category, reported_at, lon, lat。")
-                 for c in missing]
-        raise ValidationError(probs, what="案件表")
-    text = df["reported_at"].astype(str).str.strip().str.replace(_OFFSET, "", regex=True)
-    t = pd.to_datetime(text.where(text != ""), errors="coerce", format="mixed")
-    lon = pd.to_numeric(df["lon"], errors="coerce")
-    lat = pd.to_numeric(df["lat"], errors="coerce")
-    problems: list[Problem] = []
-    for i in np.flatnonzero(t.isna().to_numpy()):
-        problems.append(Problem(int(i) + 2, "reported_at", str(df["reported_at"].iloc[i]),
-                                "上报时间缺失或无法识别；请使用 YYYY-MM-DD HH:MM:SS。"))
-    bad_xy = ~(lon.between(-180, 180) & lat.between(-90, 90)).to_numpy()
-    for i in np.flatnonzero(bad_xy):
-        problems.append(Problem(int(i) + 2, "lon/lat", f"{df['lon'].iloc[i]}, {df['lat'].iloc[i]}",
-                                "经纬度缺失或超出范围；经度 -180~180，纬度 -90~90（WGS84）。"))
-    if problems:
-        problems.sort(key=lambda p: p.row)
-        raise ValidationError(problems, what="案件表")
-    keep = [c for c in ("case_id", "category") if c in df.columns]
-    return gpd.GeoDataFrame(
-        df[keep].assign(reported_at=t.to_numpy()),
-        geometry=gpd.points_from_xy(lon, lat),
-        crs="EPSG:4326",
-    )
+    gdf, _ = analysis_cases(df, required=("reported_at", "lon", "lat"), times_required=True,
+                            tz=tz, coords=coords, columns=columns)
+    return gdf
 
 
-def _parse_at(at: str) -> pd.Timestamp:
+def _parse_at(at: str, tz: str = "Asia/Shanghai") -> pd.Timestamp:
     try:
         ts = pd.Timestamp(pd.to_datetime(at, format="%Y-%m-%d"))
     except (TypeError, ValueError):
         raise InputError(f"--at「{at}」不是 YYYY-MM-DD 格式的日期，例如 2024-05-20。") from None
-    return ts
+    return ts.tz_localize(tz)
 
 
 def _read_area(path: Path) -> gpd.GeoDataFrame:
@@ -95,11 +66,17 @@ def forecast(
     method: Annotated[
         str, typer.Option("--method", help=f"预测方法：{', '.join(METHODS)}")
     ] = DEFAULT_METHOD,
+    tz: Annotated[str, typer.Option("--tz", help="时区：不带时区的时间按此解读，--at 也按此时区")
+                  ] = "Asia/Shanghai",
+    coords: Annotated[str | None, typer.Option(
+        "--coords", help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:编号（默认按表头和数值判断）")] = None,
+    map_: Annotated[list[str] | None, typer.Option(
+        "--map", help="指定列的用途：列名=角色（可重复），例如 --map 受理时间=reported_at")] = None,
 ) -> None:
     """预测下一时段各网格的案件热度：每个网格一个多边形，含 cell_id、score、rank（1 为最高）。"""
     try:
-        t_at = _parse_at(at)
-        gdf = _parse_cases(read_table(cases))
+        t_at = _parse_at(at, tz)
+        gdf = _parse_cases(read_table(cases), tz=tz, coords=coords, columns=parse_map(map_ or []))
         area_gdf = _read_area(area) if area is not None else None
         result = forecast_cells(
             gdf, at=t_at, horizon_days=horizon_days, cell_m=cell_m, area=area_gdf, method=method

@@ -12,24 +12,34 @@ forms post back here (same-origin checked by :func:`service.deps.get_current_use
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 
 from geo.errors import XunchaError
-from service import auth, pages_data, pages_views, scenarios, worklogs
+from service import auth, case_list, pages_data, pages_views, scenarios, worklogs
 from service.auth import Principal, clear_session_cookie, create_token, set_session_cookie
 from service.case_ops import transition_case
 from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, client_ip, revocable_token
-from service.errors import AuthError, PermissionDenied
+from service.errors import AuthError, PermissionDenied, status_for
 from service.importer import import_file
-from service.schemas import ScenarioCreate, TransitionCreate, WorkLogCreate, WorkLogUpdate
+from service.schemas import (
+    ScenarioCreate,
+    TransitionCreate,
+    WorkLogCreate,
+    WorkLogUpdate,
+    WorkLogVoid,
+)
+from service.settings import Settings
+from service.storage import Storage
 from service.web import PageUser, login_redirect, render
 
 HERE = Path(__file__).resolve().parents[1]
@@ -101,8 +111,32 @@ def squad_page(request: Request, squad_id: str, storage: StorageDep, settings: S
         return login_redirect(request)
     squad = pages_data.visible_squad(storage, user, squad_id[:32])
     day = pages_data.parse_day(date, settings.timezone)
+    return _dashboard(request, storage, settings, user, squad, day)
+
+
+def _dashboard(request: Request, storage: Storage, settings: Settings, user: Principal,
+               squad: dict[str, Any], day: date, *, status: int = 200,
+               log_form: dict[str, str] | None = None, log_errors: dict[str, str] | None = None,
+               log_error: str = "") -> Response:
+    """The dashboard page; after a refused work-log entry, with the form's values kept and a
+    message per field (``log_form``, ``log_errors``) and status ``status``."""
     ctx = pages_views.dashboard(storage, settings, user, squad, day)
-    return render(request, "dashboard.html", user, **ctx)
+    sid = str(squad["id"])
+    choices = worklogs.squad_choices(storage, sid)
+    ctx.update(communities=choices["communities"], stations=choices["stations"],
+               teams_choice=choices["teams"],
+               logs=worklogs.log_rows(storage, user, sid, tz=settings.timezone),
+               log_form=log_form or {"at": ctx["now"]}, log_errors=log_errors or {},
+               log_error=log_error)
+    # the case list: filters, search and sort from the query string (service.case_list)
+    ctx.update(case_list.list_context(storage, user, sid, request.query_params,
+                                      settings=settings))
+    return render(request, "dashboard.html", user, status=status, **ctx)
+
+
+def _case_list(text: str) -> list[str]:
+    """Case ids typed in one box, separated by commas, 、 or spaces."""
+    return [t for t in re.split(r"[\s,，、;；]+", text) if t]
 
 
 def _squad_path(squad_id: str, day: str = "") -> str:
@@ -132,27 +166,62 @@ def case_status(squad_id: str, case_id: str, storage: StorageDep, user: PageUser
 
 
 @router.post("/squad/{squad_id}/worklogs")
-def add_worklog(squad_id: str, storage: StorageDep, settings: SettingsDep, user: PageUser,
-                at: Annotated[str, Form(max_length=32)],
+def add_worklog(request: Request, squad_id: str, storage: StorageDep, settings: SettingsDep,
+                user: PageUser,
+                at: Annotated[str, Form(max_length=32)] = "",
                 place: Annotated[str, Form(max_length=500)] = "",
                 problem: Annotated[str, Form(max_length=4000)] = "",
                 action: Annotated[str, Form(max_length=4000)] = "",
                 outcome: Annotated[str, Form(max_length=8)] = "",
                 community_code: Annotated[str, Form(max_length=16)] = "",
-                case_id: Annotated[str, Form(max_length=64)] = "") -> Response:
-    """Add a work-log entry of the squad (the dashboard's log form)."""
+                station_code: Annotated[str, Form(max_length=32)] = "",
+                team_id: Annotated[str, Form(max_length=64)] = "",
+                case_id: Annotated[str, Form(max_length=64)] = "",
+                case_ids: Annotated[str, Form(max_length=1000)] = "",
+                photo_count: Annotated[str, Form(max_length=8)] = "") -> Response:
+    """Add a work-log entry of the squad (the dashboard's log form). A refused entry shows the
+    dashboard again (422, or the error's status) with every typed value kept and a message at
+    each field to fix."""
     u = _require(user)
-    pages_data.visible_squad(storage, u, squad_id)
-    path = f"/squad/{quote(squad_id)}"
+    squad = pages_data.visible_squad(storage, u, squad_id)
+    form = {"at": at, "place": place, "problem": problem, "action": action, "outcome": outcome,
+            "community_code": community_code, "station_code": station_code, "team_id": team_id,
+            "case_ids": " ".join(t for t in (case_id, case_ids) if t), "photo_count": photo_count}
+    errors: dict[str, str] = {}
+    when: datetime | None = None
     try:
-        body = WorkLogCreate(at=datetime.fromisoformat(at), place=place, problem=problem,
-                             action=action, outcome=outcome or None,  # type: ignore[arg-type]
-                             squad_id=squad_id, community_code=community_code or None,
-                             case_id=case_id or None)
+        when = datetime.fromisoformat(at) if at else None
+    except ValueError:
+        errors["at"] = "时间：格式不对，请用日期时间选择器（如 2026-05-06 07:40）。"
+    if not at:
+        errors["at"] = "时间：必填：不能为空，请填写。"
+    if photo_count and not photo_count.isdigit():
+        errors["photo_count"] = "照片张数：请填写 0 到 999 之间的整数。"
+    try:
+        body = WorkLogCreate.model_validate({
+            "at": when or datetime.now(), "place": place, "problem": problem, "action": action,
+            "outcome": outcome or None, "squad_id": squad_id,
+            "community_code": community_code or None, "station_code": station_code or None,
+            "team_id": team_id or None, "case_ids": _case_list(form["case_ids"]),
+            "photo_count": int(photo_count) if photo_count.isdigit() else 0})
+    except ValidationError as exc:
+        errors = {**worklogs.form_errors(exc), **errors}
+    if errors:
+        day = pages_data.parse_day(None, settings.timezone)
+        return _dashboard(request, storage, settings, u, squad, day, status=422, log_form=form,
+                          log_errors=errors, log_error="日志未保存：请按提示补全或改正标出的栏目。")
+    try:
         worklogs.add_log(storage, u, body, tz=settings.timezone)
-    except (XunchaError, ValueError) as exc:
-        return _back(path, f"日志未保存：{str(exc).splitlines()[0]}", error=True)
-    return _back(path, "工作日志已保存。")
+    except XunchaError as exc:
+        day = pages_data.parse_day(None, settings.timezone)
+        msg = str(exc).splitlines()[0]
+        field = next((f for word, f in (("案件", "case_ids"), ("工作站", "station_code"),
+                                        ("队伍", "team_id"), ("社区", "community_code"))
+                      if word in msg), "")
+        return _dashboard(request, storage, settings, u, squad, day, status=status_for(exc),
+                          log_form=form, log_errors={field: msg} if field else {},
+                          log_error=f"日志未保存：{msg}")
+    return _back(f"/squad/{quote(squad_id)}", "工作日志已保存。")
 
 
 @router.post("/squad/{squad_id}/worklogs/{entry_id}")
@@ -162,18 +231,55 @@ def edit_worklog(squad_id: str, entry_id: Annotated[int, PathParam(ge=1, le=2_14
                  place: Annotated[str, Form(max_length=500)] = "",
                  problem: Annotated[str, Form(max_length=4000)] = "",
                  action: Annotated[str, Form(max_length=4000)] = "",
-                 outcome: Annotated[str, Form(max_length=8)] = "") -> Response:
-    """Correct a work-log entry (the dashboard's 修改 form): author, squad leader or admin."""
+                 outcome: Annotated[str, Form(max_length=8)] = "",
+                 community_code: Annotated[str | None, Form(max_length=16)] = None,
+                 station_code: Annotated[str | None, Form(max_length=32)] = None,
+                 team_id: Annotated[str | None, Form(max_length=64)] = None,
+                 case_ids: Annotated[str | None, Form(max_length=1000)] = None,
+                 photo_count: Annotated[str | None, Form(max_length=8)] = None) -> Response:
+    """Correct a work-log entry (the dashboard's 修改 form): author, squad leader or admin.
+    Fields the form does not send stay as they are; an empty list choice clears them."""
+    u = _require(user)
+    pages_data.visible_squad(storage, u, squad_id)
+    path = f"/squad/{quote(squad_id)}"
+    given = {"community_code": community_code, "station_code": station_code, "team_id": team_id}
+    extra: dict[str, object] = {k: v or None for k, v in given.items() if v is not None}
+    if case_ids is not None:
+        extra["case_ids"], extra["case_id"] = _case_list(case_ids), None
+    if photo_count is not None:
+        extra["photo_count"] = int(photo_count) if photo_count.isdigit() else photo_count
+    try:
+        worklogs.check_may_change(storage, u, entry_id)
+        body = WorkLogUpdate.model_validate({
+            "at": datetime.fromisoformat(at), "place": place, "problem": problem,
+            "action": action, "outcome": outcome or None, **extra})
+        worklogs.update_log(storage, u, entry_id, body, tz=settings.timezone)
+    except ValidationError as exc:
+        return _back(path, f"日志未修改：{'；'.join(worklogs.form_errors(exc).values())}",
+                     error=True)
+    except (XunchaError, ValueError) as exc:
+        return _back(path, f"日志未修改：{str(exc).splitlines()[0]}", error=True)
+    return _back(path, "工作日志已修改。")
+
+
+@router.post("/squad/{squad_id}/worklogs/{entry_id}/void")
+def void_worklog(squad_id: str, entry_id: Annotated[int, PathParam(ge=1, le=2_147_483_647)],
+                 storage: StorageDep, settings: SettingsDep, user: PageUser,
+                 reason: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """Void a work-log entry with a reason (the dashboard's 作废 form); it stays, marked 已作废."""
     u = _require(user)
     pages_data.visible_squad(storage, u, squad_id)
     path = f"/squad/{quote(squad_id)}"
     try:
-        body = WorkLogUpdate(at=datetime.fromisoformat(at), place=place, problem=problem,
-                             action=action, outcome=outcome or None)  # type: ignore[arg-type]
-        worklogs.update_log(storage, u, entry_id, body, tz=settings.timezone)
-    except (XunchaError, ValueError) as exc:
-        return _back(path, f"日志未修改：{str(exc).splitlines()[0]}", error=True)
-    return _back(path, "工作日志已修改。")
+        worklogs.check_may_change(storage, u, entry_id, verb="作废")
+        worklogs.void_log(storage, u, entry_id, WorkLogVoid(reason=reason),
+                          tz=settings.timezone)
+    except ValidationError as exc:
+        return _back(path, f"日志未作废：{'；'.join(worklogs.form_errors(exc).values())}",
+                     error=True)
+    except XunchaError as exc:
+        return _back(path, f"日志未作废：{str(exc).splitlines()[0]}", error=True)
+    return _back(path, f"日志 {entry_id} 已作废（原因：{reason.strip()[:100]}）。")
 
 
 @router.post("/squad/{squad_id}/replan")
@@ -294,15 +400,18 @@ def admin_user_password(storage: StorageDep, user: PageUser,
 @router.post("/admin/import")
 def admin_import(storage: StorageDep, settings: SettingsDep, user: PageUser,
                  file: Annotated[UploadFile, File()],
-                 coords: Annotated[str, Form(max_length=32)] = "wgs84") -> Response:
-    """Import a case file from the admin form; the report is listed on the page."""
+                 coords: Annotated[str, Form(max_length=32)] = "") -> Response:
+    """Import a case file from the admin form; the report is listed on the page.
+
+    An empty ``coords`` lets the importer decide from the headers (``经度(百度)`` → BD-09) and
+    the values (zone-prefixed Gauss–Krüger), else WGS84."""
     u = _admin(user)
     limit = settings.max_upload_mb * 1024 * 1024
     data = file.file.read(limit + 1)
     if len(data) > limit:
         return _back("/admin", f"文件超过上限 {settings.max_upload_mb} MB。", error=True)
     try:
-        rep = import_file(storage, data, filename=file.filename or "", coords=coords,
+        rep = import_file(storage, data, filename=file.filename or "", coords=coords or None,
                           actor=u.username, max_bytes=limit, settings=settings)
     except XunchaError as exc:
         return _back("/admin", f"无法导入：{str(exc).splitlines()[0]}", error=True)
