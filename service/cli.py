@@ -16,6 +16,7 @@ app = typer.Typer(
 
 COMMAND_MODULES = (
     "service.commands.data",
+    "service.commands.roads",
     "service.commands.hotspots",
     "service.commands.forecast",
     "service.commands.routing",

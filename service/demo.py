@@ -4,6 +4,10 @@ Steps: simulate a year of cases up to the plan day (labelled 模拟), import the
 path as a real export, find the hotspots, forecast next week's cells, site relocation points, plan
 the day's patrol for every squad (stored, so later runs see real "days since last visit"), and
 write a map, route sheets (PDF, XLSX, HTML) and the plan per squad, plus ``index.html``.
+
+Routes follow the streets when a road network is given (``roads``: ``xuncha demo --roads FILE``,
+clipped to the communities) or stored for the deployment (``xuncha roads import``); otherwise
+the straight line × 1.3, and each squad's summary says which (``travel``).
 """
 
 from __future__ import annotations
@@ -41,13 +45,14 @@ class DemoResult:
     counts: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     squads_note: str = ""
+    travel: str = ""
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (also written as ``summary.json``)."""
         return {"day": self.day.isoformat(), "out": str(self.out), "counts": self.counts,
                 "timings_s": {k: round(v, 2) for k, v in self.timings.items()},
                 "files": {k: str(v.relative_to(self.out)) for k, v in self.files.items()},
-                "squads": self.squads, "data_label": DATA_LABEL}
+                "squads": self.squads, "data_label": DATA_LABEL, "travel": self.travel}
 
 
 def default_day(tz: str = "Asia/Shanghai") -> date:
@@ -59,11 +64,13 @@ class Demo:
     """One run of the demo; each public method is one step (see :func:`run_demo`)."""
 
     def __init__(self, out: Path, *, day: date, db_url: str | None, tz: str,
-                 working_crs: str, area: DefaultArea | None = None) -> None:
+                 working_crs: str, area: DefaultArea | None = None,
+                 roads: Path | None = None) -> None:
         self.out = out
         self.day = day
         self.tz = tz
         self.working_crs = working_crs
+        self.roads = roads
         self.area = area or load_default()
         out.mkdir(parents=True, exist_ok=True)
         if db_url is None:
@@ -105,7 +112,9 @@ class Demo:
         """Import the CSV through the importer (validation, community join, one transaction)."""
         from service.importer import import_file
 
-        report = import_file(self.storage, self.result.files["cases_csv"], actor="demo")
+        # simulated cases may lie after today when the demo plans a future --date
+        report = import_file(self.storage, self.result.files["cases_csv"], actor="demo",
+                             allow_future=True)
         self.result.counts["cases_imported"] = report.inserted + report.updated
         self.result.counts["cases_rejected"] = report.rejected
 
@@ -163,7 +172,9 @@ class Demo:
         from service.commands.plan import write_plan_files
         from service.plans import make_plan, plan_inputs
 
-        inputs = plan_inputs(self.storage, self.day, working_crs=self.working_crs)
+        inputs = plan_inputs(self.storage, self.day, working_crs=self.working_crs,
+                             roads=self.roads)
+        self.result.travel = inputs.travel.label
         for squad in self.storage.squads():
             advance(f"规划 {squad['name']}")
             plan = make_plan(self.storage, squad, inputs, relocation_points=self.relocation,
@@ -194,6 +205,7 @@ class Demo:
             "pdf": str(pdf.relative_to(self.out)), "xlsx": str(xlsx.relative_to(self.out)),
             "teams": len(plan.routes), "stops": len(plan.visits()),
             "distance_km": round(plan.distance_m / 1000, 1), "feasible": plan.feasible,
+            "travel": str(plan.travel.get("label", "")),
             "warnings": list(plan.warnings)})
 
     def write_index(self) -> None:

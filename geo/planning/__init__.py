@@ -5,7 +5,9 @@ visits into the day's candidate stops; :func:`plan_day` (:func:`plan_squads` for
 squads) solves the patrol problem for the squad's available teams with :mod:`geo.routing` and
 returns a :class:`DailyPlan` checked independently by :func:`check_plan`.
 :meth:`DailyPlan.to_json` / :meth:`DailyPlan.from_json` are its stored form; route sheets come
-from :func:`geo.sheets.team_sheets`. Clock helpers live in :mod:`geo.planning.clock`.
+from :func:`geo.sheets.team_sheets`. Clock helpers live in :mod:`geo.planning.clock`; the
+travel model of a plan (road network per mode, or the straight-line fallback) in
+:mod:`geo.planning.travel`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from geo.planning.clock import as_date
 from geo.planning.day import DEFAULT_TIME_LIMIT_S, plan_day, plan_squads
 from geo.planning.model import DailyPlan, PlannedVisit, TeamRoute
 from geo.planning.stops import KINDS, SERVICE_S, STOP_COLUMNS, build_stops
+from geo.planning.travel import TravelChoice, UnreachableError, travel_info, with_travel
 
 __all__ = [
     "DEFAULT_TIME_LIMIT_S",
@@ -24,9 +27,13 @@ __all__ = [
     "DailyPlan",
     "PlannedVisit",
     "TeamRoute",
+    "TravelChoice",
+    "UnreachableError",
     "as_date",
     "build_stops",
     "check_plan",
     "plan_day",
     "plan_squads",
+    "travel_info",
+    "with_travel",
 ]

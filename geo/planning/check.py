@@ -2,14 +2,15 @@
 
 Nothing here comes from the solver or the routing core: the check re-walks each team's day from
 the plan's own records (stations, shift, break, visits with their windows and service times) and
-recomputes travel with the travel model. It verifies that
+recomputes travel with the travel model (the team's mode's model when one is given per mode;
+times from its ``time_matrix`` at the team's speed). It verifies that
 
 * only available teams have routes, each once, starting at its start station and ending at its
   end station, inside its shift;
 * visits are in time order, each starts inside one of its stop's windows and no earlier than
   the team can get there, lasts its service time, and none overlaps the lunch break;
 * the team is back at its start station for the whole break (and can get there in time);
-* the route's distance matches the recomputed one;
+* the route's distance matches the recomputed one, and its legs add up to it;
 * no stop is visited twice, every visit is an offered stop, every required stop is visited and
   the plan's unvisited list is exactly the rest.
 """
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geo.planning.travel import TravelChoice, model_for
+
 if TYPE_CHECKING:
     from geo.planning.model import DailyPlan, TeamRoute
     from geo.travel import TravelModel
@@ -28,10 +31,21 @@ TOL_S = 1.0
 _REL = 1e-6
 
 
-def _dist(travel: TravelModel, a: tuple[float, float], b: tuple[float, float]) -> float:
-    if a == b:
-        return 0.0
-    return float(travel.distance_matrix(np.array([a, b], dtype=float))[0, 1])
+class _Legs:
+    """Distances (m) and times (s) between a route's places, one matrix pass for the route."""
+
+    def __init__(self, travel: TravelModel, route: TeamRoute) -> None:
+        pts = [route.start_xy, route.end_xy, *((v.x, v.y) for v in route.visits)]
+        self._at = {p: k for k, p in enumerate(dict.fromkeys(pts))}
+        xy = np.array(list(self._at), dtype=float)
+        self._m = travel.distance_matrix(xy)
+        self._s = travel.time_matrix(xy, speed_mps=route.speed_mps)
+
+    def __call__(self, a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+        if a == b:
+            return 0.0, 0.0
+        i, j = self._at[a], self._at[b]
+        return float(self._m[i, j]), float(self._s[i, j])
 
 
 def _stations_ok(route: TeamRoute, team: dict[str, Any] | None) -> list[str]:
@@ -49,7 +63,7 @@ def _stations_ok(route: TeamRoute, team: dict[str, Any] | None) -> list[str]:
 
 def _walk(route: TeamRoute, travel: TravelModel) -> list[str]:
     """Re-walk the team's day; return every violation."""
-    tid, v_mps = route.team_id, route.speed_mps
+    tid = route.team_id
     out: list[str] = []
     lo, hi = route.shift_s
     if route.leave_s < lo - TOL_S:
@@ -57,13 +71,14 @@ def _walk(route: TeamRoute, travel: TravelModel) -> list[str]:
     pos, clock, dist = route.start_xy, route.leave_s, 0.0
     brk = route.break_s
     had_break = brk is None
+    leg = _Legs(travel, route)
 
     def go(to: tuple[float, float]) -> float:
         nonlocal pos, dist
-        d = _dist(travel, pos, to)
+        d, s = leg(pos, to)
         dist += d
         pos = to
-        return d / v_mps
+        return s
 
     def take_break() -> None:
         nonlocal clock, had_break
@@ -97,17 +112,21 @@ def _walk(route: TeamRoute, travel: TravelModel) -> list[str]:
         out.append(f"队伍 {tid} 最早 {clock:.0f} 秒回到终点，记录为 {route.return_s:.0f} 秒，班次结束 {hi:.0f} 秒")
     if abs(dist - route.distance_m) > 1.0 + _REL * dist:
         out.append(f"队伍 {tid} 的路程 {route.distance_m:.1f} 米与重算的 {dist:.1f} 米不符")
+    if route.legs:
+        legs_m = sum(float(leg["distance_m"]) for leg in route.legs)
+        if abs(legs_m - route.distance_m) > 1.0 + _REL * legs_m:
+            out.append(f"队伍 {tid} 各段路程之和 {legs_m:.1f} 米与总路程 {route.distance_m:.1f} 米不符")
     return out
 
 
-def check_plan(plan: DailyPlan, *, travel: TravelModel) -> list[str]:
+def check_plan(plan: DailyPlan, *, travel: TravelChoice) -> list[str]:
     """Every feasibility violation of ``plan`` (empty list: feasible).
 
     Parameters
     ----------
     plan : DailyPlan
-    travel : TravelModel
-        The travel model the plan was made with (distances in the plan's CRS).
+    travel : TravelModel or mapping of mode to TravelModel
+        The travel model(s) the plan was made with (distances in the plan's CRS).
 
     Returns
     -------
@@ -124,7 +143,7 @@ def check_plan(plan: DailyPlan, *, travel: TravelModel) -> list[str]:
             out.append(f"队伍 {r.team_id} 有多条路线")
         seen_teams.add(r.team_id)
         out += _stations_ok(r, teams.get(r.team_id))
-        out += _walk(r, travel)
+        out += _walk(r, model_for(travel, r.mode))
     offered = set(plan.stops["stop_id"]) if len(plan.stops) else set()
     required = set(plan.stops.loc[plan.stops["required"], "stop_id"]) if len(plan.stops) else set()
     visited: set[str] = set()

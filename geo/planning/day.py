@@ -16,12 +16,17 @@ Infeasible requirements degrade, never fail: a required stop that no team can re
 made optional first; if the solver still cannot visit every required stop, the routine
 community patrols (社区巡查) become optional with doubled priority, then the re-inspections (复查);
 each step is written to ``warnings``.
+
+Travel (:mod:`geo.planning.travel`): on a road network each team's distances and times come
+from the network model of its mode (times at the team's speed, from per-edge times) and each
+leg of a route is drawn with ``travel.path`` along the streets; every visit records ``leg_m``
+and ``leg_s`` from the previous place and each route its ``legs``. A stop that no street
+reaches is an :class:`InputError` naming it; the plan's ``travel`` says which model it used.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time as _time
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -40,11 +45,22 @@ from geo.planning.check import check_plan
 from geo.planning.clock import as_date, at_seconds, day_start, team_break_s, team_shift_s
 from geo.planning.model import DailyPlan, PlannedVisit, TeamRoute
 from geo.planning.stops import KINDS, SERVICE_S, STOP_COLUMNS, build_stops
+from geo.planning.travel import (
+    TravelChoice,
+    base_model,
+    default_travel,
+    is_network,
+    model_for,
+    route_legs,
+    route_path,
+    travel_info,
+    with_travel,
+)
 from geo.routing import SolverName
 from geo.routing.model import PatrolProblem, check_reachability, reach_reason
 from geo.routing.solve import check_solution, solve_patrol
 from geo.routing.validate import parse_patrol_problem
-from geo.travel import DEFAULT_CIRCUITY, SPEEDS_MPS, WALK_SPEED_MPS, EuclideanTravel, TravelModel
+from geo.travel import SPEEDS_MPS, WALK_SPEED_MPS, EuclideanTravel
 
 __all__ = [
     "DEFAULT_TIME_LIMIT_S",
@@ -72,6 +88,11 @@ class _Half:
     shift_s: tuple[float, float]
     speed_mps: float
 
+    @property
+    def mode(self) -> str:
+        """The team's mode (walk or ebike)."""
+        return str(self.team.get("mode", "walk"))
+
 
 def plan_day(
     *,
@@ -79,12 +100,13 @@ def plan_day(
     date: date | str,
     stops: gpd.GeoDataFrame,
     stations: gpd.GeoDataFrame,
-    travel: TravelModel | None = None,
+    travel: TravelChoice | None = None,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     unavailable_teams: Sequence[str] = (),
     tz: str = "Asia/Shanghai",
     solver: SolverName = "pyvrp",
     seed: int = 0,
+    travel_source: str | None = None,
 ) -> DailyPlan:
     """Plan the squad's day: routes for its available teams over ``stops``.
 
@@ -103,9 +125,11 @@ def plan_day(
     stations : GeoDataFrame
         Work stations (``code``, ``community_code``, ``name``); a team's station may be given
         by either code.
-    travel : TravelModel, optional
+    travel : TravelModel or mapping of mode to TravelModel, optional
         Distances in the stops' CRS; default :class:`~geo.travel.EuclideanTravel` with circuity
-        1.3. Speeds come from each team's ``mode`` (walk 1.2 m/s, ebike 4.5 m/s).
+        1.3. Speeds come from each team's ``mode`` (walk 1.2 m/s, ebike 4.5 m/s); a mapping
+        (``{"walk": NetworkTravel(...), "ebike": NetworkTravel(..., mode="ebike")}``) gives
+        each mode its own model (a missing mode uses ``walk``).
     time_limit_s : float
         Solver time budget per solve.
     unavailable_teams : sequence of str
@@ -114,6 +138,8 @@ def plan_day(
         Time zone of the plan day.
     solver, seed
         Passed to :func:`geo.routing.solve.solve_patrol`.
+    travel_source : str, optional
+        The road file's name, written into the plan's ``travel``.
 
     Returns
     -------
@@ -123,26 +149,28 @@ def plan_day(
     Raises
     ------
     InputError
-        No available team, an unknown station, or stops without a metric CRS.
+        No available team, an unknown station, stops without a metric CRS, or (on a road
+        network) a station or stop that no street reaches (named).
     SolverError
         The solver failed.
     """
     t0 = _time.perf_counter()
     squad = Squad.from_mapping(squad)
     crs = require_metric(stops.crs, what="巡查点")
-    travel = travel if travel is not None else EuclideanTravel(circuity=DEFAULT_CIRCUITY)
+    travel = travel if travel is not None else default_travel()
     teams = _available(squad, unavailable_teams)
     stations_w = stations.to_crs(crs)
     halves = _halves(teams)
     site_xy = _site_xy(halves, stations_w)
     stops = _usable(stops.copy(), warnings := list(stops.attrs.get("warnings", [])))
-    problem = _problem(halves, site_xy, stops, travel, time_limit_s)
-    parsed = _parse(problem, travel)
+    problem = _problem(halves, site_xy, stops, travel, time_limit_s, travel_source)
+    parsed = _parse(problem, travel, halves, _names(site_xy, stations_w, stops))
     parsed = _drop_unreachable(parsed, problem, stops, warnings)
     solution, parsed = _solve(parsed, problem, stops, warnings, time_limit_s, solver, seed)
     violations = [f"路径检查：{v}" for v in check_solution(parsed, solution)]
     plan = _assemble(squad, as_date(date), tz, crs, halves, teams, stations_w, site_xy, stops,
-                     solution, travel, warnings, tuple(unavailable_teams), problem)
+                     solution, parsed, travel, warnings, tuple(unavailable_teams), problem)
+    plan.travel = travel_info(travel, source=travel_source)
     plan.violations = violations + check_plan(plan, travel=travel)
     plan.solve_time_s = _time.perf_counter() - t0
     return plan
@@ -161,7 +189,7 @@ def plan_squads(
     revisit_days: int = 3,
     unavailable_teams: Sequence[str] = (),
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
-    travel: TravelModel | None = None,
+    travel: TravelChoice | None = None,
     tz: str = "Asia/Shanghai",
 ) -> list[DailyPlan]:
     """:func:`build_stops` + :func:`plan_day` for several squads (e.g. the whole district).
@@ -241,9 +269,26 @@ def _usable(stops: gpd.GeoDataFrame, warnings: list[str]) -> gpd.GeoDataFrame:
     return stops
 
 
+def _names(site_xy: dict[str, tuple[float, float]], stations: gpd.GeoDataFrame,
+           stops: gpd.GeoDataFrame) -> list[str]:
+    """How a message names each node (sites, then stops): what it is and where."""
+    out = []
+    for site in site_xy:
+        row = _station_row(stations, site.removeprefix("site-"))
+        out.append(f"工作站「{row.get('name', '')}」（{site.removeprefix('site-')}）")
+    for r in stops.itertuples():
+        where = "，".join(str(v) for v in (getattr(r, "community", ""), getattr(r, "what", "")) if v)
+        ll = f"经纬度 {float(r.lon):.5f}, {float(r.lat):.5f}" if hasattr(r, "lon") else ""
+        out.append(f"巡查点 {r.stop_id}（{'，'.join(x for x in (where, ll) if x)}）")
+    return out
+
+
 def _problem(halves: list[_Half], site_xy: dict[str, tuple[float, float]], stops: gpd.GeoDataFrame,
-             travel: TravelModel, time_limit_s: float) -> dict[str, Any]:
-    circuity = travel.circuity if isinstance(travel, EuclideanTravel) else 1.0
+             travel: TravelChoice, time_limit_s: float, source: str | None) -> dict[str, Any]:
+    model = base_model(travel)
+    circuity = model.circuity if isinstance(model, EuclideanTravel) else 1.0
+    metric: dict[str, Any] = ({"metric": "network", **({"file": source} if source else {})}
+                              if is_network(travel) else {"metric": "euclidean", "circuity": circuity})
     return {
         "teams": [{"id": h.id, "start": h.start, "end": h.end, "shift_s": list(h.shift_s),
                    "speed_mps": h.speed_mps} for h in halves],
@@ -252,19 +297,16 @@ def _problem(halves: list[_Half], site_xy: dict[str, tuple[float, float]], stops
                    "priority": float(r.priority), "service_s": float(r.service_s),
                    "windows_s": [[float(a), float(b)] for a, b in r.windows_s],
                    "required": bool(r.required)} for r in stops.itertuples()],
-        "travel": {"metric": "euclidean", "circuity": circuity},
+        "travel": metric,
         "objective": "priority", "time_limit_s": time_limit_s,
     }
 
 
-def _parse(problem: dict[str, Any], travel: TravelModel) -> PatrolProblem:
-    base = parse_patrol_problem(problem, check=False)
-    if isinstance(travel, EuclideanTravel):
-        return base
-    assert base.xy is not None
-    dist = travel.distance_matrix(base.xy)
-    return dataclasses.replace(base, cost=dist, dist_m=np.broadcast_to(dist, (len(base.team_ids), *dist.shape)),
-                               time_s=dist[None, :, :] / base.speed_mps[:, None, None])
+def _parse(problem: dict[str, Any], travel: TravelChoice, halves: list[_Half],
+           names: list[str]) -> PatrolProblem:
+    plain = {**problem, "travel": {"metric": "euclidean"}}  # coordinates only; matrices below
+    base = parse_patrol_problem(plain, check=False)
+    return with_travel(base, travel, [h.mode for h in halves], names)
 
 
 def _with_required(parsed: PatrolProblem, problem: dict[str, Any], stops: gpd.GeoDataFrame,
@@ -316,24 +358,17 @@ def _solve(parsed: PatrolProblem, problem: dict[str, Any], stops: gpd.GeoDataFra
             parsed = _with_required(parsed, problem, stops, parsed.required & ~hit)
 
 
-def _path(travel: TravelModel, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    coords: list[tuple[float, float]] = []
-    for a, b in itertools.pairwise(pts):
-        if a != b:
-            seg = [(float(x), float(y)) for x, y, *_ in travel.path(a, b).coords]
-            coords += seg[1:] if coords and coords[-1] == seg[0] else seg
-    return coords or [pts[0], pts[-1]]
-
-
 def _assemble(squad: Squad, day: date, tz: str, crs: Any, halves: list[_Half],
               teams: list[dict[str, Any]], stations: gpd.GeoDataFrame,
               site_xy: dict[str, tuple[float, float]], stops: gpd.GeoDataFrame,
-              solution: dict[str, Any], travel: TravelModel, warnings: list[str],
-              unavailable: tuple[str, ...], problem: dict[str, Any]) -> DailyPlan:
+              solution: dict[str, Any], parsed: PatrolProblem, travel: TravelChoice,
+              warnings: list[str], unavailable: tuple[str, ...], problem: dict[str, Any]
+              ) -> DailyPlan:
     midnight = day_start(day, tz)
     by_id = stops.set_index("stop_id", drop=False)
     routes_by_half = {r["team"]: r for r in solution["routes"]}
     to_wgs = Transformer.from_crs(crs, WGS84, always_xy=True)
+    half_index = {tid: k for k, tid in enumerate(parsed.team_ids)}
     routes = []
     for t in teams:
         mine = [h for h in halves if h.team is t]
@@ -351,17 +386,24 @@ def _assemble(squad: Squad, day: date, tz: str, crs: Any, halves: list[_Half],
             leave_s=float(routes_by_half[mine[0].id].get("start_s", mine[0].shift_s[0])),
             return_s=float(routes_by_half[mine[-1].id].get("end_s", mine[-1].shift_s[1])),
             day_start=midnight)
+        end_ll = to_wgs.transform(*site_xy[mine[-1].end])
         pts: list[tuple[float, float]] = []
         for h in mine:
             r = routes_by_half[h.id]
             route.distance_m += float(r["distance_m"])
             route.duration_s += float(r["duration_s"])
+            legs = route_legs(parsed, half_index[h.id], r, last=h is mine[-1],
+                         end_station=h.end.removeprefix("site-"),
+                         end_lonlat=(float(end_ll[0]), float(end_ll[1])) if h is mine[-1]
+                         else route.start_lonlat, stops=by_id)
+            route.legs += legs
             pts.append(site_xy[h.start])
-            for v in r["visits"]:
+            for v, leg in zip(r["visits"], legs, strict=False):
                 route.visits.append(_visit(len(route.visits) + 1, by_id.loc[v["id"]], v, midnight))
+                route.visits[-1].leg_m, route.visits[-1].leg_s = leg["distance_m"], leg["time_s"]
                 pts.append((route.visits[-1].x, route.visits[-1].y))
             pts.append(site_xy[h.end])
-        route.geometry = LineString(_path(travel, pts))
+        route.geometry = LineString(route_path(model_for(travel, route.mode), pts))
         route.geometry_wgs84 = shapely.transform(route.geometry, lambda xy: np.column_stack(
             to_wgs.transform(xy[:, 0], xy[:, 1])))
         routes.append(route)

@@ -61,7 +61,12 @@ class _Reader:
 
 @dataclass
 class PlannedVisit:
-    """One visit of a route, in order (``arrive``: service start; waiting happens before it)."""
+    """One visit of a route, in order (``arrive``: service start; waiting happens before it).
+
+    ``leg_m`` / ``leg_s`` are the distance and travel time from the previous place (the
+    previous visit, or the work station at the start and after the lunch break) as the plan's
+    travel model gives them; None in plans stored before they were recorded.
+    """
 
     seq: int
     stop_id: str
@@ -85,10 +90,12 @@ class PlannedVisit:
     category_name: str = ""
     address: str = ""
     checklist_key: str = ""
+    leg_m: float | None = None
+    leg_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready dict (ISO 8601 times)."""
-        return {
+        """JSON-ready dict (ISO 8601 times; ``leg_m``/``leg_s`` when known)."""
+        out: dict[str, Any] = {
             "seq": self.seq, "stop_id": self.stop_id, "kind": self.kind,
             "arrive": self.arrive.isoformat(), "depart": self.depart.isoformat(),
             "arrive_s": round(self.arrive_s, 3), "depart_s": round(self.depart_s, 3),
@@ -98,6 +105,11 @@ class PlannedVisit:
             "category_name": self.category_name, "address": self.address,
             "checklist_key": self.checklist_key, "lon": self.lon, "lat": self.lat,
         }
+        if self.leg_m is not None:
+            out["leg_m"] = round(self.leg_m, 1)
+        if self.leg_s is not None:
+            out["leg_s"] = round(self.leg_s, 1)
+        return out
 
     @classmethod
     def _from_json(cls, data: Mapping[str, Any], reader: _Reader) -> PlannedVisit:
@@ -113,7 +125,12 @@ class PlannedVisit:
             community_code=data.get("community_code"), community=str(data.get("community", "")),
             what=str(data.get("what", "")), category=str(data.get("category", "")),
             category_name=str(data.get("category_name", "")),
-            address=str(data.get("address", "")), checklist_key=str(data.get("checklist_key", "")))
+            address=str(data.get("address", "")), checklist_key=str(data.get("checklist_key", "")),
+            leg_m=_opt_float(data.get("leg_m")), leg_s=_opt_float(data.get("leg_s")))
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass
@@ -123,7 +140,11 @@ class TeamRoute:
     ``leave_s``/``return_s`` are when the team leaves its start station and is back at its end
     station; ``duration_s`` is the working time used (both halves of the shift, waiting
     included, the break excluded); ``distance_m`` the travelled distance including the walk
-    back to the station for lunch.
+    back to the station for lunch. ``legs`` lists every walk of the day in order: ``to`` (stop
+    id or station code), ``kind`` (``visit``; ``break``: back to the station for lunch;
+    ``return``: back to the end station), ``distance_m``, ``time_s`` and the destination's
+    ``lon``/``lat``; their distances add up to ``distance_m``. ``geometry`` follows the legs
+    (along the streets on a road network).
     """
 
     team_id: str
@@ -147,6 +168,7 @@ class TeamRoute:
     duration_s: float = 0.0
     geometry: LineString | None = None
     geometry_wgs84: LineString | None = None
+    legs: list[dict[str, Any]] = field(default_factory=list)
 
     def time(self, seconds: float) -> datetime:
         """Seconds of the plan day as a tz-aware datetime."""
@@ -174,6 +196,7 @@ class TeamRoute:
             "priority": self.priority, "n_visits": len(self.visits),
             "visits": [v.to_json() for v in self.visits],
             "geometry": None if self.geometry_wgs84 is None else mapping(self.geometry_wgs84),
+            **({"legs": [dict(leg) for leg in self.legs]} if self.legs else {}),
         }
 
     @classmethod
@@ -199,7 +222,7 @@ class TeamRoute:
             distance_m=float(data.get("distance_m", 0.0)),
             duration_s=float(data.get("duration_s", 0.0)),
             geometry=None if line is None else shapely.transform(line, reader.xy_array),
-            geometry_wgs84=line)
+            geometry_wgs84=line, legs=[dict(leg) for leg in data.get("legs") or []])
 
 
 @dataclass
@@ -229,6 +252,10 @@ class DailyPlan:
     violations : list of str
         Feasibility problems found by the independent checks (empty: feasible).
     solve_time_s : float
+    travel : dict
+        The travel model the plan used (:func:`geo.planning.travel.travel_info`: ``model``
+        "network" or "euclidean", a Chinese ``label``, ``source``/``circuity``); empty in
+        plans stored before it was recorded.
     """
 
     squad: Squad
@@ -244,6 +271,7 @@ class DailyPlan:
     solution: dict[str, Any] = field(default_factory=dict, repr=False)
     violations: list[str] = field(default_factory=list)
     solve_time_s: float = 0.0
+    travel: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.squad = Squad.from_mapping(self.squad)
@@ -322,10 +350,11 @@ class DailyPlan:
             "n_stops": len(self.stops), "n_visited": len(self.visits()),
             "n_required": int(self.stops["required"].sum()) if len(self.stops) else 0,
             "priority_total": self.priority_total, "priority_offered": self.priority_offered,
-            "distance_total_m": round(self.distance_m, 1), "feasible": self.feasible,
+            "distance_total_m": round(sum(round(r.distance_m, 1) for r in self.routes), 1), "feasible": self.feasible,
             "violations": self.violations, "warnings": self.warnings,
             "solve_time_s": round(self.solve_time_s, 3),
             "routes": [r.to_json() for r in self.routes], "unvisited": unv,
+            **({"travel": dict(self.travel)} if self.travel else {}),
         }
 
     @classmethod
@@ -370,7 +399,8 @@ class DailyPlan:
                    stops=stops, unvisited=unvisited, warnings=list(data.get("warnings", [])),
                    unavailable_teams=tuple(str(t) for t in data.get("unavailable_teams", [])),
                    violations=list(data.get("violations", [])),
-                   solve_time_s=float(data.get("solve_time_s", 0.0)))
+                   solve_time_s=float(data.get("solve_time_s", 0.0)),
+                   travel=dict(data.get("travel") or {}))
 
     def team_sheets(
         self, *, communities: gpd.GeoDataFrame | None = None, data_label: str = ""

@@ -19,6 +19,8 @@ def demo_command(
     out: Annotated[Path, typer.Option(help="输出目录")] = Path("xuncha-demo"),
     day: Annotated[str | None, typer.Option("--date", help="计划日期 YYYY-MM-DD（默认明天）")] = None,
     db: Annotated[str | None, typer.Option(help="数据库 URL（默认在输出目录新建 SQLite 文件）")] = None,
+    roads: Annotated[Path | None, typer.Option(
+        help="道路文件（.osm.pbf/.osm/.graphml/.gpkg 等）：路线沿街道规划；默认用已导入的路网，没有则按直线距离 ×1.3")] = None,
 ) -> None:
     """演示：模拟一年案件、导入、找热点、预测、选疏导点、为五个中队规划路线并输出地图和路线单。"""
     from datetime import date
@@ -32,7 +34,7 @@ def demo_command(
         console.print(f"[red]日期「{day}」无法识别；请用 YYYY-MM-DD。[/red]")
         raise typer.Exit(1) from exc
     demo = Demo(out, day=plan_day, db_url=db, tz=settings.timezone,
-                working_crs=settings.working_crs)
+                working_crs=settings.working_crs, roads=roads)
     steps = [("模拟一年案件（模拟数据）", "simulate", demo.simulate),
              ("导入案件", "import", demo.import_cases),
              ("查找热点", "hotspots", demo.find_hotspots),
@@ -75,6 +77,8 @@ def _report(demo: object) -> None:
     total = sum(result.timings.values())
     console.print(f"热点 {result.counts.get('hotspots', 0)} 个 → {result.files['hotspots']}")
     console.print(f"{result.squads_note} → {result.files['relocation']}")
+    if result.travel:
+        console.print(f"路线距离：{result.travel}")
     console.print(f"总用时 {total:.1f} 秒。打开 {result.files['index'].resolve()} 查看全部结果。")
 
 
