@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetch the JavaScript/CSS that folium map pages load (Leaflet, jQuery, Bootstrap, Font Awesome,
-# Awesome Markers, MarkerCluster, Leaflet.heat) into service/static/vendor/, so the service's
-# pages work on an office network without internet. Uses `npm pack` (tarballs only; no
+# Awesome Markers, MarkerCluster, Leaflet.heat, OverlappingMarkerSpiderfier) into
+# service/static/vendor/, so the service's pages (and the demo's maps, which get a copy beside
+# them) work without internet. Uses `npm pack` (tarballs only; no
 # node_modules); the file list is geo.maps.assets.VENDOR_ASSETS. Licences are copied alongside.
 #
 # Usage: scripts/vendor_leaflet.sh [DEST]      (default DEST: service/static/vendor)

@@ -1,17 +1,38 @@
 """Files the demo writes per squad (combined route-sheet PDF and XLSX, map) and ``index.html``.
 
 Every string from data is escaped before it reaches HTML (``html.escape``), and written to XLSX
-as formula-safe text (:func:`geo.sheets.tabular.write_xlsx_tables`).
+as formula-safe text (:func:`geo.sheets.tabular.write_xlsx_tables`). The maps load Leaflet & co.
+from a copy of the service's vendored assets beside them (``<out>/vendor``, referenced by a
+relative path), so they work when opened from disk without internet.
 """
 
 from __future__ import annotations
 
 import html
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+
+VENDOR_SOURCE = Path(__file__).resolve().parent / "static" / "vendor"
+"""The service's vendored Leaflet assets (``scripts/vendor_leaflet.sh``)."""
+
+
+def vendor_beside(out: Path) -> Path:
+    """Copy the vendored map assets to ``out/vendor`` (once) and return that folder."""
+    dest = out / "vendor"
+    if not (dest / "leaflet" / "leaflet.js").is_file():
+        shutil.copytree(VENDOR_SOURCE, dest, dirs_exist_ok=True)
+    return dest
+
+
+def relative_prefix(vendor: Path, page_folder: Path) -> str:
+    """The ``static_prefix`` a page in ``page_folder`` uses to reach ``vendor`` (``../../vendor``)."""
+    return Path(os.path.relpath(vendor, page_folder)).as_posix()
+
 
 SHEET_COLUMNS = {"team_name": "队伍", "seq": "序号", "arrive": "到达", "depart": "离开",
                  "kind": "类型", "community": "社区", "address": "地址", "what": "巡查内容",
@@ -36,7 +57,8 @@ def squad_sheet_files(plan: Any, folder: Path, *, communities: gpd.GeoDataFrame,
     table["签字"] = ""
     write_xlsx_tables(xlsx, {
         "巡查路线": table,
-        "说明": pd.DataFrame({"说明": [f"{name} {plan.date.isoformat()} 巡查路线单", data_label]})})
+        "说明": pd.DataFrame({"说明": [f"{name} {plan.date.isoformat()} 巡查路线单", data_label]})},
+        footer=data_label)
     return pdf, xlsx
 
 
@@ -45,7 +67,10 @@ def squad_map_file(plan: Any, folder: Path, *, communities: gpd.GeoDataFrame,
                    hotspots: gpd.GeoDataFrame | None, forecast: gpd.GeoDataFrame | None,
                    relocation: gpd.GeoDataFrame | None, catchments: gpd.GeoDataFrame | None,
                    data_label: str) -> Path:
-    """Write the squad's Folium map: boundaries, stations, cases, hotspots, forecast, routes."""
+    """Write the squad's Folium map: boundaries, stations, cases, hotspots, forecast, routes.
+
+    ``folder`` is ``<out>/squads/<id>``; the map's scripts come from ``<out>/vendor``.
+    """
     from geo.maps.squad import squad_map
 
     sid = plan.squad_id
@@ -62,7 +87,8 @@ def squad_map_file(plan: Any, folder: Path, *, communities: gpd.GeoDataFrame,
         hotspots=inside(hotspots), forecast=inside(forecast), routes=plan.routes_frame(),
         stops=plan.visits_frame(), relocation=inside(relocation), catchments=inside(catchments),
         title=f"{plan.squad.get('name', sid)} {plan.date.isoformat()} 巡查地图",
-        data_label=data_label, forecast_top=60)
+        data_label=data_label, forecast_top=60,
+        static_prefix=relative_prefix(vendor_beside(folder.parent.parent), folder))
     path = folder / "map.html"
     m.save(str(path))
     return path

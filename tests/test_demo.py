@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -67,3 +68,71 @@ def test_demo_hotspots_and_index(demo_out: Path) -> None:
     for s in SQUADS.values():
         assert s in index
     assert (demo_out / "data" / "cases_simulated.csv").exists()
+
+
+def _playwright() -> Any:
+    import importlib
+    import os
+
+    sync_playwright: Any
+    try:
+        sync_playwright = importlib.import_module("playwright.sync_api").sync_playwright
+    except ImportError:
+        sync_playwright = None
+    chromium = Path("/usr/bin/chromium")
+    reason = ("playwright is not installed" if sync_playwright is None else
+              f"{chromium} is missing" if not chromium.exists() else "")
+    if reason:
+        if os.environ.get("XUNCHA_REQUIRE_BROWSER"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return sync_playwright
+
+
+def _refuse_network(asked: list[str]) -> object:
+    """A playwright route handler: files load, every other request is recorded and refused."""
+
+    def route(r: object) -> None:
+        url = r.request.url  # type: ignore[attr-defined]
+        if url.startswith(("file:", "data:")):
+            r.continue_()  # type: ignore[attr-defined]
+        else:
+            asked.append(url)
+            r.abort()  # type: ignore[attr-defined]
+
+    return route
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_demo_maps_work_from_disk_offline(demo_out: Path) -> None:
+    """Opened by file:// with every network request refused, each squad map loads its scripts
+    from the copy beside it (``vendor/``, relative links) and draws its overlays; nothing but
+    base-map tiles is even asked for."""
+    import re
+
+    sync_playwright = _playwright()
+    maps = sorted(demo_out.glob("squads/*/map.html"))
+    assert len(maps) == 5 and (demo_out / "vendor" / "leaflet" / "leaflet.js").is_file()
+    for path in maps:
+        page_text = path.read_text(encoding="utf-8")
+        links = re.findall(r'(?:src|href)="([^"]+)"', page_text)
+        assert links and all(u.startswith("../../vendor/") for u in links), links
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        for path in maps:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            asked: list[str] = []
+            page.route("**/*", _refuse_network(asked))
+            errors: list[str] = []
+            page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+            page.goto(path.as_uri())
+            page.wait_for_selector(".leaflet-marker-icon .xc-stop", timeout=15_000)
+            assert page.locator("path.leaflet-interactive").count() > 10, path
+            assert page.locator(".leaflet-marker-icon .xc-stop").count() > 5, path
+            assert page.locator("details.xc-legend .xc-entry").count() > 10, path
+            assert errors == [], errors
+            assert all("tile.openstreetmap.org" in u for u in asked), asked  # only tiles
+            page.close()
+        browser.close()

@@ -1,6 +1,7 @@
 """The JS/CSS assets of folium maps, and serving them locally (office networks, no internet).
 
-folium's pages load Leaflet, jQuery, Bootstrap, Font Awesome and plugins from public CDNs.
+folium's pages load Leaflet, jQuery, Bootstrap, Font Awesome and plugins (heat map, marker
+cluster, OverlappingMarkerSpiderfier) from public CDNs.
 :data:`VENDOR_ASSETS` lists, for every such URL, the npm package (or the file shipped inside the
 folium package) that provides the same file and the path it gets under the service's
 ``static/vendor/`` directory; ``scripts/vendor_leaflet.sh`` fetches them with ``npm pack``.
@@ -53,6 +54,7 @@ _AWESOME = "npm:leaflet.awesome-markers@2.0.4"  # folium's CDN pins 2.0.2, not o
 _CLUSTER = "npm:leaflet.markercluster@1.1.0"
 _FA = "npm:@fortawesome/fontawesome-free@6.2.0"
 _BS = "npm:bootstrap@5.2.2"
+_OMS = "npm:overlapping-marker-spiderfier-leaflet@0.2.7"  # folium's CDN pins 0.2.6 (same code)
 
 VENDOR_ASSETS: tuple[VendorAsset, ...] = (
     VendorAsset("leaflet", f"{_JSD}/npm/leaflet@1.9.3/dist/leaflet.js", _LEAFLET,
@@ -98,6 +100,10 @@ VENDOR_ASSETS: tuple[VendorAsset, ...] = (
                 "package/dist/MarkerCluster.Default.css",
                 "markercluster/MarkerCluster.Default.css"),
     VendorAsset("", "", _CLUSTER, "package/MIT-LICENCE.txt", "markercluster/MIT-LICENCE.txt"),
+    VendorAsset("overlappingmarkerjs",
+                f"{_CF}/OverlappingMarkerSpiderfier-Leaflet/0.2.6/oms.min.js", _OMS,
+                "package/dist/oms.js", "oms/oms.min.js"),
+    VendorAsset("", "", _OMS, "package/README.md", "oms/README.md"),  # holds the MIT licence
 )
 
 _BY_URL: dict[str, VendorAsset] = {a.cdn_url: a for a in VENDOR_ASSETS if a.cdn_url}

@@ -321,15 +321,18 @@ def add_routes(m: folium.Map, routes: gpd.GeoDataFrame | None, stops: gpd.GeoDat
     """Each team's route (LineString) and numbered stops, one layer per team.
 
     ``routes`` columns: ``team`` (id), optional ``team_name``, ``distance_m``, ``duration_s``.
-    ``stops`` columns: ``team``, ``seq``; optional ``kind``, ``arrive``, ``community``,
-    ``address``, ``what``, ``category_name``. Returns each team's label and colour.
+    ``stops`` columns: ``team``, ``seq``; optional ``team_name``, ``kind``, ``arrive``,
+    ``community``, ``address``, ``what``, ``category_name``. Teams are shown by name (a team id
+    only when no name is given). Returns each team's label and colour.
     """
     r_teams, s_teams = _team_ids(routes), _team_ids(stops)
     colours = team_colours([*r_teams, *s_teams])
     names: dict[str, str] = dict.fromkeys(colours, "")
-    if routes is not None and "team_name" in routes.columns:
-        for t, n in zip(r_teams, routes["team_name"], strict=True):
-            names[t] = fmt_value(n)
+    for frame, ids in ((stops, s_teams), (routes, r_teams)):  # a route's name wins
+        if frame is not None and "team_name" in frame.columns:
+            for t, n in zip(ids, frame["team_name"], strict=True):
+                if isinstance(n, str) and n.strip():
+                    names[t] = n
     groups = {t: folium.FeatureGroup(name=esc(f"路线：{names[t] or t}"), show=True) for t in colours}
     if routes is not None:
         for t, (_, r) in zip(r_teams, routes.iterrows(), strict=True):

@@ -17,6 +17,9 @@ expectations (all optional except geometry):
 * ``relocation``: Point; ``site_id``/``name``, ``covered_weight``, ``capacity``, ``radius_m``;
   ``catchments``: Polygon with ``site_id``.
 
+Stacked markers spread when clicked (:class:`geo.maps.legend.Spiderfier`), so each stop opens
+its own popup; the legend lists every layer drawn (:func:`geo.maps.legend.legend_html`).
+
 Base maps: ``osm`` (default), ``tianditu`` (needs a key, ``tk``), ``amap``, whose tiles are in
 GCJ-02 — for it every overlay is shifted with :func:`geo.crs.wgs84_to_gcj02` —, ``local`` (an XYZ
 tile URL template served inside the office network, ``tile_url``) and ``none`` (a blank
@@ -27,6 +30,7 @@ without internet.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 from urllib.parse import quote
 
@@ -40,11 +44,8 @@ from jinja2 import Template
 
 from geo.crs import require_crs, wgs84_to_gcj02
 from geo.errors import InputError
-from geo.labels import KIND_COLOURS
 from geo.maps.assets import localize_assets
 from geo.maps.layers import (
-    FORECAST_COLOURS,
-    SIGNIFICANCE_COLOURS,
     add_case_heat,
     add_communities,
     add_forecast,
@@ -54,6 +55,8 @@ from geo.maps.layers import (
     add_stations,
     esc,
 )
+from geo.maps.legend import MAP_CSS, legend_html, spiderfier
+from geo.maps.siting import add_demand
 
 Basemap = Literal["osm", "tianditu", "amap", "local", "none"]
 BASEMAPS: tuple[str, ...] = ("osm", "tianditu", "amap", "local", "none")
@@ -65,31 +68,6 @@ _TDT = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTil
         "&TILECOL={x}&tk=")
 _AMAP = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
          "&x={x}&y={y}&z={z}")
-_CSS = """<style>
-.xc-label{white-space:nowrap;font-size:12px;color:#333;text-shadow:0 0 3px #fff,0 0 3px #fff;
- transform:translate(-50%,-160%);pointer-events:none;}
-.xc-stop{width:22px;height:22px;border-radius:50%;border:3px solid #fff;color:#fff;
- font:bold 11px/16px sans-serif;text-align:center;box-sizing:border-box;box-shadow:0 0 2px #000;}
-.xc-station{width:18px;height:18px;background:#333;color:#fff;font:12px/18px sans-serif;
- text-align:center;border-radius:3px;}
-.xc-reloc{width:20px;height:20px;background:#2ca02c;color:#fff;font:12px/20px sans-serif;
- text-align:center;border-radius:50%;border:2px solid #fff;box-sizing:border-box;}
-.xc-pop table{border-collapse:collapse;margin-top:4px}.xc-pop th{text-align:left;
- padding:1px 8px 1px 0;color:#555;font-weight:normal;white-space:nowrap}.xc-pop td{padding:1px 0}
-.xc-box{position:fixed;z-index:1000;background:rgba(255,255,255,.92);border-radius:4px;
- box-shadow:0 1px 4px rgba(0,0,0,.35);padding:6px 10px;font:12px/1.5 sans-serif;}
-.xc-legend{bottom:34px;left:10px;max-height:60vh;overflow:auto}
-.xc-title{top:10px;left:50%;transform:translateX(-50%);font-size:15px;font-weight:bold;}
-.xc-legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:-2px;}
-.xc-label-data{color:#b41e1e;font-size:12px;font-weight:normal}
-.xc-legend summary{font-weight:bold;cursor:pointer}
-@media (max-width:760px),(max-height:520px){
- .xc-title{font-size:12px;max-width:calc(100% - 110px);text-align:center}
- .xc-legend{bottom:34px;max-height:45vh;font-size:11px;padding:4px 8px}
-}
-</style>"""
-
-
 TEMPLATE_TAGS: tuple[str, ...] = ("{{", "{%", "{#")
 """Jinja2 tag openers; folium compiles macro output again, so none may come from data."""
 
@@ -254,31 +232,6 @@ def add_basemap(m: folium.Map, basemap: str = "osm", *, tianditu_key: str | None
         raise InputError(f"未知底图「{basemap}」；可选 {'、'.join(BASEMAPS)}。")
 
 
-def _legend(hotspots: bool, forecast: bool, teams: dict[str, str], stops: bool,
-            stations: bool, relocation: bool) -> str:
-    parts = ["<summary>图例</summary>"]
-    if hotspots:
-        parts.append("<div>热点显著性（Gi*）</div>" + "".join(
-            f'<div><i style="background:{c}"></i>{esc(k)}</div>'
-            for k, c in SIGNIFICANCE_COLOURS.items()))
-    if teams:
-        parts.append("<div>巡查路线</div>" + "".join(
-            f'<div><i style="background:{c}"></i>{esc(t)}</div>' for t, c in teams.items()))
-    if stops:
-        parts.append("<div>停靠点边框 = 类型</div>" + "".join(
-            f'<div><i style="border:3px solid {c};border-radius:50%"></i>{esc(k)}</div>'
-            for k, c in KIND_COLOURS.items()))
-    if forecast:
-        ramp = "".join(f'<i style="background:{c};margin:0"></i>' for c in FORECAST_COLOURS)
-        parts.append(f"<div>预测得分 低 {ramp} 高</div>")
-    if stations:
-        parts.append('<div><i style="background:#333;border-radius:2px"></i>工作站</div>')
-    if relocation:
-        parts.append('<div><i style="background:#2ca02c;border-radius:50%"></i>疏导点'
-                     "（虚线：步行覆盖范围）</div>")
-    return f'<details class="xc-box xc-legend" open>{"".join(parts)}</details>'
-
-
 def _bounds(layers: list[gpd.GeoDataFrame | None]) -> tuple[float, float, float, float] | None:
     frames = [g for g in layers if g is not None and len(g)]
     if not frames:
@@ -298,6 +251,7 @@ def squad_map(
     stops: gpd.GeoDataFrame | None = None,
     relocation: gpd.GeoDataFrame | None = None,
     catchments: gpd.GeoDataFrame | None = None,
+    demand: gpd.GeoDataFrame | None = None,
     basemap: Basemap = "osm",
     tianditu_key: str | None = None,
     tile_url: str | None = None,
@@ -308,6 +262,8 @@ def squad_map(
     case_weight: str | None = None,
     forecast_top: int | None = None,
     labels: bool = True,
+    extra_layers: Sequence[folium.FeatureGroup] = (),
+    site_sets: dict[str, str] | None = None,
 ) -> folium.Map:
     """Build the interactive map of one squad (or of the district: pass all communities).
 
@@ -319,6 +275,9 @@ def squad_map(
         Further layers; see the module docstring for the columns each one uses.
     routes, stops, relocation, catchments : GeoDataFrame, optional
         Likewise.
+    demand : GeoDataFrame, optional
+        Stall demand points (``weight``, ``case_count``) drawn as circles sized by weight
+        (:func:`geo.maps.siting.add_demand`), e.g. a siting scenario's demand.
     basemap : {"osm", "tianditu", "amap", "local", "none"}
         Base tiles (:func:`add_basemap`). ``amap`` shifts every overlay to GCJ-02; ``none`` and
         ``local`` need no internet.
@@ -337,6 +296,11 @@ def squad_map(
         Draw only the ``forecast_top`` best-ranked forecast cells.
     labels : bool
         Write community names on the map.
+    extra_layers : sequence of folium.FeatureGroup
+        Further layers, already escaped (e.g. :func:`geo.maps.siting.siting_layer` groups);
+        they appear in the layer control.
+    site_sets : dict of str to str, optional
+        Legend entries ``scenario name → colour`` for those layers.
 
     Returns
     -------
@@ -354,8 +318,9 @@ def squad_map(
     comm = prepare(communities, what="社区边界", gcj02=gcj)
     layers = {name: prepare(g, what=name, gcj02=gcj) for name, g in (
         ("工作站", stations), ("案件", cases), ("热点", hotspots), ("预测网格", forecast),
-        ("路线", routes), ("停靠点", stops), ("疏导点", relocation), ("步行覆盖范围", catchments))}
-    bounds = _bounds([comm, layers["路线"], layers["停靠点"], layers["热点"]])
+        ("路线", routes), ("停靠点", stops), ("疏导点", relocation), ("步行覆盖范围", catchments),
+        ("摊贩需求", demand))}
+    bounds = _bounds([comm, layers["路线"], layers["停靠点"], layers["热点"], layers["疏导点"]])
     centre = [30.92, 113.92] if bounds is None else [(bounds[1] + bounds[3]) / 2,
                                                      (bounds[0] + bounds[2]) / 2]
     m = folium.Map(location=centre, zoom_start=14, tiles=None)
@@ -370,6 +335,8 @@ def squad_map(
         add_case_heat(m, layers["案件"], weight=case_weight)
     if layers["热点"] is not None:
         add_hotspots(m, layers["热点"])
+    if layers["摊贩需求"] is not None:
+        add_demand(m, layers["摊贩需求"])
     if layers["疏导点"] is not None:
         add_relocation(m, layers["疏导点"], layers["步行覆盖范围"])
     teams: dict[str, str] = {}
@@ -377,12 +344,17 @@ def squad_map(
         teams = add_routes(m, layers["路线"], layers["停靠点"])
     if layers["工作站"] is not None:
         add_stations(m, layers["工作站"])
-    legend = _legend(layers["热点"] is not None, layers["预测网格"] is not None, teams,
-                     layers["停靠点"] is not None, layers["工作站"] is not None,
-                     layers["疏导点"] is not None)
+    legend = legend_html(
+        hotspots=layers["热点"] is not None, forecast=layers["预测网格"] is not None, teams=teams,
+        stops=layers["停靠点"] is not None, stations=layers["工作站"] is not None,
+        relocation=layers["疏导点"] is not None, demand=layers["摊贩需求"] is not None,
+        site_sets=site_sets)
     label = f'<div class="xc-label-data">{esc(data_label)}</div>' if data_label.strip() else ""
     body = f'<div class="xc-box xc-title">{esc(title)}{label}</div>{legend}'
-    m.get_root().add_child(_Html(head=_CSS, body=body))
+    m.get_root().add_child(_Html(head=MAP_CSS, body=body))
+    for extra in extra_layers:
+        extra.add_to(m)
+    spiderfier().add_to(m)
     control = folium.LayerControl(collapsed=False)
     control.add_to(m)
     m.add_child(_PhoneLayout(control))

@@ -3,7 +3,9 @@
 :func:`layout_map` projects community polygons, the route and the stops of a
 :class:`~geo.sheets.model.TeamSheet` into a ``width`` × ``height`` box (y pointing down, any unit:
 millimetres for the PDF, pixels for the SVG) with a local equirectangular projection, which is
-exact enough at the scale of a patrol area, and picks a scale bar.
+exact enough at the scale of a patrol area, and picks a scale bar. Stops closer than a marker's
+width are spread on a small circle around where they are (:func:`spread_markers`), each with a
+leader line back to its true position, so every number stays readable.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ class MapDrawing:
     route : list of (x, y)
         The route polyline.
     stops : list of (seq, x, y, kind)
-        Numbered stops.
+        Numbered stops, where their markers are drawn (spread apart when they would overlap).
+    anchors : list of (x, y)
+        The true position of each stop (same order as ``stops``); differs from the marker
+        position only for spread markers, which get a leader line.
     start : (x, y) or None
         The team's start (work station).
     scale_m, scale_len : float
@@ -54,6 +59,7 @@ class MapDrawing:
     labels: list[tuple[str, float, float]] = field(default_factory=list)
     route: list[Pt] = field(default_factory=list)
     stops: list[tuple[int, float, float, str]] = field(default_factory=list)
+    anchors: list[Pt] = field(default_factory=list)
     start: Pt | None = None
     scale_m: float = 0.0
     scale_len: float = 0.0
@@ -151,7 +157,60 @@ def _scale_bar(proj: _Projector, width: float) -> tuple[float, float]:
     return float(nice), nice * proj.scale
 
 
-def layout_map(sheet: TeamSheet, *, width: float, height: float) -> MapDrawing:
+def spread_markers(points: list[Pt], radius: float, *, width: float | None = None,
+                   height: float | None = None) -> list[Pt]:
+    """Marker positions for round markers of ``radius`` at ``points`` such that none overlap.
+
+    Markers closer than a marker width form a group (transitively); a group's markers are put
+    on a circle around the group's centre, in input order clockwise from the top, far enough
+    apart that neighbours do not touch. Lone markers stay where they are. With ``width`` and
+    ``height`` the positions are kept ``radius`` inside that box.
+
+    Parameters
+    ----------
+    points : list of (x, y)
+        True positions, in box units.
+    radius : float
+        Marker radius in the same units; ``0`` returns ``points`` unchanged.
+    """
+    n = len(points)
+    if radius <= 0 or n < 2:
+        return list(points)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    gap = 2.2 * radius
+    for i in range(n):
+        for j in range(i + 1, n):
+            if math.dist(points[i], points[j]) < gap:
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    out = list(points)
+    for members in groups.values():
+        k = len(members)
+        if k < 2:
+            continue
+        cx = sum(points[i][0] for i in members) / k
+        cy = sum(points[i][1] for i in members) / k
+        ring = max(gap / (2.0 * math.sin(math.pi / k)), 1.3 * radius)
+        for pos, i in enumerate(members):
+            a = 2.0 * math.pi * pos / k
+            out[i] = (cx + ring * math.sin(a), cy - ring * math.cos(a))
+    if width is not None and height is not None:
+        out = [(min(max(x, radius), width - radius), min(max(y, radius), height - radius))
+               for x, y in out]
+    return out
+
+
+def layout_map(sheet: TeamSheet, *, width: float, height: float,
+               marker_r: float = 0.0) -> MapDrawing:
     """Lay out the route map of ``sheet`` in a ``width`` × ``height`` box.
 
     Parameters
@@ -160,6 +219,9 @@ def layout_map(sheet: TeamSheet, *, width: float, height: float) -> MapDrawing:
         The route sheet.
     width, height : float
         Box size in the caller's units (mm for PDF, px for SVG).
+    marker_r : float
+        Radius of the stop markers the caller draws; markers that would overlap are spread
+        (:func:`spread_markers`). ``0`` keeps every marker at its stop.
 
     Returns
     -------
@@ -186,11 +248,11 @@ def layout_map(sheet: TeamSheet, *, width: float, height: float) -> MapDrawing:
                 rp = biggest.representative_point()
                 drawing.labels.append((name, *proj(rp.x, rp.y)))
     drawing.route = [proj(x, y) for x, y in sheet.path_lonlat()]
-    drawing.stops = [
-        (s.seq, *proj(float(s.lon), float(s.lat)), s.kind)
-        for s in sheet.stops
-        if s.lon is not None and s.lat is not None and s.has_position()
-    ]
+    placed = [s for s in sheet.stops if s.lon is not None and s.lat is not None
+              and s.has_position()]
+    drawing.anchors = [proj(float(s.lon), float(s.lat)) for s in placed]  # type: ignore[arg-type]
+    shown = spread_markers(drawing.anchors, marker_r, width=width, height=height)
+    drawing.stops = [(s.seq, x, y, s.kind) for s, (x, y) in zip(placed, shown, strict=True)]
     if sheet.start_lonlat is not None:
         drawing.start = proj(float(sheet.start_lonlat[0]), float(sheet.start_lonlat[1]))
     drawing.scale_m, drawing.scale_len = _scale_bar(proj, width)

@@ -4,7 +4,8 @@
 :func:`geo.planning.day.plan_day` or a stored one read back with
 :meth:`geo.planning.model.DailyPlan.from_json`) into the sheet of that team: members named
 from the squad's staff, the visits in order with their arrival and departure times, the route
-drawn from the plan's path and the lunch break as the header note.
+drawn from the plan's path, the walk to each stop when the plan has it (``leg_m``/``leg_s`` of a
+visit) and the lunch break as the header note.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def _sheet(plan: DailyPlan, r: TeamRoute, squad: Squad, squad_name: str,
                for m in r.members]
     stops = [SheetStop(seq=v.seq, arrive=v.arrive, depart=v.depart, community=v.community,
                        address=v.address, what=v.what, category=v.category,
-                       category_name=v.category_name, kind=v.kind, lon=v.lon, lat=v.lat)
+                       category_name=v.category_name, kind=v.kind, lon=v.lon, lat=v.lat,
+                       leg_m=_number(getattr(v, "leg_m", None)),
+                       leg_s=_number(getattr(v, "leg_s", None)))
              for v in r.visits]
     note = "" if r.break_s is None else (
         f"午休 {hhmm(r.break_s[0])}–{hhmm(r.break_s[1])}（回{r.start_name or '工作站'}）")
@@ -74,4 +77,13 @@ def _sheet(plan: DailyPlan, r: TeamRoute, squad: Squad, squad_name: str,
         shift_start=r.time(r.shift_s[0]), shift_end=r.time(r.shift_s[1]), stops=stops,
         distance_m=r.distance_m, duration_s=r.duration_s, route_lonlat=r.geometry_wgs84,
         communities=communities, start_name=r.start_name, start_lonlat=start,
-        data_label=data_label, note=note)
+        data_label=data_label, note=note, mode=str(getattr(r, "mode", "walk") or "walk"))
+
+
+def _number(value: object) -> float | None:
+    """``value`` as a finite float, else None (plans written before legs were stored)."""
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None

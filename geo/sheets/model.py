@@ -24,6 +24,7 @@ from geo.labels import (
     STATION_ROLES,
     format_distance,
     format_duration,
+    format_leg,
 )
 
 Clock = datetime | time | str | float | int | None
@@ -63,6 +64,9 @@ class SheetStop:
         ``社区巡查`` (routine community patrol).
     lon, lat : float or None
         WGS84 position, used for the route map.
+    leg_m, leg_s : float or None
+        Distance (m) and travel time (s) from the previous stop (or the station) to this one,
+        when the plan gives them; shown as ``步行 350 米 · 5 分``.
     """
 
     seq: int
@@ -77,6 +81,8 @@ class SheetStop:
     kind: str = "热点"
     lon: float | None = None
     lat: float | None = None
+    leg_m: float | None = None
+    leg_s: float | None = None
 
     def items(self) -> list[str]:
         """The checklist to print: the given one, else the one for category and kind."""
@@ -130,6 +136,8 @@ class TeamSheet:
     times_from : datetime, time or "HH:MM", optional
         What numeric stop times count from; default ``shift_start`` (use ``"00:00"`` for
         seconds after midnight).
+    mode : str
+        How the team travels (``walk`` → 步行, ``ebike`` → 电动车), for the legs to each stop.
     """
 
     squad_name: str
@@ -148,6 +156,7 @@ class TeamSheet:
     data_label: str = ""
     note: str = ""
     times_from: Clock = None
+    mode: str = "walk"
 
     def __post_init__(self) -> None:
         self.members = [_member(m) for m in self.members]
@@ -190,6 +199,10 @@ class TeamSheet:
         if a and d:
             return f"{a}–{d}"
         return a or d
+
+    def leg_text(self, stop: SheetStop) -> str:
+        """The way to ``stop``: ``步行 350 米 · 5 分`` (``""`` when the plan gives no legs)."""
+        return format_leg(stop.leg_m, stop.leg_s, mode=self.mode)
 
     def totals_text(self) -> str:
         """``停靠点 12 个 · 路程 4.3 公里 · 预计用时 5 小时 20 分``."""

@@ -1,7 +1,8 @@
 """The A4 PDF route sheet (路线单) of one team for one day, with an embedded Chinese font.
 
 Page 1: title, team and shift, the data label, a vector route map (community polygons, route,
-numbered stops; no tiles), totals. Then the table of stops (headings repeated on every page,
+numbered stops, spread apart where they would overlap; no tiles) with its legend, scale bar and
+north arrow in a strip below the frame (never over a stop), totals. Then the table of stops (headings repeated on every page,
 long text wrapped character by character, a row never split across pages) and a block for the
 work log (工作日志) and signatures. Every page has a footer with the page number and data label.
 """
@@ -24,8 +25,8 @@ from geo.sheets.model import SheetStop, TeamSheet
 _FONT = "cjk"
 _MARGIN = 12.0
 _CONTENT_W = 210.0 - 2 * _MARGIN
-_COLS = (("序号", 10.0), ("到达时段", 22.0), ("社区 / 地址", 37.0),
-         ("类型 / 事项", 44.0), ("检查要点", 53.0), ("签认", 20.0))
+_COLS = (("序号", 10.0), ("到达时段", 25.0), ("社区 / 地址", 36.0),
+         ("类型 / 事项", 43.0), ("检查要点", 52.0), ("签认", 20.0))
 _PAD = 1.2
 _GREY = (90, 90, 90)
 _RED = (190, 30, 30)
@@ -126,6 +127,11 @@ def _draw_heading(pdf: FPDF, sheet: TeamSheet) -> None:
     pdf.ln(1.5)
 
 
+_STOP_R = 2.4
+_STRIP_H = 7.0
+Box = tuple[float, float, float, float]
+
+
 def _draw_shapes(pdf: FPDF, d: MapDrawing, x0: float, y0: float) -> None:
     def at(p: tuple[float, float]) -> tuple[float, float]:
         return (x0 + p[0], y0 + p[1])
@@ -153,6 +159,14 @@ def _draw_shapes(pdf: FPDF, d: MapDrawing, x0: float, y0: float) -> None:
         sx, sy = at(d.start)
         pdf.set_fill_color(40, 40, 40)
         pdf.rect(sx - 1.8, sy - 1.8, 3.6, 3.6, style="F")
+    pdf.set_draw_color(60, 60, 60)
+    pdf.set_fill_color(60, 60, 60)
+    pdf.set_line_width(0.2)
+    for (_seq, sx, sy, _kind), anchor in zip(d.stops, d.anchors, strict=True):
+        if (sx, sy) != anchor:  # a spread marker: leader line to where the stop is
+            ax, ay = at(anchor)
+            pdf.line(ax, ay, x0 + sx, y0 + sy)
+            pdf.circle(ax, ay, 0.5, style="F")
     pdf.set_line_width(0.25)
     pdf.set_draw_color(255, 255, 255)
     pdf.set_font(_FONT, size=6.5)
@@ -160,49 +174,77 @@ def _draw_shapes(pdf: FPDF, d: MapDrawing, x0: float, y0: float) -> None:
     for seq, sx, sy, kind in d.stops:
         pdf.set_fill_color(*_rgb(KIND_COLOURS.get(kind, "#555555")))
         cx, cy = at((sx, sy))
-        pdf.circle(cx, cy, 2.4, style="DF")
-        pdf.set_xy(cx - 2.4, cy - 2.4)
-        pdf.cell(4.8, 4.8, str(seq), align="C")
+        pdf.circle(cx, cy, _STOP_R, style="DF")
+        pdf.set_xy(cx - _STOP_R, cy - _STOP_R)
+        pdf.cell(2 * _STOP_R, 2 * _STOP_R, str(seq), align="C")
     pdf.set_text_color(0, 0, 0)
 
 
+def furniture_boxes(d: MapDrawing, x0: float, y0: float) -> dict[str, Box]:
+    """Where the legend, the scale bar and the north arrow of a route map go: ``(x, y, w, h)``
+    in mm, in a strip just below the map frame (``x0``, ``y0``, ``d.width`` × ``d.height``), so
+    they never cover a stop, the route or the work station."""
+    top = y0 + d.height + 0.8
+    legend_w = 20.0 * len(KIND_COLOURS) + 16.0
+    north = (x0 + d.width - 8.0, top, 8.0, _STRIP_H - 1.0)
+    scale_w = d.scale_len + 20.0
+    scale = (north[0] - scale_w - 2.0, top, scale_w, _STRIP_H - 1.0)
+    return {"legend": (x0, top, legend_w, _STRIP_H - 1.0), "scale": scale, "north": north}
+
+
+def stop_boxes(d: MapDrawing, x0: float, y0: float) -> list[Box]:
+    """The box (mm) of every stop marker and of the work station as drawn on the page."""
+    out = [(x0 + x - _STOP_R, y0 + y - _STOP_R, 2 * _STOP_R, 2 * _STOP_R)
+           for _, x, y, _ in d.stops]
+    if d.start is not None:
+        out.append((x0 + d.start[0] - 1.8, y0 + d.start[1] - 1.8, 3.6, 3.6))
+    return out
+
+
 def _draw_map_furniture(pdf: FPDF, d: MapDrawing, x0: float, y0: float) -> None:
-    """Scale bar, north arrow and legend, drawn over the map."""
-    pdf.set_draw_color(0, 0, 0)
-    pdf.set_fill_color(255, 255, 255)
-    bx, by = x0 + 4, y0 + d.height - 6
-    pdf.rect(bx - 1.5, by - 4.5, d.scale_len + 20, 7.5, style="F")
-    pdf.set_line_width(0.5)
-    pdf.line(bx, by, bx + d.scale_len, by)
+    """Legend, scale bar and north arrow, in the strip below the map (:func:`furniture_boxes`)."""
+    boxes = furniture_boxes(d, x0, y0)
     pdf.set_font(_FONT, size=7)
-    pdf.set_xy(bx + d.scale_len + 1, by - 2.5)
-    pdf.cell(18, 5, scale_label(d.scale_m))
-    nx, ny = x0 + d.width - 7, y0 + 4
-    pdf.set_fill_color(0, 0, 0)
-    pdf.polygon([(nx, ny), (nx - 2, ny + 5), (nx + 2, ny + 5)], style="F")
-    pdf.set_xy(nx - 3, ny + 5)
-    pdf.cell(6, 4, "北", align="C")
-    lx, ly = x0 + 3, y0 + 3
-    pdf.set_fill_color(255, 255, 255)
-    pdf.rect(lx - 1, ly - 1, 84, 6, style="F")
+    pdf.set_text_color(0, 0, 0)
+    lx, ly, _, lh = boxes["legend"]
+    cy = ly + lh / 2
     for kind, colour in KIND_COLOURS.items():
         pdf.set_fill_color(*_rgb(colour))
-        pdf.circle(lx + 1.5, ly + 2, 1.5, style="F")
-        pdf.set_xy(lx + 3.5, ly)
-        pdf.cell(15, 4, kind)
+        pdf.circle(lx + 1.5, cy, 1.5, style="F")
+        pdf.set_xy(lx + 3.5, cy - 2)
+        pdf.cell(16, 4, kind)
         lx += 20
+    pdf.set_fill_color(40, 40, 40)
+    pdf.rect(lx, cy - 1.5, 3.0, 3.0, style="F")
+    pdf.set_xy(lx + 3.8, cy - 2)
+    pdf.cell(12, 4, "工作站")
+    sx, sy, _, sh = boxes["scale"]
+    pdf.set_draw_color(0, 0, 0)
+    pdf.set_line_width(0.5)
+    pdf.line(sx + 1, sy + sh / 2, sx + 1 + d.scale_len, sy + sh / 2)
+    pdf.set_line_width(0.3)
+    for tick in (sx + 1, sx + 1 + d.scale_len):
+        pdf.line(tick, sy + sh / 2 - 1.2, tick, sy + sh / 2)
+    pdf.set_xy(sx + d.scale_len + 2, sy + sh / 2 - 2.5)
+    pdf.cell(18, 5, scale_label(d.scale_m))
+    nx, ny, nw, _ = boxes["north"]
+    pdf.set_fill_color(0, 0, 0)
+    tip = nx + 2.0
+    pdf.polygon([(tip, ny), (tip - 1.6, ny + 4.5), (tip + 1.6, ny + 4.5)], style="F")
+    pdf.set_xy(tip + 1.6, ny + 0.6)
+    pdf.cell(nw - 3.6, 4, "北")
 
 
 def _draw_map(pdf: FPDF, sheet: TeamSheet, height: float) -> None:
     x0, y0 = _MARGIN, pdf.get_y()
-    d = layout_map(sheet, width=_CONTENT_W, height=height)
+    d = layout_map(sheet, width=_CONTENT_W, height=height, marker_r=_STOP_R)
     with pdf.rect_clip(x0, y0, _CONTENT_W, height):
         _draw_shapes(pdf, d, x0, y0)
-    _draw_map_furniture(pdf, d, x0, y0)
     pdf.set_draw_color(0, 0, 0)
     pdf.set_line_width(0.3)
     pdf.rect(x0, y0, _CONTENT_W, height)
-    pdf.set_y(y0 + height + 2)
+    _draw_map_furniture(pdf, d, x0, y0)
+    pdf.set_y(y0 + height + _STRIP_H + 1)
 
 
 def _stop_cells(sheet: TeamSheet, stop: SheetStop) -> list[str]:
@@ -211,7 +253,8 @@ def _stop_cells(sheet: TeamSheet, stop: SheetStop) -> list[str]:
     head = f"【{stop.kind}】{cat}" if cat else f"【{stop.kind}】"
     what = "\n".join(t for t in (head, stop.what) if t)
     checks = "\n".join(f"□ {item}" for item in stop.items())
-    return [str(stop.seq), sheet.window(stop) or "—", place, what, checks, "到达：\n签名："]
+    when = "\n".join(t for t in (sheet.window(stop) or "—", sheet.leg_text(stop)) if t)
+    return [str(stop.seq), when, place, what, checks, "到达：\n签名："]
 
 
 _NO_LINE_START = set("，。、；：？！）》」』】〕”’…—·,.;:?!)]}%")

@@ -24,11 +24,14 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import require_metric
 from geo.errors import InputError
+from geo.labels import MODEL_NAMES as MODEL_WORDS
+from geo.labels import distance_method_text, method_text, round_metres, solver_text
 from geo.safe_text import formula_safe_frame
 from geo.siting.problem import MODEL_NAMES, ModelName, SitingProblem, is_model
 from geo.siting.result import (
     RelocationSites,
     SitingSummary,
+    mean_walk_m,
     sites_frame,
     summary_dict,
     summary_of,
@@ -297,29 +300,55 @@ def compare_scenarios(a: RelocationSites | gpd.GeoDataFrame, b: RelocationSites 
     return df
 
 
-def siting_tables(result: RelocationSites | gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
-    """Sheets for an XLSX export (Chinese headers): ``疏导点`` and ``方案概况``.
+def _site_table(sites: gpd.GeoDataFrame) -> pd.DataFrame:
+    pts = sites.to_crs("EPSG:4326")
+    text = {c: sites[c].astype(str) if c in sites else pd.Series([""] * len(sites),
+                                                                   index=sites.index)
+            for c in ("site_name", "address", "community")}
+    walk = sites["mean_walk_m"].map(lambda v: round_metres(v))
+    return pd.DataFrame({
+        "序号": sites["rank"].astype(int), "名称": text["site_name"], "位置": text["address"],
+        "所在社区": text["community"],
+        "经度": pts.geometry.x.round(6), "纬度": pts.geometry.y.round(6),
+        "服务案件数": sites["served_cases"].round().astype(int),
+        "服务需求占比（%）": (sites["served_share"] * 100.0).round(1),
+        "服务需求权重": sites["served_weight"].round(1),
+        "估计可容纳摊贩数": sites["vendors_estimate"].astype(int),
+        "平均步行距离（米）": walk.astype("Int64"),
+        "候选点编号": sites["candidate_id"].astype(str),
+    })
 
-    Text cells (candidate ids, solver names) are already formula-safe
+
+def siting_tables(result: RelocationSites | gpd.GeoDataFrame) -> dict[str, pd.DataFrame]:
+    """Sheets for an XLSX export, in Chinese and rounded for people: ``疏导点`` and ``方案概况``.
+
+    ``疏导点``: one row per site with its name and address-like position (when the sites were
+    named, :func:`geo.siting.district.name_sites`), whole cases, shares in percent with one
+    decimal and walking distances rounded to 10 m. ``方案概况``: the model, solver, method and
+    distance measure in words (:mod:`geo.labels`). Text cells are already formula-safe
     (:func:`geo.safe_text.formula_safe_frame`), so writing them with ``to_excel`` or
     :func:`geo.sheets.tabular.write_xlsx_tables` never makes a formula.
     """
     sites = sites_frame(result)
-    pts = sites.to_crs("EPSG:4326")
-    table = pd.DataFrame({
-        "序号": sites["rank"], "候选点编号": sites["candidate_id"],
-        "经度": pts.geometry.x.round(6), "纬度": pts.geometry.y.round(6),
-        "服务需求权重": sites["served_weight"].round(3),
-        "服务需求占比": sites["served_share"].round(4), "服务案件数": sites["served_cases"],
-        "估计可容纳摊贩数": sites["vendors_estimate"], "平均步行距离（米）": sites["mean_walk_m"].round(1),
-    })
+    table = _site_table(sites)
     s = summary_dict(result)
-    labels = {"model_name": "模型", "sites": "点位数", "radius_m": "步行半径（米）",
-              "demand_weight": "需求总权重", "covered_weight": "覆盖需求权重",
-              "covered_share": "覆盖率", "optimal": "是否已证明最优", "gap": "最优性差距",
-              "method": "求解方法", "solver": "求解器", "distance": "距离计算"}
-    summary = pd.DataFrame({"指标": list(labels.values()),
-                            "数值": [s.get(k, "") for k in labels]})
+    share = float(s.get("covered_share", float("nan"))) * 100.0
+    gap = float(s.get("gap", float("nan"))) * 100.0
+    rows = [
+        ("模型", MODEL_WORDS.get(str(s.get("model", "")), str(s.get("model_name", "")))),
+        ("点位数", s.get("sites", "")),
+        ("步行半径（米）", round_metres(s.get("radius_m", float("nan"))) or ""),
+        ("覆盖需求占比（%）", round(share, 1) if np.isfinite(share) else ""),
+        ("服务案件数合计", round(float(sites["served_cases"].sum()))),
+        ("平均步行距离（米）", round_metres(mean_walk_m(sites)) or ""),
+        ("是否已证明最优", "是" if s.get("optimal") else "否"),
+        ("最优性差距（%）", round(gap, 1) if np.isfinite(gap) else ""),
+        ("求解方法", method_text(s.get("method"))), ("求解器", solver_text(s.get("solver"))),
+        ("距离计算", distance_method_text(s.get("distance"))),
+        ("求解用时（秒）", round(float(s.get("time_s", 0.0)), 1)),
+    ]
+    summary = pd.DataFrame({"指标": [k for k, _ in rows], "数值": [v for _, v in rows]},
+                           dtype=object)
     return {"疏导点": formula_safe_frame(table, strip_control=True),
             "方案概况": formula_safe_frame(summary, strip_control=True)}
 

@@ -9,16 +9,21 @@ a frozen dataclass; it also reads like the summary dict of earlier versions (``s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 
 from geo.errors import InputError
+from geo.labels import round_metres
 from geo.siting.problem import MODEL_NAMES, ModelName, is_model
 
-__all__ = ["RelocationSites", "SitingSummary", "sites_frame", "summary_dict", "summary_of"]
+__all__ = ["RelocationSites", "SitingSummary", "compare_site_sets", "mean_walk_m",
+           "sites_frame", "summary_dict", "summary_of"]
 
 
 @dataclass(frozen=True, eq=True)
@@ -149,3 +154,60 @@ def summary_dict(sites: RelocationSites | gpd.GeoDataFrame) -> dict[str, Any]:
         return sites.summary.as_dict()
     data = sites.attrs.get("summary")
     return dict(data) if isinstance(data, Mapping) else {}
+
+
+def mean_walk_m(sites: RelocationSites | gpd.GeoDataFrame) -> float:
+    """Mean walking distance (m) from served demand to its site, weighted by demand."""
+    frame = sites_frame(sites)
+    w = pd.to_numeric(frame["served_weight"], errors="coerce").to_numpy(dtype=float)
+    d = pd.to_numeric(frame["mean_walk_m"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(w) & np.isfinite(d) & (w > 0)
+    return float(np.average(d[ok], weights=w[ok])) if ok.any() else float("nan")
+
+
+def _site_names(frame: gpd.GeoDataFrame) -> str:
+    col = "site_name" if "site_name" in frame else "candidate_id"
+    return "、".join(str(v) for v in frame[col])
+
+
+def compare_site_sets(scenarios: Mapping[str, RelocationSites | gpd.GeoDataFrame]
+                      ) -> pd.DataFrame:
+    """One row per scenario, rounded for people: how many sites, what they cover, how far people
+    walk, and which sites (by name) — e.g. 3 vs 5 points side by side.
+
+    Parameters
+    ----------
+    scenarios : mapping of str to RelocationSites or GeoDataFrame
+        Scenario name (``3 个点``) → result of
+        :func:`geo.siting.frames.locate_relocation_points` (or its sites frame, which carries
+        the summary in ``attrs``), in display order.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``方案``, ``点位数``, ``覆盖需求占比（%）`` (1 decimal), ``覆盖案件数`` (integer),
+        ``平均步行距离（米）`` (rounded to 10 m), ``与首个方案相同的点位`` (count of sites at the
+        same candidate as the first scenario's) and ``疏导点`` (their names).
+
+    Raises
+    ------
+    InputError
+        If ``scenarios`` is empty or a result carries no summary.
+    """
+    if not scenarios:
+        raise InputError("没有可比较的选址方案；请至少提供一个方案。")
+    rows, first = [], None
+    for name, result in scenarios.items():
+        frame, summary = sites_frame(result), summary_of(result, what=str(name))
+        ids = set(frame["candidate_id"].astype(str))
+        first = ids if first is None else first
+        cases = pd.to_numeric(frame["served_cases"], errors="coerce").sum()
+        share = float(summary.covered_share) * 100.0
+        rows.append({
+            "方案": str(name), "点位数": int(summary.sites),
+            "覆盖需求占比（%）": round(share, 1) if math.isfinite(share) else None,
+            "覆盖案件数": round(float(cases)) if math.isfinite(float(cases)) else None,
+            "平均步行距离（米）": round_metres(mean_walk_m(result)),
+            "与首个方案相同的点位": len(ids & first),
+            "疏导点": _site_names(frame)})
+    return pd.DataFrame(rows)
