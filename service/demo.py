@@ -169,7 +169,7 @@ class Demo:
 
     def plan_squads(self, advance: Callable[[str], None]) -> None:
         """Plan, store and write the day of every squad (routes, sheets, map)."""
-        from service.commands.plan import write_plan_files
+        from service.demo_outputs import write_plan_files
         from service.plans import make_plan, plan_inputs
 
         inputs = plan_inputs(self.storage, self.day, working_crs=self.working_crs,

@@ -9,13 +9,18 @@ relative path), so they work when opened from disk without internet.
 from __future__ import annotations
 
 import html
+import json
 import os
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
+
+if TYPE_CHECKING:
+    from geo.planning.model import DailyPlan
 
 VENDOR_SOURCE = Path(__file__).resolve().parent / "static" / "vendor"
 """The service's vendored Leaflet assets (``scripts/vendor_leaflet.sh``)."""
@@ -158,3 +163,58 @@ table{{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}}td,th{{border:1p
 <p style="color:#666">用时：{timing}</p>
 </body></html>
 """
+
+
+FORMATS = ("pdf", "xlsx", "html")
+"""Route-sheet formats :func:`write_plan_files` writes."""
+
+
+def write_plan_files(plan: DailyPlan, out: Path, *, communities: gpd.GeoDataFrame,
+                     stations: gpd.GeoDataFrame | None = None,
+                     hotspots: gpd.GeoDataFrame | None = None, data_label: str = "",
+                     formats: Sequence[str] = FORMATS, with_map: bool = True) -> list[Path]:
+    """Write ``plan.json``, the route sheets and the squad map of ``plan`` into ``out``.
+
+    Returns the files written.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "plan.json"]
+    written[0].write_text(json.dumps(plan.to_json(), ensure_ascii=False, indent=1),
+                          encoding="utf-8")
+    comm = communities[communities["squad"] == plan.squad_id] if "squad" in communities else communities
+    if formats:
+        from geo import sheets
+
+        renderers: dict[str, Callable[[Any], bytes | str]] = {
+            "pdf": sheets.render_pdf, "xlsx": sheets.render_xlsx, "html": sheets.render_html}
+        for sheet in sheets.team_sheets(plan, plan.squad, communities=comm, data_label=data_label):
+            for fmt in formats:
+                body = renderers[fmt](sheet)
+                path = out / sheets.sheet_filename(sheet, ext=fmt)
+                if isinstance(body, str):
+                    path.write_text(body, encoding="utf-8")
+                else:
+                    path.write_bytes(body)
+                written.append(path)
+    if with_map:
+        written.append(_write_map(plan, out, comm, stations, hotspots, data_label))
+    return written
+
+
+def _write_map(plan: DailyPlan, out: Path, comm: gpd.GeoDataFrame,
+               stations: gpd.GeoDataFrame | None, hotspots: gpd.GeoDataFrame | None,
+               data_label: str) -> Path:
+    from geo.maps.squad import squad_map
+
+    sid = plan.squad_id
+    st = stations[stations["squad"] == sid] if stations is not None and "squad" in stations else stations
+    hs = hotspots[hotspots["squad"] == sid] if hotspots is not None and "squad" in hotspots else hotspots
+    prefix = relative_prefix(vendor_beside(out.parent), out)  # works from disk, offline
+    m = squad_map(communities=comm, stations=st, hotspots=hs if hs is not None and len(hs) else None,
+                  static_prefix=prefix,
+                  routes=plan.routes_frame(), stops=plan.visits_frame(),
+                  title=f"{plan.squad.get('name', sid)} {plan.date.isoformat()} 巡查计划",
+                  data_label=data_label)
+    path = out / "map.html"
+    m.save(str(path))
+    return path

@@ -26,8 +26,9 @@ from service.schemas import ScenarioCreate
 from service.settings import Settings
 from service.storage import CaseFilter, Storage
 
-SITE_PROPS = ["candidate_id", "rank", "served_weight", "served_share", "served_cases",
-              "served_points", "vendors_estimate", "mean_walk_m"]
+SITE_PROPS = ["candidate_id", "rank", "site_name", "community", "address", "landmark",
+              "landmark_m", "served_weight", "served_share", "served_cases", "served_points",
+              "vendors_estimate", "mean_walk_m"]
 """The properties of each chosen site in a stored result."""
 
 

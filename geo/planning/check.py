@@ -138,7 +138,7 @@ def check_plan(plan: DailyPlan, *, travel: TravelChoice) -> list[str]:
     seen_teams: set[str] = set()
     for r in plan.routes:
         if r.team_id in plan.unavailable_teams:
-            out.append(f"不在岗的队伍 {r.team_id} 被安排了路线")
+            out.append(f"不在岗的队伍 {r.team_name or r.team_id} 被安排了路线")
         if r.team_id in seen_teams:
             out.append(f"队伍 {r.team_id} 有多条路线")
         seen_teams.add(r.team_id)

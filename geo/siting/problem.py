@@ -17,12 +17,13 @@ from pyproj import Transformer
 
 from geo.crs import working_crs
 from geo.errors import InputError
+from geo.labels import MODEL_NAMES as LABEL_MODEL_NAMES
 
 FloatArray = npt.NDArray[np.float64]
 ModelName = Literal["mclp", "pmedian", "lscp"]
 """The siting models: maximal covering, p-median, location set covering."""
 MODELS: tuple[ModelName, ...] = get_args(ModelName)
-MODEL_NAMES: dict[ModelName, str] = {"mclp": "最大覆盖", "pmedian": "p-中位", "lscp": "集合覆盖"}
+MODEL_NAMES: dict[str, str] = LABEL_MODEL_NAMES
 
 
 def is_model(name: object) -> TypeGuard[ModelName]:

@@ -18,8 +18,6 @@ Wiring: add ``"service.commands.plan"`` to ``COMMAND_MODULES`` in ``service/cli.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,59 +32,10 @@ from rich.table import Table
 from geo.errors import XunchaError
 from geo.planning.clock import as_date
 from geo.planning.model import DailyPlan
+from service.demo_outputs import FORMATS, write_plan_files
 from service.settings import Settings
 
 console = Console()
-FORMATS = ("pdf", "xlsx", "html")
-
-
-def write_plan_files(plan: DailyPlan, out: Path, *, communities: gpd.GeoDataFrame,
-                     stations: gpd.GeoDataFrame | None = None,
-                     hotspots: gpd.GeoDataFrame | None = None, data_label: str = "",
-                     formats: Sequence[str] = FORMATS, with_map: bool = True) -> list[Path]:
-    """Write ``plan.json``, the route sheets and the squad map of ``plan`` into ``out``.
-
-    Returns the files written.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / "plan.json"]
-    written[0].write_text(json.dumps(plan.to_json(), ensure_ascii=False, indent=1),
-                          encoding="utf-8")
-    comm = communities[communities["squad"] == plan.squad_id] if "squad" in communities else communities
-    if formats:
-        from geo import sheets
-
-        renderers: dict[str, Callable[[Any], bytes | str]] = {
-            "pdf": sheets.render_pdf, "xlsx": sheets.render_xlsx, "html": sheets.render_html}
-        for sheet in sheets.team_sheets(plan, plan.squad, communities=comm, data_label=data_label):
-            for fmt in formats:
-                body = renderers[fmt](sheet)
-                path = out / sheets.sheet_filename(sheet, ext=fmt)
-                if isinstance(body, str):
-                    path.write_text(body, encoding="utf-8")
-                else:
-                    path.write_bytes(body)
-                written.append(path)
-    if with_map:
-        written.append(_write_map(plan, out, comm, stations, hotspots, data_label))
-    return written
-
-
-def _write_map(plan: DailyPlan, out: Path, comm: gpd.GeoDataFrame,
-               stations: gpd.GeoDataFrame | None, hotspots: gpd.GeoDataFrame | None,
-               data_label: str) -> Path:
-    from geo.maps.squad import squad_map
-
-    sid = plan.squad_id
-    st = stations[stations["squad"] == sid] if stations is not None and "squad" in stations else stations
-    hs = hotspots[hotspots["squad"] == sid] if hotspots is not None and "squad" in hotspots else hotspots
-    m = squad_map(communities=comm, stations=st, hotspots=hs if hs is not None and len(hs) else None,
-                  routes=plan.routes_frame(), stops=plan.visits_frame(),
-                  title=f"{plan.squad.get('name', sid)} {plan.date.isoformat()} 巡查计划",
-                  data_label=data_label)
-    path = out / "map.html"
-    m.save(str(path))
-    return path
 
 
 def _read_points(path: Path | None) -> gpd.GeoDataFrame | None:
