@@ -52,8 +52,18 @@ def render(request: Request, name: str, user: Principal | None, status: int = 20
     """Template ``name`` with ``ctx``, the user for the header and the ``msg``/``err`` notice of
     the query string, with status code ``status``."""
     ctx.update(user=user, role_names=ROLE_NAMES, msg=request.query_params.get("msg"),
-               err=request.query_params.get("err") == "1")
+               err=request.query_params.get("err") == "1",
+               squad_name=_squad_name(request, user))
     return templates.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def _squad_name(request: Request, user: Principal | None) -> str:
+    """The Chinese name of the user's squad for the page header (people never see the id)."""
+    if user is None or not user.squad_id:
+        return ""
+    storage = getattr(request.app.state, "storage", None)
+    names = {s["id"]: s["name"] for s in storage.squads()} if storage is not None else {}
+    return str(names.get(user.squad_id, user.squad_id))
 
 
 def _same_origin_path(request: Request) -> str | None:

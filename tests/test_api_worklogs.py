@@ -75,9 +75,10 @@ def test_filters_and_delete(api: Api) -> None:
         "start": "2026-05-09T00:00:00", "end": "2026-05-10T00:00:00"}).json()
     assert [e["outcome"] for e in window["items"]] == ["告知路径"]
     target = window["items"][0]["id"]
-    assert api.client.delete(f"/api/worklogs/{target}",
-                             headers=api.auth("leader_sy")).status_code == 204
-    assert api.get(f"/api/worklogs/{target}", "officer_sy").status_code == 404
+    # a work log is a ledger: DELETE is refused (409, pointing to void) and the entry stays
+    refused = api.client.delete(f"/api/worklogs/{target}", headers=api.auth("leader_sy"))
+    assert refused.status_code == 409 and "/void" in refused.json()["detail"]
+    assert api.get(f"/api/worklogs/{target}", "officer_sy").status_code == 200
 
 
 def _patch(api: Api, entry_id: int, user: str | None, **body: Any) -> Any:

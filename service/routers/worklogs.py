@@ -1,8 +1,13 @@
-"""Work logs (城管进社区工作日志): entries with time, place, problem, action and reception outcome.
+"""Work logs (城管进社区工作日志): entries with time, 社区, station, team, place, problem, action,
+reception outcome, linked cases and photo count; and the printed log of a station (PDF).
 
 Squad-bound users read and write only their squad's log; officers and squad leaders write, admins
 write for any squad (``squad_id`` required), planners only read. An entry is corrected (PATCH) or
-deleted by its author, the squad leader of its squad or an admin; another squad's entry is 404.
+voided (``POST /{id}/void`` with a reason) by its author, the squad leader of its squad or an
+admin; another squad's entry is 404. Time and problem are required (422 with one problem per
+field; the dashboard's form also requires place and action). **Entries are never deleted**: ``DELETE`` answers 409 with a message that
+points to the void route (the entry is unchanged); a voided entry stays listed, marked
+``voided`` with the reason, and can no longer be corrected (409).
 
 A linked case id is normalised (:func:`geo.cases.normalise_case_id`) and must name a case of the
 entry's squad, checked in the transaction that writes the entry; a case of another squad gets the
@@ -12,12 +17,13 @@ The rules live in :mod:`service.worklogs`; these routes parse the request and sh
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 
-from service import worklogs
+from service import pages_data, worklog_print, worklogs
 from service.deps import CurrentUser, SettingsDep, StorageDep
 from service.schemas import (
     ErrorBody,
@@ -26,12 +32,13 @@ from service.schemas import (
     WorkLogPage,
     WorkLogPublic,
     WorkLogUpdate,
+    WorkLogVoid,
 )
 
 router = APIRouter(prefix="/api/worklogs", tags=["worklogs"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},
-    404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+    404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 EntryId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
@@ -62,6 +69,30 @@ def add_log(body: WorkLogCreate, storage: StorageDep, settings: SettingsDep,
     return worklogs.add_log(storage, user, body, tz=settings.timezone)
 
 
+@router.get("/print.pdf", responses={**_ERRORS, 200: {"content": {"application/pdf": {}}}},
+            summary="打印《城管进社区工作日志》（PDF）")
+def print_log(
+    storage: StorageDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    station: Annotated[str, Query(min_length=1, max_length=32, description="工作站编号")],
+    day: Annotated[date, Query(alias="date", description="日期（按周打印时为该周任一天）")],
+    period: Annotated[Literal["day", "week"], Query(description="day 按日，week 按周（周一至周日）")] = "day",
+) -> Response:
+    """The station's log of the day (or of the Monday–Sunday week holding it) as an A4 PDF:
+    header with station, period and officers, the entries (voided ones marked 已作废 with the
+    reason), signature lines. Another squad's station is 404."""
+    from geo.sheets.worklog_pdf import render_worklog_pdf
+
+    label = pages_data.data_label(storage, user.squads)
+    sheet = worklog_print.station_sheet(storage, user, station, day, period=period,
+                                        tz=settings.timezone, data_label=label)
+    body = render_worklog_pdf(sheet)
+    name = f"工作日志_{sheet.station_name}_{day.isoformat()}{'_周' if period == 'week' else ''}.pdf"
+    disp = f"inline; filename=\"worklog.pdf\"; filename*=UTF-8''{quote(name)}"
+    return Response(body, media_type="application/pdf", headers={"Content-Disposition": disp})
+
+
 @router.get("/{entry_id}", response_model=WorkLogPublic, responses=_ERRORS, summary="日志详情")
 def get_log(entry_id: EntryId, storage: StorageDep, settings: SettingsDep,
             user: CurrentUser) -> WorkLogPublic:
@@ -77,8 +108,20 @@ def patch_log(entry_id: EntryId, body: WorkLogUpdate, storage: StorageDep,
     return worklogs.update_log(storage, user, entry_id, body, tz=settings.timezone)
 
 
-@router.delete("/{entry_id}", status_code=204, responses=_ERRORS, summary="删除日志")
+@router.post("/{entry_id}/void", response_model=WorkLogPublic, responses=_ERRORS,
+             summary="作废日志（须写明原因）")
+def void_log(entry_id: EntryId, body: WorkLogVoid, storage: StorageDep, settings: SettingsDep,
+             user: CurrentUser) -> WorkLogPublic:
+    """Void an entry with a reason: its author, the squad leader of its squad, or an admin.
+    The entry stays (``voided``, ``void_reason``, ``voided_by``, ``voided_at``); voiding it
+    again is 409."""
+    return worklogs.void_log(storage, user, entry_id, body, tz=settings.timezone)
+
+
+@router.delete("/{entry_id}", status_code=409, responses=_ERRORS,
+               summary="（不可删除：请作废）")
 def delete_log(entry_id: EntryId, storage: StorageDep, user: CurrentUser) -> Response:
-    """Delete an entry: its author, the squad leader of its squad, or an admin."""
+    """Always refused: a work log is a ledger and is never deleted. 409 with a message pointing
+    to ``POST /api/worklogs/{id}/void``; 404 for a missing or another squad's entry."""
     worklogs.delete_log(storage, user, entry_id)
-    return Response(status_code=204)
+    return Response(status_code=409)  # not reached: delete_log raises
