@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import handlers
+from service import handlers, pages_data
 from service.auth import LoginLimiter
 from service.deps import parse_trusted_proxies
 from service.settings import Settings
@@ -39,6 +39,9 @@ ROUTERS: tuple[str, ...] = (
     "hotspots",
     "forecast",
     "siting",
+    "stats",  # /stats page, /api/stats and /api/stats.xlsx (考核统计)
+    "case_pages",  # the case page, the dashboard case list and its exports
+    "officer",  # /route (the officer's phone page), visits, re-planning from now
     "pages",  # last: it owns "/" and mounts /static
 )
 """Router modules under :mod:`service.routers`, included in this order."""
@@ -66,10 +69,12 @@ TAGS = [
 ]
 
 
-def _lifespan(storage: Storage) -> Callable[[FastAPI], AsyncIterator[None]]:
+def _lifespan(storage: Storage, settings: Settings) -> Callable[[FastAPI], AsyncIterator[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         storage.init()  # migrate and seed a new database; fails fast on a bad URL
+        if settings.prepare_plans:  # today's and tomorrow's plans, once across all workers
+            pages_data.start_preparing(storage, settings)
         yield
         storage.engine.dispose()
 
@@ -128,7 +133,7 @@ def create_app(settings: Settings | None = None, *, storage: Storage | None = No
                     "（Authorization: Bearer 令牌，或网页的会话 Cookie）。",
         version="0.1.0",
         openapi_tags=TAGS,
-        lifespan=_lifespan(storage),  # type: ignore[arg-type]
+        lifespan=_lifespan(storage, settings),  # type: ignore[arg-type]
     )
     app.state.settings = settings
     app.state.storage = storage

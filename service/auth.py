@@ -12,6 +12,7 @@ HttpOnly, SameSite=Lax cookie named :data:`COOKIE_NAME`.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import deque
@@ -165,12 +166,12 @@ def sign_in(storage: Storage, limiter: LoginLimiter, username: str, password: st
     AuthError
         Wrong username or password, or a disabled account (the failure is counted).
     """
-    limiter.check(username, ip)
+    limiter.check(username, ip, storage=storage)
     user = authenticate(storage, username, password)
     if user is None:
-        limiter.failed(username, ip)
+        limiter.failed(username, ip, storage=storage)
         raise AuthError("用户名或密码错误。")
-    limiter.succeeded(username, ip)
+    limiter.succeeded(username, ip, storage=storage)
     return user
 
 
@@ -294,11 +295,15 @@ def clear_session_cookie(response: Response) -> None:
 
 
 class LoginLimiter:
-    """In-memory sliding-window limit on failed sign-ins per (username, client address).
+    """Sliding-window limit on failed sign-ins per (username, client address).
 
     After ``per_minute`` failures within 60 s for one username from one address, further attempts
     are refused for the rest of the window; a per-address limit of ``10 × per_minute`` also stops
     trying many usernames. A successful sign-in clears that username's failures.
+
+    With ``storage`` (what :func:`sign_in` passes) the failures are rows of the ``rate_events``
+    table, so every worker process of the service counts the same failures; without it they are
+    kept in this process's memory (tools and tests of the rule itself).
     """
 
     def __init__(self, per_minute: int, *, window_s: float = 60.0, max_keys: int = 20000) -> None:
@@ -311,24 +316,44 @@ class LoginLimiter:
     def _keys(self, username: str, ip: str) -> list[tuple[tuple[str, str], int]]:
         return [((username.lower(), ip), self.per_minute), (("\0ip", ip), self.per_minute * 10)]
 
+    @staticmethod
+    def _bucket(key: tuple[str, str]) -> str:
+        """The ``rate_events`` bucket of a key (hashed: a username may be any text)."""
+        digest = hashlib.sha256("\x1f".join(key).encode("utf-8", "surrogatepass")).hexdigest()
+        return f"login:{digest[:48]}"
+
     def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
         q = self._fails.get(key, deque())
         while q and now - q[0] > self.window_s:
             q.popleft()
         return q
 
-    def check(self, username: str, ip: str) -> None:
+    def _refuse(self, wait_s: float) -> RateLimited:
+        wait = max(1, int(wait_s) + 1)
+        return RateLimited(f"登录失败次数过多，请 {wait} 秒后再试。", retry_after_s=wait)
+
+    def check(self, username: str, ip: str, *, storage: Storage | None = None) -> None:
         """Raise :class:`RateLimited` when this username/address is over its limit."""
+        if storage is not None:
+            for key, limit in self._keys(username, ip):
+                n, first = storage.recent_events(self._bucket(key), window_s=self.window_s)
+                if n >= limit and first is not None:
+                    age = (datetime.now(UTC) - first).total_seconds()
+                    raise self._refuse(self.window_s - age)
+            return
         now = time.monotonic()
         with self._lock:
             for key, limit in self._keys(username, ip):
                 q = self._recent(key, now)
                 if len(q) >= limit:
-                    wait = max(1, int(self.window_s - (now - q[0])) + 1)
-                    raise RateLimited(f"登录失败次数过多，请 {wait} 秒后再试。", retry_after_s=wait)
+                    raise self._refuse(self.window_s - (now - q[0]))
 
-    def failed(self, username: str, ip: str) -> None:
+    def failed(self, username: str, ip: str, *, storage: Storage | None = None) -> None:
         """Record one failed attempt."""
+        if storage is not None:
+            storage.add_events([self._bucket(k) for k, _limit in self._keys(username, ip)],
+                               keep_s=max(3600.0, self.window_s))
+            return
         now = time.monotonic()
         with self._lock:
             if len(self._fails) >= self.max_keys:
@@ -338,10 +363,14 @@ class LoginLimiter:
                 q.append(now)
                 self._fails[key] = q
 
-    def succeeded(self, username: str, ip: str) -> None:
+    def succeeded(self, username: str, ip: str, *, storage: Storage | None = None) -> None:
         """Forget the failures of ``username`` from ``ip``."""
+        key = (username.lower(), ip)
+        if storage is not None:
+            storage.clear_events(self._bucket(key))
+            return
         with self._lock:
-            self._fails.pop((username.lower(), ip), None)
+            self._fails.pop(key, None)
 
     def _prune(self, now: float) -> None:
         for key in list(self._fails):

@@ -1,10 +1,12 @@
-"""Cached pages of case features, invalidated by a case-data version kept in the database.
+"""Cached pages of case features, invalidated by data versions kept in the database.
 
 Every committed transaction that wrote to the ``cases`` table (an import through the API, the
 admin page or ``xuncha import``, a report, a status transition, anything else using SQLAlchemy)
-bumps the ``cases_version`` row of the ``meta`` table in the same transaction. A request reads that
-one row (a primary-key lookup, ~0.1 ms) and uses it in the cache key, so several ``uvicorn`` worker
-processes never serve a page older than the last commit, whichever process made it.
+bumps the ``cases_version`` row of the ``meta`` table in the same transaction; one that wrote to
+``plans`` (a plan made on a page, re-planned, or by ``xuncha plan``) bumps ``plans_version``. A
+request reads those rows (one indexed query, ~0.1 ms) and uses them in its cache keys and ETags
+(:func:`versions`, :func:`etag`), so several ``uvicorn`` worker processes never serve a page or
+a map older than the last commit, whichever process made it.
 
 Entries also expire when a listed open case passes its deadline (its ``overdue`` flag changes),
 after :data:`TTL_S` in any case, and sooner for the ``overdue`` filter (:data:`OVERDUE_TTL_S`),
@@ -15,21 +17,28 @@ bounding box) do not push out the repeated ones (a squad's month, a community's 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from geo.errors import InputError
 from service.storage import CaseFilter, Storage
 
 VERSION_KEY = "cases_version"
+PLANS_KEY = "plans_version"
+_TABLE_KEYS = {"cases": VERSION_KEY, "plans": PLANS_KEY}
 TTL_S = 300.0
 """Longest life of a cached page (a backstop; versions invalidate on every change)."""
 OVERDUE_TTL_S = 30.0
@@ -39,22 +48,23 @@ MAX_BYTES = 32 * 2**20
 SEEN = 16384
 """How many recent cache misses are remembered (a page is stored on its second miss)."""
 
-_WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?cases"?[\s(]', re.IGNORECASE)
+_WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(cases|plans)"?[\s(]',
+                    re.IGNORECASE)
 _DIRTY = "xuncha_cases_dirty"
 _BUMP = text("UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR(20)) "
              "WHERE key = :key")
-_READ = text("SELECT value FROM meta WHERE key = :key")
 _INSTALLED = threading.Event()
 
 
 def _after_execute(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-    if _WRITE.match(statement):
-        conn.info[_DIRTY] = True
+    found = _WRITE.match(statement)
+    if found:
+        conn.info.setdefault(_DIRTY, set()).add(_TABLE_KEYS[found.group(1).lower()])
 
 
 def _before_commit(conn: Connection) -> None:
-    if conn.info.pop(_DIRTY, False):
-        conn.execute(_BUMP, {"key": VERSION_KEY})
+    for key in sorted(conn.info.pop(_DIRTY, ())):
+        conn.execute(_BUMP, {"key": key})
 
 
 def _on_rollback(conn: Connection) -> None:
@@ -62,7 +72,8 @@ def _on_rollback(conn: Connection) -> None:
 
 
 def track_case_writes() -> None:
-    """Bump ``meta.cases_version`` in every transaction that writes ``cases`` (idempotent).
+    """Bump ``meta.cases_version`` (``plans_version``) in every transaction that writes
+    ``cases`` (``plans``); idempotent.
 
     Installed on all engines of the process when this module is imported.
     """
@@ -74,20 +85,58 @@ def track_case_writes() -> None:
     _INSTALLED.set()
 
 
+def versions(storage: Storage) -> tuple[str, str]:
+    """The current (case-data, plan) versions; rows missing from an older database are created."""
+    found = storage.meta_values(_TABLE_KEYS.values())
+    missing = [k for k in _TABLE_KEYS.values() if k not in found]
+    for key in missing:
+        try:
+            with storage.engine.begin() as conn:
+                conn.execute(text("INSERT INTO meta (key, value) VALUES (:key, '0')"), {"key": key})
+        except IntegrityError:  # another worker created it first
+            pass
+    if missing:
+        found = storage.meta_values(_TABLE_KEYS.values())
+    return found[VERSION_KEY], found[PLANS_KEY]
+
+
 def data_version(storage: Storage) -> str:
     """The current case-data version (``"0"`` is created on first use)."""
-    storage.init()
-    with storage.engine.connect() as conn:
-        value = conn.execute(_READ, {"key": VERSION_KEY}).scalar()
-    if value is not None:
-        return str(value)
+    return versions(storage)[0]
+
+
+def etag(*parts: Any) -> str:
+    """A strong ETag (quoted) of ``parts``: the data versions and what else selects the answer."""
+    raw = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
+
+
+def encode_cursor(last: tuple[datetime, int]) -> str:
+    """The ``cursor`` parameter of the page after the row ``last`` (``reported_at``, row id)."""
+    raw = json.dumps([last[0].astimezone(UTC).isoformat(), int(last[1])])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> tuple[datetime, int]:
+    """The keyset of a ``cursor`` from :func:`encode_cursor`; :class:`InputError` if it is not one."""
     try:
-        with storage.engine.begin() as conn:
-            conn.execute(text("INSERT INTO meta (key, value) VALUES (:key, '0')"),
-                         {"key": VERSION_KEY})
-    except IntegrityError:  # another worker created it first
-        pass
-    return data_version(storage)
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        at, pk = json.loads(raw)
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not isinstance(pk, int) or isinstance(pk, bool):
+            raise ValueError(text)
+        return when, pk
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InputError("cursor 参数无效；请直接使用上一页返回的 next 链接"
+                         "（links 中 rel 为 next 的一项）。") from exc
+
+
+def not_modified(if_none_match: str | None, tag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``tag`` (or ``*``)."""
+    if not if_none_match:
+        return False
+    given = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return tag in given or "*" in given
 
 
 @dataclass(frozen=True)
@@ -95,7 +144,8 @@ class Page:
     """One page of a case list: the ``features`` JSON array (bytes) and its counts.
 
     ``expires`` is a :func:`time.monotonic` instant, ``stale_at`` a UTC timestamp (seconds) when an
-    open case on the page becomes overdue (``inf`` when none does).
+    open case on the page becomes overdue (``inf`` when none does); ``last`` is the keyset of the
+    page's last row (``reported_at``, row id), the cursor of the next page.
     """
 
     features: bytes
@@ -103,6 +153,8 @@ class Page:
     matched: int
     stale_at: float = float("inf")
     expires: float = float("inf")
+    last: tuple[datetime, int] | None = None
+    digest: str = ""
 
 
 class PageCache:
@@ -154,6 +206,8 @@ class PageCache:
             self._data.clear()
             self._seen.clear()
             self._bytes = 0
+        with _COUNTS_LOCK:
+            _COUNTS.clear()
 
 
 PAGES = PageCache()
@@ -161,17 +215,41 @@ PAGES = PageCache()
 
 
 def cached_page(storage: Storage, flt: CaseFilter, *, limit: int, offset: int,
-                make: Callable[[], Page]) -> Page:
-    """The page of ``flt`` from :data:`PAGES`, or ``make()`` stored under the current version."""
-    key = (storage.url, data_version(storage), flt, limit, offset)
+                make: Callable[[], Page], version: str | None = None) -> Page:
+    """The page of ``flt`` from :data:`PAGES`, or ``make()`` stored under the current version
+    (``version`` when the caller has just read it)."""
+    key = (storage.url, version or data_version(storage), flt, limit, offset)
     page = PAGES.get(key)
     if page is None:
         ttl = OVERDUE_TTL_S if flt.overdue is not None else TTL_S
         page = make()
-        page = Page(page.features, page.returned, page.matched, page.stale_at,
-                    time.monotonic() + ttl)
+        page = replace(page, expires=time.monotonic() + ttl)
         PAGES.put(key, page)
     return page
+
+
+_COUNTS: OrderedDict[tuple[Any, ...], tuple[float, int]] = OrderedDict()
+_COUNTS_LOCK = threading.Lock()
+
+
+def cached_count(storage: Storage, flt: CaseFilter, count: Callable[[CaseFilter], int], *,
+                 version: str | None = None) -> int:
+    """``count()`` of ``flt`` (without its cursor, limit and offset), remembered per data
+    version, so walking the pages of one query counts its matches once."""
+    flt = replace(flt, after=None, limit=None, offset=0)
+    key = (storage.url, version or data_version(storage), flt)
+    now = time.monotonic()
+    with _COUNTS_LOCK:
+        hit = _COUNTS.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+    n = count(flt)
+    ttl = OVERDUE_TTL_S if flt.overdue is not None else TTL_S
+    with _COUNTS_LOCK:
+        _COUNTS[key] = (now + ttl, n)
+        while len(_COUNTS) > MAX_ENTRIES:
+            _COUNTS.popitem(last=False)
+    return n
 
 
 track_case_writes()

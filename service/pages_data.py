@@ -4,15 +4,29 @@ demand, route sheets rebuilt from a stored plan, and analysis layers with a smal
 Every function takes the caller (:class:`service.auth.Principal`) where visibility matters: a
 squad-bound user asking for another squad gets :class:`NotFoundError` (404), exactly like a squad
 that does not exist.
+
+Reads never compute unbounded work: a plan is made on a read (:func:`get_plan`) only for a day in
+:data:`PLAN_WINDOW` (yesterday … 7 days ahead), and then once whatever the number of workers
+(the ``plan_jobs`` row of :func:`plan_job`); any other day answers :class:`PlanNotReady` (404,
+尚未生成) until someone generates it on purpose (:func:`build_plan`: ``POST
+/api/plans/{squad}/{date}``, the plan page's button, ``xuncha plan``), at most
+:data:`GENERATIONS_PER_MINUTE` times a minute per user. Cached layers and maps are keyed on the
+data versions in the database (:func:`service.case_cache.versions`), so every worker sees a
+change at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -23,6 +37,8 @@ from sqlalchemy import select
 from geo.errors import InputError, NotFoundError
 from geo.planning.clock import as_date
 from service.auth import Principal
+from service.case_cache import versions
+from service.errors import ConflictError, RateLimited
 from service.models import Case
 from service.plans import SIM_TAG, load_plan, make_plan, plan_inputs
 from service.settings import Settings
@@ -32,6 +48,20 @@ T = TypeVar("T")
 SIM_LABEL = "模拟数据，仅供演示"
 _CACHE_TTL_S = 300.0
 _CACHE_MAX = 64
+PLAN_WINDOW = (-1, 7)
+"""Days (from today, in the deployment zone) whose plan a read may make: yesterday … +7."""
+GENERATIONS_PER_MINUTE = 10
+"""Explicit plan generations (:func:`build_plan`) one user may start per minute (all workers)."""
+PLAN_JOB_STALE_S = 300.0
+"""A ``plan_jobs`` row older than this is a crashed worker's and is taken over."""
+PLAN_WAIT_S = 120.0
+"""How long a request waits for another worker's computation of the same plan."""
+_OWNER = f"{socket.gethostname()[:40]}:{os.getpid()}"
+_log = logging.getLogger(__name__)
+
+
+class PlanNotReady(NotFoundError):  # noqa: N818 (reads better at raise sites)
+    """The plan of a day outside :data:`PLAN_WINDOW` has not been generated (404, 尚未生成)."""
 
 
 def visible_squad(storage: Storage, user: Principal, squad_id: str) -> dict[str, Any]:
@@ -103,6 +133,43 @@ def _plan_lock(storage: Storage, squad_id: str, day: date) -> threading.Lock:
         return _PLAN_LOCKS.setdefault((storage.url, squad_id, day), threading.Lock())
 
 
+@contextmanager
+def plan_job(storage: Storage, squad_id: str, day: date, *,
+             wait_s: float = PLAN_WAIT_S) -> Iterator[None]:
+    """Hold the plan job of ``squad_id``'s ``day`` for every process using the database: the
+    ``plan_jobs`` row (``INSERT … ON CONFLICT DO NOTHING``, SQLite and PostgreSQL alike), behind
+    a lock of this process's threads. Waits up to ``wait_s`` for another holder, then
+    :class:`ConflictError` (409)."""
+    deadline = time.monotonic() + wait_s
+    with _plan_lock(storage, squad_id, day):
+        while not storage.claim_plan_job(squad_id, day, owner=_OWNER, stale_s=PLAN_JOB_STALE_S):
+            if time.monotonic() > deadline:
+                raise ConflictError(f"{day.isoformat()} 的计划正在由另一个请求生成；请稍后刷新页面。")
+            time.sleep(0.1)
+        try:
+            yield
+        finally:
+            storage.release_plan_job(squad_id, day)
+
+
+def in_plan_window(day: date, tz: str) -> bool:
+    """Whether a read may make the plan of ``day`` (:data:`PLAN_WINDOW` around today in ``tz``)."""
+    today = pd.Timestamp.now(tz=tz).date()
+    return today + timedelta(days=PLAN_WINDOW[0]) <= day <= today + timedelta(days=PLAN_WINDOW[1])
+
+
+def check_generation_rate(storage: Storage, actor: str) -> None:
+    """Count one explicit plan generation by ``actor``; :class:`RateLimited` (429) beyond
+    :data:`GENERATIONS_PER_MINUTE` in the last minute (counted in the database: all workers)."""
+    bucket = "plan:" + hashlib.sha256(actor.encode("utf-8", "surrogatepass")).hexdigest()[:48]
+    n, first = storage.recent_events(bucket, window_s=60.0)
+    if n >= GENERATIONS_PER_MINUTE and first is not None:
+        wait = max(1, int(60 - (datetime.now(UTC) - first).total_seconds()) + 1)
+        raise RateLimited(f"生成计划过于频繁：每人每分钟最多 {GENERATIONS_PER_MINUTE} 次；"
+                          f"请 {wait} 秒后再试。", retry_after_s=wait)
+    storage.add_events([bucket])
+
+
 # ---------------------------------------------------------------- plans
 
 def data_label(storage: Storage, squads: Sequence[str] | None) -> str:
@@ -114,32 +181,78 @@ def data_label(storage: Storage, squads: Sequence[str] | None) -> str:
         return SIM_LABEL if session.scalar(stmt) is not None else ""
 
 
+def _make(storage: Storage, settings: Settings, squad: dict[str, Any], day: date, *,
+          unavailable: Sequence[str], actor: str) -> dict[str, Any]:
+    inputs = plan_inputs(storage, day, squads=[squad["id"]], working_crs=settings.working_crs)
+    plan = make_plan(storage, squad, inputs, revisit_days=settings.revisit_days,
+                     unavailable_teams=tuple(unavailable), working_crs=settings.working_crs,
+                     created_by=actor)
+    return plan.to_json()
+
+
 def build_plan(storage: Storage, settings: Settings, squad: dict[str, Any], day: date, *,
                unavailable: Sequence[str] = (), actor: str = "web") -> dict[str, Any]:
-    """Plan ``squad``'s ``day`` now (replacing a stored plan) and return its JSON form."""
+    """Plan ``squad``'s ``day`` now (replacing a stored plan) and return its JSON form: the
+    explicit generation, any day, rate-limited per ``actor`` (:func:`check_generation_rate`)."""
     own = {str(t.get("id")) for t in squad.get("teams", [])}
     unknown = [u for u in unavailable if u not in own]
     if unknown:
         raise InputError(f"中队「{squad['name']}」没有队伍 {'、'.join(unknown)}；"
                          f"可用：{'、'.join(sorted(own))}。")
-    with _plan_lock(storage, squad["id"], day):
-        inputs = plan_inputs(storage, day, squads=[squad["id"]], working_crs=settings.working_crs)
-        plan = make_plan(storage, squad, inputs, revisit_days=settings.revisit_days,
-                         unavailable_teams=tuple(unavailable), working_crs=settings.working_crs,
-                         created_by=actor)
-        CACHE.clear()  # maps of this plan are stale
-        return plan.to_json()
+    check_generation_rate(storage, actor)
+    with plan_job(storage, squad["id"], day):
+        return _make(storage, settings, squad, day, unavailable=unavailable, actor=actor)
 
 
 def get_plan(storage: Storage, settings: Settings, squad: dict[str, Any], day: date, *,
              actor: str = "web") -> dict[str, Any]:
-    """The stored plan of ``squad`` on ``day``, made (and stored) on first request."""
+    """The stored plan of ``squad`` on ``day``; inside :data:`PLAN_WINDOW` made (once, by one
+    worker, the others waiting for it) and stored on first request, else :class:`PlanNotReady`."""
     data = load_plan(storage, squad["id"], day)
     if data is not None:
         return data
-    with _plan_lock(storage, squad["id"], day):
-        data = load_plan(storage, squad["id"], day)
-    return data if data is not None else build_plan(storage, settings, squad, day, actor=actor)
+    if not in_plan_window(day, settings.timezone):
+        raise PlanNotReady(
+            f"{squad['name']} {day.isoformat()} 的巡查计划尚未生成（打开页面时只自动生成昨天至 "
+            f"{PLAN_WINDOW[1]} 天后的计划）。请规划人员或中队长点击「生成计划」，或调用 "
+            f"POST /api/plans/{squad['id']}/{day.isoformat()}，或运行 xuncha plan --date "
+            f"{day.isoformat()} --out 输出目录。")
+    with plan_job(storage, squad["id"], day):
+        data = load_plan(storage, squad["id"], day)  # another worker may have just made it
+        if data is not None:
+            return data
+        return _make(storage, settings, squad, day, unavailable=(), actor=actor)
+
+
+def prepare_plans(storage: Storage, settings: Settings, *, days: Sequence[int] = (0, 1)) -> int:
+    """Make the missing plans of every squad for today (+ ``days``) under the shared plan job, so
+    the first dashboard of the morning reads a stored plan; how many were made."""
+    today = pd.Timestamp.now(tz=settings.timezone).date()
+    made = 0
+    for offset in days:
+        day = today + timedelta(days=offset)
+        for squad in storage.squads():
+            if load_plan(storage, squad["id"], day) is None:
+                get_plan(storage, settings, squad, day, actor="prepare")
+                made += 1
+    return made
+
+
+def start_preparing(storage: Storage, settings: Settings) -> threading.Thread:
+    """Run :func:`prepare_plans` in a daemon thread (at start-up; safe in every worker: the plan
+    jobs make each plan once) and warm the heavy imports of the first layer and sheet."""
+
+    def run() -> None:
+        try:
+            prepare_plans(storage, settings)
+            import geo.analysis.hotspots  # scipy, sklearn: seconds on first use
+            import geo.sheets  # noqa: F401
+        except Exception:  # a failure here must not stop the service; requests retry
+            _log.exception("提前生成今明两天的计划失败")
+
+    thread = threading.Thread(target=run, name="xuncha-prepare-plans", daemon=True)
+    thread.start()
+    return thread
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -223,7 +336,7 @@ def recent_cases(storage: Storage, squads: tuple[str, ...] | None, at: pd.Timest
 
 
 def _key(storage: Storage, kind: str, squads: tuple[str, ...] | None, *parts: Any) -> tuple[Any, ...]:
-    return (storage.url, kind, squads, storage.count_cases(CaseFilter(squads=squads)), *parts)
+    return (storage.url, kind, squads, versions(storage)[0], *parts)
 
 
 def hotspots(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,

@@ -9,10 +9,10 @@ GeoDataFrames in the case contract of :mod:`geo.cases`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,13 +21,22 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import Select, and_, func, not_, select
+from sqlalchemy import Select, and_, delete, func, insert, not_, select, tuple_
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.labels import CLOSED_STATUSES
 from service.db import make_engine, migrate, transaction
-from service.models import Case, CaseEvent, Community, Meta, Squad, Station
+from service.models import (
+    Case,
+    CaseEvent,
+    Community,
+    Meta,
+    PlanJob,
+    RateEvent,
+    Squad,
+    Station,
+)
 
 CASE_COLUMNS = ("case_id", "category", "category_name", "reported_at", "status", "closed_at",
                 "deadline_at", "description", "address", "source", "coord_system",
@@ -43,7 +52,8 @@ class CaseFilter:
     ``squads`` restricts to those squads (``None`` = all; the service passes the caller's squad);
     ``bbox`` is (min_lon, min_lat, max_lon, max_lat) in WGS84; times are tz-aware.
     ``overdue=True`` keeps the open cases (not 结案/作废) past their deadline at ``as_of`` (default:
-    the time of the query), ``overdue=False`` every other case.
+    the time of the query), ``overdue=False`` every other case. ``after`` is a keyset cursor:
+    only cases strictly after that ``(reported_at, row id)`` in the newest-first order (older).
     """
 
     squads: tuple[str, ...] | None = None
@@ -57,6 +67,7 @@ class CaseFilter:
     offset: int = 0
     overdue: bool | None = None
     as_of: datetime | None = None
+    after: tuple[datetime, int] | None = None
 
 
 def ewkt(geom: shapely.Geometry) -> str:
@@ -203,6 +214,8 @@ class Storage:
             late = and_(Case.status.not_in(FINAL_STATUSES), Case.deadline_at.is_not(None),
                         Case.deadline_at < (flt.as_of or datetime.now(UTC)))
             stmt = stmt.where(late if flt.overdue else not_(late))
+        if flt.after is not None:  # a row-value comparison walks ix_cases_reported_id
+            stmt = stmt.where(tuple_(Case.reported_at, Case.id) < tuple_(*flt.after))
         return stmt
 
     def analyze(self) -> None:
@@ -237,6 +250,81 @@ class Storage:
         for col in ("reported_at", "closed_at", "deadline_at"):
             df[col] = pd.to_datetime(df[col], utc=True).dt.tz_convert(self.tz)
         return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+
+    def iter_case_frames(self, flt: CaseFilter = CaseFilter(), *,
+                         chunk: int = 5000) -> Iterator[gpd.GeoDataFrame]:
+        """:meth:`query_cases` of ``flt`` in frames of at most ``chunk`` rows (newest first), each
+        read by one keyset query (so memory stays bounded and no query gets slower with depth)."""
+        flt = replace(flt, limit=None, offset=0)
+        while True:
+            stmt = self.case_query(flt).order_by(Case.reported_at.desc(), Case.id.desc())
+            cols = [getattr(Case, c if c != "squad" else "squad_id") for c in CASE_COLUMNS]
+            with self.begin() as session:
+                rows = session.execute(stmt.limit(chunk).with_only_columns(*cols, Case.id)).all()
+            if not rows:
+                return
+            df = pd.DataFrame([r[:-1] for r in rows], columns=list(CASE_COLUMNS))
+            for col in ("reported_at", "closed_at", "deadline_at"):
+                df[col] = pd.to_datetime(df[col], utc=True).dt.tz_convert(self.tz)
+            yield gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+            if len(rows) < chunk:
+                return
+            flt = replace(flt, after=(rows[-1][3], int(rows[-1][-1])))
+
+    # ------------------------------------------------------------ state shared by every worker
+
+    def meta_values(self, keys: Iterable[str]) -> dict[str, str]:
+        """The ``meta`` rows of ``keys`` that exist (one indexed query)."""
+        self.init()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Meta.key, Meta.value).where(Meta.key.in_(tuple(keys))))
+            return {str(k): str(v) for k, v in rows}
+
+    def recent_events(self, bucket: str, *, window_s: float) -> tuple[int, datetime | None]:
+        """How many :class:`RateEvent` rows of ``bucket`` are younger than ``window_s``, and the
+        oldest of them."""
+        since = datetime.now(UTC) - timedelta(seconds=window_s)
+        stmt = select(func.count(), func.min(RateEvent.at)).where(
+            RateEvent.bucket == bucket, RateEvent.at > since)
+        with self.begin() as session:
+            n, first = session.execute(stmt).one()
+        return int(n or 0), first
+
+    def add_events(self, buckets: Iterable[str], *, keep_s: float = 3600.0) -> None:
+        """Record one event in each of ``buckets`` (and drop events older than ``keep_s``)."""
+        now = datetime.now(UTC)
+        with self.begin() as session:
+            session.execute(delete(RateEvent).where(RateEvent.at < now - timedelta(seconds=keep_s)))
+            session.execute(insert(RateEvent), [{"bucket": b, "at": now} for b in buckets])
+
+    def clear_events(self, bucket: str) -> None:
+        """Forget every event of ``bucket``."""
+        with self.begin() as session:
+            session.execute(delete(RateEvent).where(RateEvent.bucket == bucket))
+
+    def claim_plan_job(self, squad_id: str, day: date, *, owner: str, stale_s: float) -> bool:
+        """Insert the job row of ``squad_id``'s ``day`` unless another process holds it (one
+        ``INSERT … ON CONFLICT DO NOTHING``); a row older than ``stale_s`` (a crashed worker) is
+        taken over. Whether this caller now holds the job."""
+        now = datetime.now(UTC)
+        row = {"squad_id": squad_id, "plan_date": day, "owner": owner[:64], "started_at": now}
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        stmt = upsert(PlanJob).values(**row).on_conflict_do_nothing()
+        with self.begin() as session:
+            session.execute(delete(PlanJob).where(
+                PlanJob.squad_id == squad_id, PlanJob.plan_date == day,
+                PlanJob.started_at < now - timedelta(seconds=stale_s)))
+            # RETURNING names the inserted row (psycopg reports no row count here)
+            return session.execute(stmt.returning(PlanJob.squad_id)).first() is not None
+
+    def release_plan_job(self, squad_id: str, day: date) -> None:
+        """Remove the job row of ``squad_id``'s ``day``."""
+        with self.begin() as session:
+            session.execute(delete(PlanJob).where(PlanJob.squad_id == squad_id,
+                                                  PlanJob.plan_date == day))
 
     def get_case(self, case_id: str) -> dict[str, Any] | None:
         """One case with its status history, or ``None`` if there is no such case."""

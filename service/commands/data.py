@@ -7,6 +7,7 @@ printed literally (never read as Rich markup) and with control characters escape
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -142,14 +143,17 @@ def serve_cmd(
 
     from service.app import create_app
 
+    # the first dashboard should not wait for the planner: plan today and tomorrow at start-up
+    os.environ.setdefault("XUNCHA_PREPARE_PLANS", "1")
     settings = Settings()  # validate the environment once, before any worker starts
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log,
                     **uvicorn_proxy_options(settings))
         return
     # each worker process imports the factory and reads the same XUNCHA_* environment
+    # a loaded machine starts workers slowly: a generous health check stops a restart loop
     uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
-                **uvicorn_proxy_options(settings),
+                timeout_worker_healthcheck=60, **uvicorn_proxy_options(settings),
                 access_log=access_log)
 
 

@@ -6,6 +6,11 @@ planner): every community, hotspots and the stored routes of the day. Leaflet an
 scripts load from ``/static/vendor`` (no internet needed for the page itself; only the base-map
 tiles come from the configured tile service). Every value from data is escaped by
 :mod:`geo.maps.layers`.
+
+A map is rendered once per data version (cases and plans, read from the database at each
+request, so every worker shows a status change at once) and carries an ``ETag`` of those
+versions: ``If-None-Match`` gets 304 without any work. A squad map of a day without a stored plan
+makes the plan only inside :data:`service.pages_data.PLAN_WINDOW`; any other day is 404 (尚未生成).
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ from typing import Annotated, Any
 
 import geopandas as gpd
 import pandas as pd
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from geo.errors import InputError
 from service import pages_data
 from service.auth import Principal
+from service.case_cache import etag, not_modified, versions
 from service.deps import CurrentUser, SettingsDep, StorageDep, require_roles
 from service.plans import load_plan
 from service.settings import Settings
@@ -53,7 +59,7 @@ def render_map(storage: Storage, settings: Settings, *, squads: tuple[str, ...] 
     from geo.maps.squad import squad_map
 
     key = (storage.url, "map", squads, day, _digest([p.get("routes") for p in plans]),
-           storage.count_cases(CaseFilter(squads=squads)), title)
+           versions(storage)[0], title)
 
     def make() -> str:
         start = pd.Timestamp(day, tz=settings.timezone)
@@ -78,22 +84,40 @@ def render_map(storage: Storage, settings: Settings, *, squads: tuple[str, ...] 
     return pages_data.CACHE.get_or_make(key, make)
 
 
-@router.get("/district", response_class=HTMLResponse, summary="全区地图（管理员、规划）")
-def district_map(storage: StorageDep, settings: SettingsDep, _user: District,
-                 date: DayQ = None) -> HTMLResponse:
+def _map_tag(storage: Storage, *parts: Any) -> str:
+    return etag("map", storage.url, *versions(storage), *parts)
+
+
+def _html(body: str, tag: str) -> HTMLResponse:
+    return HTMLResponse(body, headers={"ETag": tag, "Cache-Control": "private, no-cache"})
+
+
+@router.get("/district", response_class=HTMLResponse, responses={304: {}},
+            summary="全区地图（管理员、规划）")
+def district_map(request: Request, storage: StorageDep, settings: SettingsDep, _user: District,
+                 date: DayQ = None) -> Response:
     """Every community, station, hotspot and the day's stored routes of every squad."""
     day = pages_data.parse_day(date, settings.timezone)
+    tag = _map_tag(storage, None, day, settings.map_options())
+    if not_modified(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers={"ETag": tag})
     plans = [p for sq in storage.squads() if (p := load_plan(storage, sq["id"], day))]
-    return HTMLResponse(render_map(storage, settings, squads=None, day=day, plans=plans,
-                                   title=f"全区巡查总览 {day.isoformat()}"))
+    return _html(render_map(storage, settings, squads=None, day=day, plans=plans,
+                            title=f"全区巡查总览 {day.isoformat()}"), tag)
 
 
-@router.get("/{squad_id}", response_class=HTMLResponse, summary="中队地图")
-def squad_map_page(squad_id: Annotated[str, Path(max_length=32)], storage: StorageDep,
-                   settings: SettingsDep, user: CurrentUser, date: DayQ = None) -> HTMLResponse:
-    """The squad's map with the day's routes (the plan is made on first request)."""
+@router.get("/{squad_id}", response_class=HTMLResponse, responses={304: {}}, summary="中队地图")
+def squad_map_page(request: Request, squad_id: Annotated[str, Path(max_length=32)],
+                   storage: StorageDep, settings: SettingsDep, user: CurrentUser,
+                   date: DayQ = None) -> Response:
+    """The squad's map with the day's routes (the plan is made on first request inside the
+    plan window, yesterday … 7 days ahead; another day without a plan: 404)."""
     squad = pages_data.visible_squad(storage, user, squad_id)
     day = pages_data.parse_day(date, settings.timezone)
+    tag = _map_tag(storage, squad_id, day, settings.map_options())
+    if not_modified(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers={"ETag": tag})
     plan = pages_data.get_plan(storage, settings, squad, day, actor=user.username)
-    return HTMLResponse(render_map(storage, settings, squads=(squad_id,), day=day, plans=[plan],
-                                   title=f"{squad['name']} {day.isoformat()} 巡查地图"))
+    tag = _map_tag(storage, squad_id, day, settings.map_options())  # the plan may be new
+    return _html(render_map(storage, settings, squads=(squad_id,), day=day, plans=[plan],
+                            title=f"{squad['name']} {day.isoformat()} 巡查地图"), tag)
