@@ -10,8 +10,11 @@ that writes it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -20,13 +23,15 @@ from zoneinfo import ZoneInfo
 import geopandas as gpd
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from geo.cases import normalise_case_id, parse_cases, visible
 from geo.catalogue import Catalogue, default_catalogue
 from geo.errors import InputError, NotFoundError, ValidationError
 from geo.safe_text import formula_safe
+from service import case_steps as steps
 from service.auth import Principal
-from service.case_cache import Page, cached_page
+from service.case_cache import Page, cached_count, cached_page, data_version
 from service.errors import ConflictError, PermissionDenied
 from service.geojson import dumps, frame_features
 from service.importer import EXISTS, NO_RIGHT, OUTSIDE, import_table
@@ -35,10 +40,13 @@ from service.schemas import CaseCreate, TransitionCreate
 from service.storage import CaseFilter, Storage
 from service.workflow import (
     FINAL,
+    action_label,
     allowed_next,
+    check_note,
     check_transition,
     closes,
     is_overdue,
+    note_required,
     overdue_flags,
 )
 
@@ -63,7 +71,9 @@ _ROW_COLUMNS = ("case_id", "category", "category_name", "reported_at", "status",
 
 def _feature_rows(storage: Storage, flt: CaseFilter, *, limit: int,
                   offset: int) -> list[Any]:
-    cols = [getattr(Case, c) for c in _ROW_COLUMNS]
+    """One page of rows (newest first; ``flt.after`` is a keyset cursor), each ending with the
+    row id (the cursor of the next page)."""
+    cols = [getattr(Case, c) for c in _ROW_COLUMNS] + [Case.id]
     stmt = (storage.case_query(flt).order_by(Case.reported_at.desc(), Case.id.desc())
             .limit(limit).offset(offset).with_only_columns(*cols))
     storage.init()
@@ -81,7 +91,7 @@ def _features(rows: list[Any], zone: ZoneInfo, now: datetime) -> tuple[list[dict
     feats: list[dict[str, Any]] = []
     add = feats.append
     for (cid, cat, cat_name, reported, status, closed, deadline, desc, address, source, ccode,
-         community, squad, lon, lat) in rows:
+         community, squad, lon, lat, _pk) in rows:
         if deadline is None or status == "作废":
             overdue = False
         elif status in FINAL:
@@ -116,23 +126,35 @@ def query_features(storage: Storage, flt: CaseFilter, *, limit: int, offset: int
     return feats, _matched(storage, flt, len(feats), limit=limit, offset=offset)
 
 
-def _matched(storage: Storage, flt: CaseFilter, n: int, *, limit: int, offset: int) -> int:
-    short = n < limit and (n > 0 or offset == 0)
-    return offset + n if short else storage.count_cases(flt)
+def _matched(storage: Storage, flt: CaseFilter, n: int, *, limit: int, offset: int,
+             version: str | None = None) -> int:
+    """Exact: from the page itself when it is the short first (or last offset) page, else one
+    COUNT of the filter (without its cursor), counted once per data version."""
+    short = n < limit and (n > 0 or offset == 0) and flt.after is None
+    if short:
+        return offset + n
+    return cached_count(storage, flt, storage.count_cases, version=version)
 
 
-def query_page(storage: Storage, flt: CaseFilter, *, limit: int, offset: int = 0) -> Page:
+def query_page(storage: Storage, flt: CaseFilter, *, limit: int, offset: int = 0,
+               version: str | None = None) -> Page:
     """:func:`query_features` serialised, through the version-checked cache of
-    :mod:`service.case_cache` (a repeated query costs one primary-key lookup)."""
+    :mod:`service.case_cache` (a repeated query costs one primary-key lookup). ``flt.after``
+    (a keyset cursor) gives the page after that row; ``Page.last`` is the next page's cursor and
+    ``Page.digest`` a hash of the features (the ETag's part that follows the clock: overdue)."""
+    version = version or data_version(storage)
 
     def make() -> Page:
         now = datetime.now(UTC)
         rows = _feature_rows(storage, flt, limit=limit, offset=offset)
         feats, nxt = _features(rows, ZoneInfo(storage.tz), now)
-        return Page(dumps(feats), len(feats),
-                    _matched(storage, flt, len(feats), limit=limit, offset=offset), nxt)
+        body = dumps(feats)
+        last = (rows[-1][3], int(rows[-1][-1])) if rows else None
+        return Page(body, len(feats), _matched(storage, flt, len(feats), limit=limit,
+                                               offset=offset, version=version),
+                    nxt, last=last, digest=hashlib.sha256(body).hexdigest()[:32])
 
-    return cached_page(storage, flt, limit=limit, offset=offset, make=make)
+    return cached_page(storage, flt, limit=limit, offset=offset, make=make, version=version)
 
 
 def collection_bytes(page: Page, **extra: Any) -> bytes:
@@ -170,26 +192,51 @@ def lookup_id(case_id: str) -> str:
         raise _not_found(case_id) from None
 
 
-def case_detail(storage: Storage, case_id: str, user: Principal) -> dict[str, Any]:
-    """One case as a GeoJSON Feature with ``history``, ``overdue`` and the caller's next steps."""
-    case_id = lookup_id(case_id)
-    case = storage.get_case(case_id)
-    if case is None or not user.may_see(case["squad"]):
+def _visible_case(session: Session, case_id: str, user: Principal, *,
+                  lock: bool = False) -> Case:
+    stmt = select(Case).where(Case.case_id == case_id)
+    case = session.scalar(stmt.with_for_update() if lock else stmt)
+    if case is None or not user.may_see(case.squad_id):
         raise _not_found(case_id)
+    return case
+
+
+def case_detail(storage: Storage, case_id: str, user: Principal) -> dict[str, Any]:
+    """One case as a GeoJSON Feature with ``history`` (every step: who, when, from → to, the
+    button's words, note, assignee, photos), ``assignee`` (the current one), ``overdue``,
+    ``allowed_next`` and ``actions`` (the caller's next steps with their labels and whether
+    each needs a note)."""
+    case_id = lookup_id(case_id)
     tz = ZoneInfo(storage.tz)
     now = datetime.now(UTC)
-    props = {k: case.get(k) for k in CASE_PROPS if k != "overdue"}
+    with storage.begin() as session:
+        case = _visible_case(session, case_id, user)
+        props: dict[str, Any] = {k: getattr(case, "squad_id" if k == "squad" else k)
+                                 for k in CASE_PROPS if k != "overdue"}
+        hist = steps.history(session, case.id, case.case_id, storage.tz)
+        current = steps.assignee_dict(case.assignee_kind, case.assignee_id, case.assignee_name)
+        lon, lat = case.lon, case.lat
     for key in ("reported_at", "closed_at", "deadline_at"):
         value = props[key]
         props[key] = value.astimezone(tz).isoformat() if value is not None else None
-    props["overdue"] = is_overdue(case["status"], case["deadline_at"], case["closed_at"], now)
-    props["allowed_next"] = list(allowed_next(case["status"], user.role)) \
-        if user.role != "planner" else []
-    props["history"] = [{**h, "at": h["at"].astimezone(tz).isoformat()} for h in case["history"]]
-    return {"type": "Feature", "id": case["case_id"],
-            "geometry": {"type": "Point",
-                         "coordinates": [round(case["lon"], 7), round(case["lat"], 7)]},
+    props["overdue"] = is_overdue(case.status, case.deadline_at, case.closed_at, now)
+    nxt = list(allowed_next(case.status, user.role)) if user.role != "planner" else []
+    props["allowed_next"] = nxt
+    props["actions"] = [{"to_status": t, "label": action_label(case.status, t),
+                         "note_required": note_required(case.status, t)} for t in nxt]
+    props["assignee"] = current
+    props["history"] = hist
+    return {"type": "Feature", "id": case_id,
+            "geometry": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
             "properties": props}
+
+
+def assignees_for(storage: Storage, case_id: str, user: Principal) -> list[dict[str, str]]:
+    """Whom a step of the case may be handed to (:func:`service.case_steps.assignee_options`)."""
+    case_id = lookup_id(case_id)
+    with storage.begin() as session:
+        case = _visible_case(session, case_id, user)
+        return steps.assignee_options(session, case.squad_id)
 
 
 def _new_case_id(tz: str) -> str:
@@ -247,21 +294,74 @@ def create_case(storage: Storage, body: CaseCreate, user: Principal) -> str:
 
 
 def transition_case(storage: Storage, case_id: str, body: TransitionCreate,
-                    user: Principal) -> None:
-    """Move a case to ``body.to_status`` and record who did it and when (one transaction)."""
+                    user: Principal, *, photos: Sequence[steps.Photo] = ()) -> None:
+    """Move a case to ``body.to_status`` and record who did it, when, the note, the assignee and
+    the photos (one transaction: a refused assignee or photo changes nothing).
+
+    Raises
+    ------
+    NotFoundError
+        No such case, or one the caller may not see (404).
+    TransitionError, PermissionDenied
+        The step does not follow the case's status (409), or the caller's role may not make it.
+    FieldError
+        A note is required and missing (作废, 退回处置), the assignee is not one of the case's
+        squad's, or more than :data:`service.case_steps.MAX_PHOTOS` photos (422).
+    """
     case_id = lookup_id(case_id)
+    steps.check_count(len(photos))
     now = datetime.now(UTC)
     with storage.begin() as session:
-        case = session.scalar(select(Case).where(Case.case_id == case_id).with_for_update())
-        if case is None or not user.may_see(case.squad_id):
-            raise _not_found(case_id)
+        case = _visible_case(session, case_id, user, lock=True)
         check_transition(case.status, body.to_status, user.role)
-        session.add(CaseEvent(case_pk=case.id, from_status=case.status,
-                              to_status=body.to_status, at=now, actor=user.username,
-                              note=body.note))
+        check_note(case.status, body.to_status, body.note)
+        who = steps.resolve_assignee(session, case.squad_id, body.assignee) \
+            if body.assignee is not None else (None, None, None)
+        ev = CaseEvent(case_pk=case.id, from_status=case.status, to_status=body.to_status,
+                       at=now, actor=user.username, note=body.note, assignee_kind=who[0],
+                       assignee_id=who[1], assignee_name=who[2])
+        session.add(ev)
         case.status = body.to_status
         case.closed_at = now if closes(body.to_status) else None
         case.updated_at = now
+        if who[0] is not None:
+            case.assignee_kind, case.assignee_id, case.assignee_name = who
+        if photos:
+            session.flush()
+            steps.add_photos(session, case.id, ev.id, list(photos), actor=user.username)
+
+
+def add_case_photos(storage: Storage, case_id: str, photos: Sequence[steps.Photo],
+                    user: Principal) -> None:
+    """Attach photos to a case without changing its status (to its latest step).
+
+    Planners may not; the case must be visible to the caller (404 otherwise).
+    """
+    if user.role == "planner":
+        raise PermissionDenied("规划人员不能给案件添加照片。")
+    case_id = lookup_id(case_id)
+    steps.check_count(len(photos))
+    if not photos:
+        raise steps.FieldError("photos", "请至少选择一张照片。")
+    with storage.begin() as session:
+        case = _visible_case(session, case_id, user, lock=True)
+        last = session.scalar(select(CaseEvent.id).where(CaseEvent.case_pk == case.id)
+                              .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1))
+        steps.add_photos(session, case.id, last, list(photos), actor=user.username)
+        case.updated_at = datetime.now(UTC)
+
+
+def photo_bytes(storage: Storage, case_id: str, photo_id: int,
+                user: Principal) -> tuple[bytes, str]:
+    """The bytes and content type of a photo of a case the caller may see (404 otherwise, the
+    same answer whether the case, the photo or the right is missing)."""
+    case_id = lookup_id(case_id)
+    with storage.begin() as session:
+        case = _visible_case(session, case_id, user)
+        photo = steps.photo_of_case(session, case.id, photo_id)
+        if photo is None:
+            raise NotFoundError(f"案件「{visible(case_id, limit=64)}」没有编号为 {photo_id} 的照片。")
+        return bytes(photo.data), photo.content_type
 
 
 _EXPORT_COLUMNS = [("case_id", "案件编号"), ("category", "问题类型代码"),
@@ -281,7 +381,20 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def cases_csv(gdf: gpd.GeoDataFrame, *, now: datetime | None = None) -> bytes:
+def export_frame(gdf: pd.DataFrame, *, now: datetime | None = None) -> pd.DataFrame:
+    """The cases as the export table: Chinese headers (:data:`_EXPORT_COLUMNS`), ``overdue``
+    computed at ``now``, times as ``YYYY-MM-DD HH:MM:SS``, flags 是/否 (not yet formula-safe:
+    the writers make it so)."""
+    gdf = gdf.copy()
+    gdf["overdue"] = overdue_flags(gdf["status"], gdf["deadline_at"], gdf["closed_at"],
+                                   now or datetime.now(UTC))
+    out = {label: [_cell(v) for v in gdf[col]] if col not in ("lon", "lat")
+           else pd.to_numeric(gdf[col], errors="coerce").round(7).to_numpy()
+           for col, label in _EXPORT_COLUMNS}
+    return pd.DataFrame(out, columns=[label for _c, label in _EXPORT_COLUMNS])
+
+
+def cases_csv(gdf: pd.DataFrame, *, now: datetime | None = None) -> bytes:
     """The cases as a UTF-8 (with BOM, for Excel) CSV with Chinese headers; every cell goes
     through :func:`geo.safe_text.formula_safe` (text that a spreadsheet would evaluate gets a
     leading apostrophe; numbers, times and flags pass unchanged)."""
@@ -295,3 +408,29 @@ def cases_csv(gdf: gpd.GeoDataFrame, *, now: datetime | None = None) -> bytes:
         # a leading = + - @ (or tab, CR) would make a spreadsheet evaluate a cell (CSV injection)
         writer.writerow([_cell(formula_safe(v)) for v in rec])
     return buf.getvalue().encode("utf-8-sig")
+
+
+def cases_xlsx(gdf: pd.DataFrame, *, now: datetime | None = None, footer: str = "") -> bytes:
+    """The cases as an XLSX workbook (one sheet 案件, the columns of :func:`cases_csv`), written
+    by :func:`geo.sheets.write_xlsx_tables` (formula-safe, printable)."""
+    from geo.sheets import write_xlsx_tables
+
+    buf = io.BytesIO()
+    write_xlsx_tables(buf, {"案件": export_frame(gdf, now=now)}, footer=footer)
+    return buf.getvalue()
+
+
+def cases_csv_stream(storage: Storage, flt: CaseFilter, *, chunk: int = 5000,
+                     now: datetime | None = None) -> Iterator[bytes]:
+    """:func:`cases_csv` of every case matching ``flt``, written ``chunk`` rows at a time
+    (:meth:`Storage.iter_case_frames`, keyset pages): memory stays bounded whatever the size of
+    the export, and the first bytes leave at once. Byte for byte the document :func:`cases_csv`
+    writes for all the rows at once (the BOM and header come with the first chunk only)."""
+    now = now or datetime.now(UTC)
+    first = True
+    for frame in storage.iter_case_frames(flt, chunk=chunk):
+        body = cases_csv(frame, now=now)
+        yield body if first else body[body.index(b"\r\n") + 2:]
+        first = False
+    if first:  # nothing matched: the header alone
+        yield cases_csv(storage.query_cases(replace(flt, limit=0)), now=now)

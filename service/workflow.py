@@ -18,6 +18,9 @@ target    roles
 作废      admin, squad_leader
 ========  =============================================
 
+A note is required for 作废 and for sending a case back (核查 → 处置, "退回处置"):
+:func:`check_note`. Each step has a button label that says what it does (:func:`action_label`).
+
 Planners read cases but change none. Deadlines are ``reported_at + deadline_hours(category)`` from
 the category catalogue (a local working rule; 72 h for unknown categories).
 """
@@ -30,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from geo.catalogue import Catalogue, default_catalogue
+from geo.errors import InputError, Problem, ValidationError
 from geo.labels import CLOSED_STATUSES, STATUSES
 from service.errors import ConflictError, PermissionDenied
 
@@ -61,8 +65,45 @@ WHO: dict[str, frozenset[str]] = {
 """Roles allowed to move a case *into* each state."""
 
 
+class FieldError(ValidationError):
+    """One field of a case step is wrong (422): the message (one line) says how to fix it."""
+
+    def __init__(self, field: str, message: str, *, value: str = "") -> None:
+        self.problems = [Problem(row=0, column=field, value=value[:200], message=message)]
+        InputError.__init__(self, message)
+
+
 class TransitionError(ConflictError):
     """The requested status change is not allowed from the case's current status (409)."""
+
+
+ACTIONS: dict[tuple[str, str], str] = {
+    ("上报", "立案"): "立案", ("立案", "派遣"): "派遣", ("派遣", "处置"): "开始处置",
+    ("处置", "核查"): "提交核查", ("核查", "结案"): "核查通过，结案", ("核查", "处置"): "退回处置",
+}
+"""What the button of each step says (every step into 作废 says 作废)."""
+
+
+def action_label(current: str, target: str) -> str:
+    """The button label of the step ``current`` → ``target`` (``退回处置`` for 核查 → 处置)."""
+    if target == "作废":
+        return "作废"
+    return ACTIONS.get((current, target), target)
+
+
+def note_required(current: str, target: str) -> bool:
+    """Whether the step ``current`` → ``target`` needs a note: 作废 and 退回处置 (核查 → 处置)."""
+    return target == "作废" or (current == "核查" and target == "处置")
+
+
+def check_note(current: str, target: str, note: str) -> None:
+    """Raise :class:`geo.errors.ValidationError` (422) when the step needs a note and has none.
+
+    Call after :func:`check_transition` (an illegal step is a 409 whatever its note).
+    """
+    if note_required(current, target) and not note.strip():
+        why = "作废的理由" if target == "作废" else "退回处置的理由（核查发现什么没有处理好）"
+        raise FieldError("note", f"「{action_label(current, target)}」必须填写说明：请写明{why}。")
 
 
 def allowed_next(status: str, role: str) -> tuple[str, ...]:

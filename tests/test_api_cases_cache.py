@@ -55,7 +55,7 @@ def test_overdue_query_parameter(api: Api) -> None:
     assert _ids(api, "leader_sy", overdue="true") == {c for c in late if c.startswith("SY")}
     # voiding a late case takes it off the list at once (the cache is invalidated)
     assert api.post("/api/cases/SY3/transitions", "leader_sy",
-                    json={"to_status": "作废"}).status_code == 200
+                    json={"to_status": "作废", "note": "重复上报"}).status_code == 200
     assert _ids(api, overdue="true") == late - {"SY3"}
     assert api.get("/api/cases", "admin", params={"overdue": "maybe"}).status_code == 422
 
