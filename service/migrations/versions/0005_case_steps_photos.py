@@ -17,7 +17,7 @@ from alembic import op
 import service.models
 
 revision = "0005"
-down_revision = "0007"  # TEMP-DEV: 0004 (the lead linearises 0005 → 0006 → 0007)
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -16,7 +16,7 @@ from alembic import op
 from service.models import UTCDateTime
 
 revision = "0006"
-down_revision = "0004"  # TEMP-DEV: "0005" once the lead linearises 0004 → 0005 → 0006 → 0007
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
