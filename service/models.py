@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -148,12 +149,18 @@ class Case(Base):
     category_name: Mapped[str] = mapped_column(String(64), default="")
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     status: Mapped[str] = mapped_column(String(8), default="上报", index=True)
+    status_flag: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """A mark beside the workflow status from an export (挂账, 督办, 延期, 超期 …), or None."""
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
     address: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(64), default="")
     coord_system: Mapped[str] = mapped_column(String(32), default="wgs84")
+    location_precision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """How exact lon/lat are (geo.gazetteer): point (the file's coordinates), landmark (placed by
+    a landmark's name, ~100 m), community (a point inside the named community); None = point.
+    Community-level cases count in community statistics but not in point hotspots or routes."""
     community_code: Mapped[str | None] = mapped_column(ForeignKey("communities.code"), index=True)
     community: Mapped[str | None] = mapped_column(String(64), nullable=True)
     squad_id: Mapped[str | None] = mapped_column(ForeignKey("squads.id"), index=True)
@@ -162,9 +169,14 @@ class Case(Base):
     geom: Mapped[Any] = mapped_column(geometry("POINT"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assignee_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """The current assignee of the case (the latest step that named one): kind, id, name."""
+    assignee_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    assignee_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (Index("ix_cases_lon_lat", "lon", "lat"),
-                      Index("ix_cases_squad_reported", "squad_id", "reported_at"))
+                      Index("ix_cases_squad_reported", "squad_id", "reported_at"),
+                      Index("ix_cases_reported_id", "reported_at", "id"))
 
 
 class CaseEvent(Base):
@@ -178,6 +190,27 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(64), default="")
     note: Mapped[str] = mapped_column(Text, default="")
+    assignee_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """Whom the step handed the case to: team, officer or unit (``geo.labels.ASSIGNEE_KINDS``)."""
+    assignee_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    assignee_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class CasePhoto(Base):
+    """A photo attached to a case step, stored in the database (both backends; backed up with
+    the cases, removed with them). ``content_type`` is decided from the bytes, never the client."""
+
+    __tablename__ = "case_photos"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_pk: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_events.id", ondelete="SET NULL"), nullable=True, index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class User(Base):
@@ -198,6 +231,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # 0008: the patrol team (squads.json team id) of an officer, for the officer's route page
+    team_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 _TOKEN_FIELDS = ("password_hash", "role", "squad_id", "active")
@@ -245,6 +280,31 @@ class PlanVisit(Base):
     kind: Mapped[str] = mapped_column(String(16))
 
 
+class ConfirmedVisit(Base):
+    """A stop of a day's plan that an officer confirmed on site (0008): one row per squad, day
+    and stop (confirming again changes nothing), with the time, optionally the phone's position,
+    who confirmed it and a finding note. "Days since last visit" counts these when they exist."""
+
+    __tablename__ = "visits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"),
+                                                nullable=True)
+    squad_id: Mapped[str] = mapped_column(String(32), index=True)
+    team_id: Mapped[str] = mapped_column(String(64))
+    plan_date: Mapped[date] = mapped_column(Date, index=True)
+    stop_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    community_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    officer: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (UniqueConstraint("squad_id", "plan_date", "stop_id",
+                                       name="uq_visits_squad_date_stop"),)
+
+
 class WorkLogEntry(Base):
     """One entry of the 城管进社区工作日志 (work log)."""
 
@@ -262,6 +322,15 @@ class WorkLogEntry(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="")
     case_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # 0006: station and team of the entry, every linked case (case_id is the first), photos
+    # taken, and the void (作废) mark: an entry is never deleted, it is voided with a reason.
+    station_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    team_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    case_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    photo_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    voided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class SitingScenario(Base):
@@ -272,3 +341,34 @@ class SitingScenario(Base):
     created_by: Mapped[str] = mapped_column(String(64), default="")
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RateEvent(Base):
+    """One counted event of a rate limit (a failed sign-in, a plan generation), shared by every
+    worker process: a limit counts the rows of its ``bucket`` newer than its window."""
+
+    __tablename__ = "rate_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    __table_args__ = (Index("ix_rate_events_bucket_at", "bucket", "at"),)
+
+
+class PlanJob(Base):
+    """A plan being computed: at most one row per squad and day (the cross-process plan lock)."""
+
+    __tablename__ = "plan_jobs"
+    squad_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    plan_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RenderedDoc(Base):
+    """A rendered route-sheet document (PDF), keyed by a hash of its plan, team and format."""
+
+    __tablename__ = "rendered_docs"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)

@@ -31,7 +31,7 @@ from geo.planning.clock import as_date, day_start
 from geo.planning.day import build_stops, plan_day
 from geo.planning.model import DailyPlan
 from geo.planning.travel import TravelChoice, UnreachableError, default_travel, travel_info
-from service.models import Plan, PlanVisit
+from service.models import ConfirmedVisit, Plan, PlanVisit
 from service.storage import CaseFilter, Storage
 
 #: Hotspots for a plan are found among the cases of the last four weeks before the plan day.
@@ -79,13 +79,31 @@ def load_plan(storage: Storage, squad_id: str, day: date | str) -> dict[str, Any
 
 
 def last_visits(storage: Storage, squad_id: str, before: date | str) -> dict[str, date]:
-    """Per community code, the latest planned visit day of ``squad_id`` strictly before ``before``."""
-    stmt = (select(PlanVisit.community_code, func.max(PlanVisit.plan_date))
-            .where(PlanVisit.squad_id == squad_id, PlanVisit.plan_date < as_date(before))
-            .group_by(PlanVisit.community_code))
+    """Per community, the last visit day of ``squad_id`` strictly before ``before``.
+
+    Once the squad has confirmed any visit, days from its first confirmation on count only
+    confirmed visits (a planned stop nobody reached is not a visit); planned visits
+    (:class:`~service.models.PlanVisit`) still count for the days before that.
+    """
+    day = as_date(before)
     with storage.begin() as session:
-        rows = session.execute(stmt).all()
-    return {str(code): as_date(day) for code, day in rows if day is not None}
+        first = session.scalar(select(func.min(ConfirmedVisit.plan_date)).where(
+            ConfirmedVisit.squad_id == squad_id))
+        planned = select(PlanVisit.community_code, func.max(PlanVisit.plan_date)).where(
+            PlanVisit.squad_id == squad_id, PlanVisit.plan_date < day)
+        if first is not None:
+            planned = planned.where(PlanVisit.plan_date < first)
+        rows: list[Any] = list(session.execute(planned.group_by(PlanVisit.community_code)).all())
+        rows += session.execute(
+            select(ConfirmedVisit.community_code, func.max(ConfirmedVisit.plan_date))
+            .where(ConfirmedVisit.squad_id == squad_id, ConfirmedVisit.plan_date < day,
+                   ConfirmedVisit.community_code.is_not(None))
+            .group_by(ConfirmedVisit.community_code)).all()
+    out: dict[str, date] = {}
+    for code, d in rows:
+        if code is not None and d is not None:
+            out[str(code)] = max(out.get(str(code), as_date(d)), as_date(d))
+    return out
 
 
 def plan_dates(storage: Storage, squad_id: str) -> list[date]:
@@ -231,6 +249,7 @@ def plan_inputs(storage: Storage, day: date | str, *, squads: Sequence[str] | No
     Hotspots are found among the cases reported in the ``history_days`` before the plan day
     (:func:`geo.analysis.hotspots.find_hotspots`, recency counted back from the day's midnight); an area
     with too few cases simply has none. Open cases are those not 结案/作废 reported before the day.
+    Both leave out cases placed only by their community's name (``CaseFilter.precise``).
     The travel model comes from :func:`plan_travel` (``roads``, else the stored network
     ``stored_roads`` / ``Settings().roads_path()``, else the straight line).
     """
@@ -242,8 +261,9 @@ def plan_inputs(storage: Storage, day: date | str, *, squads: Sequence[str] | No
     sq = tuple(squads) if squads is not None else None
     communities = storage.communities()
     recent = storage.query_cases(CaseFilter(squads=sq, start=start - timedelta(days=history_days),
-                                            end=start))
-    open_cases = storage.query_cases(CaseFilter(squads=sq, end=start, status=OPEN_STATUSES))
+                                            end=start, precise=True))
+    open_cases = storage.query_cases(CaseFilter(squads=sq, end=start, status=OPEN_STATUSES,
+                                                precise=True))  # no stop at a community's centre
     hotspots = None
     if len(recent):
         try:

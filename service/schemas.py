@@ -57,7 +57,7 @@ def _filled(value: str) -> str:
 
 
 Filled = Annotated[str, AfterValidator(_filled)]
-"""Required free text: not empty, not only spaces (a work-log entry's place, problem, action)."""
+"""Required free text: not empty, not only spaces (a work-log entry's problem, a void reason)."""
 LinkedCase = Annotated[str, AfterValidator(normalise_case_id)]
 """One id of the linked cases of a work-log entry, normalised."""
 
@@ -201,12 +201,10 @@ class WorkLogCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     at: datetime = Field(description="时间；不带时区按部署时区")
-    place: Filled = Field(default="", max_length=500, validate_default=True,
-                          description="地点（必填）")
+    place: FreeText = Field(default="", max_length=500, description="地点（网页表单必填）")
     problem: Filled = Field(default="", max_length=4000, validate_default=True,
                             description="发现问题（必填）")
-    action: Filled = Field(default="", max_length=4000, validate_default=True,
-                           description="处置情况（必填）")
+    action: FreeText = Field(default="", max_length=4000, description="处置情况（网页表单必填）")
     outcome: Outcome | None = Field(default=None, description="接待结果")
     squad_id: Line | None = Field(default=None, max_length=32,
                                   description="中队；中队用户可省略（即本中队）")
@@ -228,9 +226,9 @@ class WorkLogUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     at: datetime | None = Field(default=None, description="时间；不带时区按部署时区")
-    place: Filled | None = Field(default=None, max_length=500)
+    place: FreeText | None = Field(default=None, max_length=500)
     problem: Filled | None = Field(default=None, max_length=4000)
-    action: Filled | None = Field(default=None, max_length=4000)
+    action: FreeText | None = Field(default=None, max_length=4000)
     outcome: Outcome | None = Field(default=None, description="接待结果")
     community_code: Line | None = Field(default=None, max_length=16)
     lon: float | None = Field(default=None, ge=-180, le=180)

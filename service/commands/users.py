@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -43,19 +43,52 @@ def add_cmd(
     username: Annotated[str, typer.Argument(help="用户名")],
     role: Annotated[str, typer.Option(help="角色：admin、planner、squad_leader 或 officer")],
     squad: Annotated[str | None, typer.Option(help="中队编号（squad_leader、officer 必填）")] = None,
+    team: Annotated[str | None, typer.Option(
+        help="巡查组编号（officer：手机路线页显示并确认这一组的站点，如 shuyuan-1）")] = None,
     db: DbOption = None,
 ) -> None:
     """新增用户；密码从标准输入读取（终端里输入两次），至少 8 个字符。"""
     from service.auth import create_user
+    from service.visits import set_user_team
 
+    storage = _storage(db)
+    if team and not _team_known(storage, squad, team):
+        console.print(f"[red]未添加用户：[/red]中队「{squad or '无'}」没有巡查组「{team}」；"
+                      "请用 xuncha users add … --squad 中队编号 --team 该中队的队伍编号。")
+        raise typer.Exit(1)
     password = read_password()
     try:
-        user = create_user(_storage(db), username, password, role=role, squad=squad)
+        user = create_user(storage, username, password, role=role, squad=squad)
+        if team:
+            set_user_team(storage, user.username, team)
     except XunchaError as exc:
         console.print(f"[red]未添加用户：[/red]{exc}")
         raise typer.Exit(1) from exc
     where = f"，中队 {user.squad_id}" if user.squad_id else ""
+    where += f"，巡查组 {team}" if team else ""
     console.print(f"已添加用户 {user.username}（角色 {user.role}{where}）。")
+
+
+def _team_known(storage: Any, squad: str | None, team: str) -> bool:
+    record = next((s for s in storage.squads() if s["id"] == squad), None)
+    return record is not None and team in [str(t.get("id")) for t in record.get("teams", [])]
+
+
+@users_app.command("team")
+def team_cmd(
+    username: Annotated[str, typer.Argument(help="用户名")],
+    team: Annotated[str, typer.Argument(help="巡查组编号（如 shuyuan-1）；写 none 取消")],
+    db: DbOption = None,
+) -> None:
+    """设置队员所在的巡查组（手机路线页据此显示本组路线、只允许确认本组站点）。"""
+    from service.visits import set_user_team
+
+    try:
+        set_user_team(_storage(db), username, None if team.lower() == "none" else team)
+    except XunchaError as exc:
+        console.print(f"[red]未设置巡查组：[/red]{exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"用户 {username} 的巡查组已设为 {team}。")
 
 
 @users_app.command("list")
@@ -66,10 +99,11 @@ def list_cmd(db: DbOption = None) -> None:
     from service.models import User
 
     storage = _storage(db)
-    table = Table("用户名", "角色", "中队", "状态")
+    table = Table("用户名", "角色", "中队", "巡查组", "状态")
     with storage.begin() as session:
         for u in session.scalars(select(User).order_by(User.username)):
-            table.add_row(u.username, u.role, u.squad_id or "", "启用" if u.active else "停用")
+            table.add_row(u.username, u.role, u.squad_id or "", u.team_id or "",
+                          "启用" if u.active else "停用")
     console.print(table)
 
 

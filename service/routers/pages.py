@@ -193,8 +193,9 @@ def add_worklog(request: Request, squad_id: str, storage: StorageDep, settings: 
         when = datetime.fromisoformat(at) if at else None
     except ValueError:
         errors["at"] = "时间：格式不对，请用日期时间选择器（如 2026-05-06 07:40）。"
-    if not at:
-        errors["at"] = "时间：必填：不能为空，请填写。"
+    for name in worklogs.FORM_REQUIRED:
+        if not form[name].strip():
+            errors[name] = f"{worklogs.FIELD_NAMES[name]}：必填：不能为空，请填写。"
     if photo_count and not photo_count.isdigit():
         errors["photo_count"] = "照片张数：请填写 0 到 999 之间的整数。"
     try:
@@ -250,6 +251,10 @@ def edit_worklog(squad_id: str, entry_id: Annotated[int, PathParam(ge=1, le=2_14
         extra["photo_count"] = int(photo_count) if photo_count.isdigit() else photo_count
     try:
         worklogs.check_may_change(storage, u, entry_id)
+        blank = [worklogs.FIELD_NAMES[k] for k, v in (("place", place), ("action", action))
+                 if not v.strip()]
+        if blank:
+            return _back(path, f"日志未修改：{'、'.join(blank)}必填，不能为空。", error=True)
         body = WorkLogUpdate.model_validate({
             "at": datetime.fromisoformat(at), "place": place, "problem": problem,
             "action": action, "outcome": outcome or None, **extra})
