@@ -5,7 +5,7 @@ lat``; the Chinese headers of design.md (案件编号, 问题类型, 上报时�
 stat table ``to_stat_info`` (``task_num``, ``create_time``, ``sub_type_name``, ``coordinate_x`` …)
 and its REC_LIST API (``taskNum``, ``createTime``, ``subTypeName``, ``eventStateName`` …); the
 eUrbanMIS UI (任务号, 小类, X坐标, 当前阶段 …); 12345 field set A (``12345工单编号``,
-``12345受理时间``, 一级–五级业务分类) and set B (``taskId``, ``levelOne``–``levelFour``,
+``12345受理时间``, 一级–五级业务分类, 小区名称 / 小区地址 / 街道 for :mod:`geo.gazetteer`) and set B (``taskId``, ``levelOne``–``levelFour``,
 ``coordx``/``coordy``, ``discription``, ``endTime``). Headers are compared after Unicode NFKC,
 case folding and removing spaces, ``_``, ``-`` and ``.`` (``sub_type_name`` = ``subTypeName``).
 
@@ -31,11 +31,12 @@ from geo.errors import FileReadError, InputError
 REQUIRED = ("case_id", "category", "reported_at", "lon", "lat")
 """Roles an imported case table must have (lon/lat may both be absent: rows are then rejected)."""
 OPTIONAL = ("description", "address", "source", "status", "closed_at", "community",
-            "category_name", "squad")
+            "category_name", "squad", "compound", "compound_address", "street")
 ROLE_NAMES = {"case_id": "案件编号", "category": "问题类型", "reported_at": "上报时间",
               "lon": "经度", "lat": "纬度", "description": "问题描述", "address": "地址",
               "source": "来源", "status": "状态", "closed_at": "结案时间", "community": "所属社区",
-              "category_name": "问题名称", "squad": "中队"}
+              "category_name": "问题名称", "squad": "中队", "compound": "小区名称",
+              "compound_address": "小区地址", "street": "街道"}
 """The Chinese name of each role (accepted in ``--map`` as well)."""
 IGNORE = "ignore"
 """The ``--map`` role that leaves a column out (also ``忽略`` and ``-``)."""
@@ -67,6 +68,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {  # most specific first
     "community": ("community", "所属社区", "社区", "community_name", "社区名称"),
     "category_name": ("category_name", "问题名称", "类别名称"),
     "squad": ("squad", "中队", "squad_id"),
+    "compound": ("compound", "小区名称", "小区", "小区名", "楼盘名称", "楼盘"),
+    "compound_address": ("compound_address", "小区地址", "楼盘地址"),
+    "street": ("street", "街道", "所属街道", "街道名称", "street_name", "乡镇街道", "街镇"),
 }
 """Header names of each role, most specific first (compared as :func:`header_key` makes them)."""
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from geo.case_columns import OPTIONAL, REQUIRED, ColumnMap, by_role, map_columns
 from geo.case_coords import locate
+from geo.case_places import join_area, place_rows, placed_note
 from geo.case_text import (
     CASE_ID_MAX_LEN,
     FREE_TEXT,
@@ -39,8 +40,9 @@ from geo.case_text import (
 )
 from geo.case_times import MAX_FUTURE, fast_times, future_message, parse_times, too_late
 from geo.catalogue import Catalogue, default_catalogue
-from geo.crs import WGS84, XIAONAN_WORKING_CRS
+from geo.crs import WGS84
 from geo.errors import Problem, ValidationError
+from geo.gazetteer import Gazetteer
 from geo.labels import STATUSES
 from geo.statuses import StatusVocabulary, default_statuses
 
@@ -48,9 +50,10 @@ __all__ = ["CASE_ID_MAX_LEN", "FREE_TEXT", "OPTIONAL", "REQUIRED", "ParseResult"
            "analysis_cases", "find_control", "normalise_case_id", "parse_cases", "parse_times",
            "visible"]
 
-NO_COORDS = ("无坐标：文件没有经纬度（或 X/Y 坐标）列，无法定位；按地址定位需要地名库，暂不支持。"
-             "请从系统导出带坐标的文件，或用 --map 列名=lon / 列名=lat 指定坐标列。")
-"""Reason for every row of a file without coordinate columns (12345 field set A)."""
+NO_COORDS = ("无坐标：文件没有经纬度（或 X/Y 坐标）列，且未使用地名库，无法定位；"
+             "请从系统导出带坐标的文件，或用 --map 列名=lon / 列名=lat 指定坐标列"
+             "（导入到服务时按社区、地标和本局地名表定位）。")
+"""Reason for every row of a file without coordinate columns read without a gazetteer."""
 DEFAULT_ALIAS_HINT = "或把它加入本部署的本地类别别名表（CSV，两列 alias,code）后重新导入"
 
 
@@ -74,6 +77,9 @@ class ParseResult:
         Which columns filled which role (:meth:`ColumnMap.describe` for the report).
     notes : list of str
         What the reader decided for the whole file (coordinate system, header row …).
+    located : list of Problem
+        Per valid row placed by name (no coordinates): the name and precision
+        (``按地名「西大市场」定位（地标级）``).
     """
 
     cases: gpd.GeoDataFrame
@@ -82,6 +88,7 @@ class ParseResult:
     columns: dict[str, str] = field(default_factory=dict)
     mapping: ColumnMap = field(default_factory=ColumnMap)
     notes: list[str] = field(default_factory=list)
+    located: list[Problem] = field(default_factory=list)
 
     @property
     def rejected_rows(self) -> list[int]:
@@ -117,19 +124,35 @@ def _prepare(table: pd.DataFrame, *, columns: Mapping[str, str] | None, required
 
 
 def _check_coords(df: pd.DataFrame, names: dict[str, str], cmap: ColumnMap, *,
-                  coords: str | None, china: bool) -> tuple[list[Problem], list[str]]:
+                  coords: str | None, china: bool, gazetteer: Gazetteer | None = None
+                  ) -> tuple[list[Problem], list[str], list[Problem]]:
+    """Coordinates checked and converted; rows with neither lon nor lat placed by name when a
+    gazetteer is given. Returns the problems, the notes and the rows placed by name."""
+    everyone = np.ones(len(df), dtype=bool)
     if "lon" not in df:
         df["_lon"] = df["_lat"] = np.nan
-        df["coord_system"] = ""
-        return row_problems(np.ones(len(df), dtype=bool), df, "row", {"row": "经度/纬度"},
-                            NO_COORDS, values=pd.Series([""] * len(df))), []
-    loc = locate(df["lon"], df["lat"], coords=coords, implied=cmap.implied, china=china,
-                 x_name=names["lon"], y_name=names["lat"])
-    out: list[Problem] = []
-    for mask, role, message in loc.problems:
-        out += row_problems(mask, df, role, names, message)
-    df["_lon"], df["_lat"], df["coord_system"] = loc.lon, loc.lat, loc.system
-    return out, loc.notes
+        df["coord_system"], df["location_precision"] = "", None
+        if gazetteer is None:
+            return row_problems(everyone, df, "row", {"row": "经度/纬度"}, NO_COORDS,
+                                values=pd.Series([""] * len(df))), [], []
+        out: list[Problem] = []
+        notes: list[str] = []
+        wanted = everyone
+    else:
+        loc = locate(df["lon"], df["lat"], coords=coords, implied=cmap.implied, china=china,
+                     x_name=names["lon"], y_name=names["lat"])
+        wanted = ~everyone if gazetteer is None else (
+            (df["lon"].astype(str).str.strip() == "")
+            & (df["lat"].astype(str).str.strip() == "")).to_numpy()
+        out = [p for mask, role, message in loc.problems
+               for p in row_problems(mask & ~wanted, df, role, names, message)]
+        df["_lon"], df["_lat"], df["coord_system"] = loc.lon, loc.lat, loc.system
+        df["location_precision"] = ["point" if np.isfinite(v) else None for v in loc.lon]
+        notes = loc.notes
+    if gazetteer is None:
+        return out, notes, []
+    failed, placed = place_rows(df, names, gazetteer, wanted)
+    return out + failed, notes, placed
 
 
 def _check_categories(df: pd.DataFrame, names: dict[str, str], catalogue: Catalogue | None,
@@ -201,29 +224,6 @@ def _check_status(df: pd.DataFrame, names: dict[str, str],
                         "请改成其中之一，或把这个词加入状态词表。", values=raw)
 
 
-def _join_area(cases: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, *,
-               buffer_m: float, names: dict[str, str]) -> list[Problem]:
-    comm = communities.to_crs(XIAONAN_WORKING_CRS if communities.crs is None
-                              else communities.estimate_utm_crs())
-    pts = cases.to_crs(comm.crs)[["geometry"]]
-    cols = comm[["code", "name", "squad", "geometry"]]
-    inside = gpd.sjoin(pts, cols, how="inner", predicate="within")
-    inside = inside[~inside.index.duplicated(keep="first")]
-    rest = pts.loc[~pts.index.isin(inside.index)]
-    near = gpd.sjoin_nearest(rest, cols, how="left", max_distance=buffer_m, distance_col="_dist")
-    joined = pd.concat([inside, near[~near.index.duplicated(keep="first")]])
-    cases["community_code"] = joined["code"].reindex(cases.index)
-    cases["community"] = joined["name"].reindex(cases.index)
-    cases["squad"] = joined["squad"].reindex(cases.index)
-    idx = np.flatnonzero(cases["community_code"].isna().to_numpy())
-    return [
-        Problem(int(cases["row"].iat[i]), names.get("lon", "lon"),
-                f"{cases.geometry.iat[i].x:.6f},{cases.geometry.iat[i].y:.6f}",
-                f"坐标在服务区域（各社区边界外 {buffer_m:.0f} 米）之外；请核对坐标和 --coords 坐标系。")
-        for i in idx
-    ]
-
-
 def parse_cases(
     table: pd.DataFrame,
     *,
@@ -237,6 +237,7 @@ def parse_cases(
     now: datetime | None = None,
     max_future: timedelta | None = MAX_FUTURE,
     alias_hint: str = DEFAULT_ALIAS_HINT,
+    gazetteer: Gazetteer | None = None,
 ) -> ParseResult:
     """Validate a raw case table and return the valid cases in WGS84 with every problem found.
 
@@ -269,6 +270,11 @@ def parse_cases(
         Times later than ``now + max_future`` are rejected; ``None`` accepts any time.
     alias_hint : str
         How the deployment adds a local category alias (quoted for an unknown category).
+    gazetteer : Gazetteer, optional
+        The deployment's place names (:mod:`geo.gazetteer`): a row with neither lon nor lat is
+        placed by its 地址 / 小区名称 / 小区地址 / 社区 (``location_precision`` ``landmark`` or
+        ``community``; :attr:`ParseResult.located` names the name), or rejected with the reason.
+        ``None``: such rows are rejected as 无坐标.
 
     Returns
     -------
@@ -287,7 +293,8 @@ def parse_cases(
     cat = default_catalogue() if catalogue is True else (catalogue or None)
     problems = check_text(df, names, REQUIRED + OPTIONAL)  # first: later checks see clean cells
     problems += check_ids(df, names)
-    coord_problems, coord_notes = _check_coords(df, names, cmap, coords=coords, china=True)
+    coord_problems, coord_notes, placed = _check_coords(df, names, cmap, coords=coords,
+                                                        china=True, gazetteer=gazetteer)
     problems += coord_problems
     problems += _check_categories(df, names, cat, alias_hint)
     problems += _check_times(df, names, tz, now=now, max_future=max_future)
@@ -295,11 +302,13 @@ def parse_cases(
     good = df.loc[~df["row"].isin({p.row for p in problems})].copy()
     cases = _to_frame(good)
     if communities is not None and len(cases):
-        problems += _join_area(cases, communities, buffer_m=service_buffer_m, names=names)
+        problems += join_area(cases, communities, buffer_m=service_buffer_m, names=names)
         cases = cases.loc[cases["community_code"].notna()]
     problems.sort(key=lambda p: (p.row, p.column))
+    kept = set(cases["row"].tolist())
     return ParseResult(cases=cases, problems=problems, n_rows=len(df), columns=names,
-                       mapping=cmap, notes=notes + coord_notes)
+                       mapping=cmap, notes=notes + coord_notes + placed_note(cases),
+                       located=[p for p in placed if p.row in kept])
 
 
 def analysis_cases(table: pd.DataFrame, *, required: Iterable[str] = ("lon", "lat"),
@@ -342,7 +351,7 @@ def analysis_cases(table: pd.DataFrame, *, required: Iterable[str] = ("lon", "la
     problems = check_text(df, names, REQUIRED + OPTIONAL)
     if "case_id" in df:
         problems += check_ids(df, names, unique=False)
-    coord_problems, _ = _check_coords(df, names, cmap, coords=coords, china=False)
+    coord_problems, _, _ = _check_coords(df, names, cmap, coords=coords, china=False)
     problems += coord_problems
     if "reported_at" in df:
         problems += _check_times(df, names, tz, now=None, max_future=None,
@@ -374,6 +383,7 @@ def _to_frame(good: pd.DataFrame) -> gpd.GeoDataFrame:
         "closed_at": good.get("_closed_at", pd.NaT),
         "row": good["row"].to_numpy(),
         "coord_system": good["coord_system"].to_numpy(),
+        "location_precision": good["location_precision"].to_numpy(object),
         "lon": lon,
         "lat": lat,
     }
@@ -383,6 +393,10 @@ def _to_frame(good: pd.DataFrame) -> gpd.GeoDataFrame:
         if text is not None and opt in FREE_TEXT:
             text = text.str.replace("\r\n", "\n", regex=False).str.replace("\r", "\n", regex=False)
         frame[opt] = text.to_numpy() if text is not None else ""
+    for alt in ("compound_address", "compound"):  # 12345 set A: the compound where no address
+        if alt in good:
+            empty = frame["address"] == ""
+            frame.loc[empty, "address"] = good.loc[empty, alt].astype(str).str.strip()
     frame["community_code"] = None
     frame["squad"] = None
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)

@@ -15,6 +15,12 @@ place; it never creates a duplicate, and it never loses work done in the service
 A file that cannot be read stores nothing; ``dry_run`` runs everything in a transaction that is
 rolled back, so it reports the mapping, the problems and what would change, storing nothing.
 
+Rows without coordinates (12345 field set A) are placed by name through the deployment's gazetteer
+(:func:`deployment_gazetteer`: its communities, its landmarks and the bureau's own table
+``<data_dir>/gazetteer.csv``); each case stores its ``location_precision`` (``point``,
+``landmark``, ``community``) and the report lists which name placed which row (``located``).
+No online geocoder is called.
+
 A caller bound to squads (``squads=``) writes only rows it may write: the check is made in the
 transaction that writes, on the rows it writes (existing rows locked), and a refused row is
 reported per row with :data:`NO_RIGHT`, which says nothing about whether or where the case exists.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,7 +42,8 @@ from geo.case_merge import merge_case
 from geo.case_times import MAX_FUTURE
 from geo.cases import ParseResult, parse_cases, visible
 from geo.catalogue import Catalogue, default_catalogue
-from geo.errors import Problem
+from geo.errors import InputError, Problem, XunchaError
+from geo.gazetteer import Gazetteer
 from geo.io.tables import MAX_TABLE_BYTES
 from service.models import Case, CaseEvent, ImportBatch, utcnow
 from service.settings import Settings
@@ -52,8 +60,11 @@ OUTSIDE = "该位置不在你的中队范围内；只能上报或导入本中队
 """Reason for a row of a squad-bound caller located outside the caller's squads."""
 STORED_COLUMNS = ("category", "category_name", "reported_at", "status", "status_flag",
                   "closed_at", "deadline_at", "description", "address", "source", "coord_system",
-                  "community_code", "community", "squad_id", "lon", "lat")
+                  "community_code", "community", "squad_id", "lon", "lat", "location_precision")
 """The case columns an import writes and compares with the stored case."""
+GAZETTEER_FILE = "gazetteer.csv"
+"""The bureau's own place names in the deployment's data folder (CSV: name, lon, lat, kind,
+community; :meth:`geo.gazetteer.Gazetteer.with_entries`)."""
 ALIAS_SETTING = "XUNCHA_CATEGORY_ALIASES"
 """The setting naming a deployment's local category alias table (CSV: ``alias,code``)."""
 
@@ -73,6 +84,8 @@ class ImportReport:
     """``{"row", "case_id", "from_status", "to_status"}`` for every status this import changed."""
     notices: list[Problem] = field(default_factory=list)
     """Rows stored with a remark (a stored status kept because the file's is behind it)."""
+    located: list[Problem] = field(default_factory=list)
+    """Rows without coordinates placed by name: which name, at which precision."""
     mapping: list[str] = field(default_factory=list)
     """Which column filled which role (:meth:`geo.case_columns.ColumnMap.describe`)."""
     notes: list[str] = field(default_factory=list)
@@ -91,6 +104,7 @@ class ImportReport:
                 "dry_run": self.dry_run, "mapping": self.mapping, "notes": self.notes,
                 "status_changes": self.status_changes,
                 "notices": [vars(p) for p in self.notices],
+                "located": [vars(p) for p in self.located],
                 "problems": [vars(p) for p in self.problems]}
 
 
@@ -121,6 +135,52 @@ def deployment_catalogue(settings: Settings | None) -> tuple[Catalogue, str]:
 
 
 _ALIAS_CACHE: dict[tuple[str, int], Catalogue] = {}
+_GAZETTEERS: dict[tuple[Any, ...], Gazetteer] = {}
+
+
+def deployment_gazetteer(storage: Storage, settings: Settings | None = None, *,
+                         communities: Any = None) -> Gazetteer:
+    """The deployment's place names: its communities (``communities``, default the stored
+    ones), the landmarks of its boundary folder and, with ``settings``, the bureau's own table
+    ``<data_dir>/gazetteer.csv`` (:data:`GAZETTEER_FILE`) when it exists, which replaces a
+    built-in name it repeats. Built again only when one of them changes.
+
+    Raises
+    ------
+    InputError
+        The bureau's table cannot be used (the message names the file and every bad row).
+    """
+    comm = storage.communities() if communities is None else communities
+    path = settings.data_dir / GAZETTEER_FILE if settings is not None else None
+    mtime = path.stat().st_mtime_ns if path is not None and path.is_file() else 0
+    key = (str(storage.boundaries_dir), tuple(comm["code"]), tuple(comm["name"]), str(path), mtime)
+    if key not in _GAZETTEERS:
+        where = (f"本部署的地名表 {visible(str(path), limit=200)}（CSV，列 name,lon,lat,kind,community）"
+                 if path is not None else f"本部署的地名表（数据目录下的 {GAZETTEER_FILE}，CSV，列 "
+                 "name,lon,lat,kind,community）")
+        found = Gazetteer.from_area(communities=comm, landmarks=_landmarks(storage.boundaries_dir),
+                                    hint=where)
+        if mtime and path is not None:
+            from geo.io.tables import read_table
+
+            try:
+                found = found.with_entries(read_table(path))
+            except XunchaError as exc:
+                raise InputError(f"{where}无法使用，未导入任何数据；请修正后重试：{exc}") from exc
+        _GAZETTEERS.clear()
+        _GAZETTEERS[key] = found
+    return _GAZETTEERS[key]
+
+
+@lru_cache(maxsize=4)
+def _landmarks(directory: Path | None) -> Any:
+    """The landmarks of a boundary folder (None when it has none), read once per folder."""
+    from geo.io.files import read_default_files
+
+    try:
+        return read_default_files(directory)["landmarks"]
+    except (XunchaError, OSError, KeyError):
+        return None
 
 
 def _aliased(path: str, mtime: int) -> Catalogue:
@@ -206,7 +266,8 @@ def import_file(storage: Storage, path: str | Path | bytes, *, filename: str = "
     catalogue, hint = deployment_catalogue(settings)
     return import_table(storage, table, filename=name, coords=coords, actor=actor,
                         columns=columns, dry_run=dry_run, catalogue=catalogue, alias_hint=hint,
-                        max_future=None if allow_future else MAX_FUTURE)
+                        max_future=None if allow_future else MAX_FUTURE,
+                        gazetteer=deployment_gazetteer(storage, settings))
 
 
 def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
@@ -214,7 +275,8 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
                  squads: tuple[str, ...] | None = None, create_only: bool = False,
                  columns: dict[str, str] | None = None, dry_run: bool = False,
                  catalogue: Catalogue | None = None, alias_hint: str | None = None,
-                 max_future: timedelta | None = MAX_FUTURE) -> ImportReport:
+                 max_future: timedelta | None = MAX_FUTURE,
+                 gazetteer: Gazetteer | None = None) -> ImportReport:
     """Validate ``table`` and store its valid rows in one transaction.
 
     Parameters
@@ -241,6 +303,9 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
         The deployment's catalogue and how to add an alias (:func:`deployment_catalogue`).
     max_future : timedelta or None
         Case times later than now + this are rejected (``None``: any time).
+    gazetteer : Gazetteer, optional
+        Place names for rows without coordinates (default :func:`deployment_gazetteer` without
+        the bureau's table; :func:`import_file` adds it).
 
     Returns
     -------
@@ -250,8 +315,10 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
     storage.init()
     cat = catalogue or default_catalogue()
     hint = alias_hint or deployment_catalogue(None)[1]
-    parsed = parse_cases(table, coords=coords, tz=storage.tz, communities=storage.communities(),
-                         catalogue=cat, columns=columns, max_future=max_future, alias_hint=hint)
+    comm = storage.communities()
+    parsed = parse_cases(table, coords=coords, tz=storage.tz, communities=comm,
+                         catalogue=cat, columns=columns, max_future=max_future, alias_hint=hint,
+                         gazetteer=gazetteer or deployment_gazetteer(storage, communities=comm))
     rows = _case_rows(parsed, cat)
     guarded = squads is not None or create_only
     try:
@@ -277,8 +344,9 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
             report = ImportReport(
                 0 if dry_run else batch.id, parsed.n_rows, len(plan.new), plan.matched,
                 problems, unchanged=plan.unchanged, status_changes=plan.changes,
-                notices=plan.notices, mapping=parsed.mapping.describe(), notes=parsed.notes,
-                dry_run=dry_run)
+                notices=plan.notices,
+                located=[p for p in parsed.located if p.row in {r["_row"] for r in rows}],
+                mapping=parsed.mapping.describe(), notes=parsed.notes, dry_run=dry_run)
             if dry_run:
                 raise _RollBack(report)
     except _RollBack as done:
@@ -339,7 +407,7 @@ def _case_rows(parsed: ParseResult, cat: Catalogue) -> list[dict[str, Any]]:
         "source": cases["source"].tolist(), "coord_system": cases["coord_system"].tolist(),
         "community_code": cases["community_code"].tolist(),
         "community": cases["community"].tolist(), "squad_id": cases["squad"].tolist(),
-        "lon": lon, "lat": lat,
+        "lon": lon, "lat": lat, "location_precision": cases["location_precision"].tolist(),
         "geom": [f"SRID=4326;POINT ({x!r} {y!r})" for x, y in zip(lon, lat, strict=True)],
         "_row": [int(r) for r in cases["row"]], "_given": cases["status_given"].tolist(),
         "_text": cases["status_text"].tolist(),

@@ -331,8 +331,10 @@ def _at(at: datetime | date | None, tz: str) -> pd.Timestamp:
 
 def recent_cases(storage: Storage, squads: tuple[str, ...] | None, at: pd.Timestamp,
                  days: int) -> gpd.GeoDataFrame:
-    """Cases of ``squads`` reported in the ``days`` before ``at``."""
-    return storage.query_cases(CaseFilter(squads=squads, start=at - timedelta(days=days), end=at))
+    """Cases of ``squads`` reported in the ``days`` before ``at``, located to a point or a
+    landmark (community-level cases stay out of the point analyses)."""
+    return storage.query_cases(CaseFilter(squads=squads, start=at - timedelta(days=days), end=at,
+                                          precise=True))
 
 
 def _key(storage: Storage, kind: str, squads: tuple[str, ...] | None, *parts: Any) -> tuple[Any, ...]:
@@ -407,7 +409,7 @@ def forecast(storage: Storage, settings: Settings, squads: tuple[str, ...] | Non
     t = _at(at, settings.timezone)
 
     def make() -> gpd.GeoDataFrame:
-        cases = storage.query_cases(CaseFilter(squads=squads, end=t))
+        cases = storage.query_cases(CaseFilter(squads=squads, end=t, precise=True))
         area = storage.communities(squads=squads)
         if len(area) == 0:
             raise NotFoundError("没有可预测的社区范围。")

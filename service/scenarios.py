@@ -69,7 +69,8 @@ def run_scenario(storage: Storage, settings: Settings, params: ScenarioCreate) -
     if unknown:
         raise NotFoundError(f"没有中队 {'、'.join(unknown)}；可用：{'、'.join(sorted(known))}。")
     at = pd.Timestamp.now(tz=settings.timezone).normalize() + pd.Timedelta(days=1)
-    cases = storage.query_cases(CaseFilter(squads=squads, start=at - pd.Timedelta(days=params.days),
+    cases = storage.query_cases(CaseFilter(squads=squads, precise=True,
+                                           start=at - pd.Timedelta(days=params.days),
                                            end=at))
     if len(cases) == 0:
         raise InputError("所选范围和时段内没有案件，无法选址；请扩大时段或中队范围。")

@@ -194,6 +194,7 @@ class ImportReportPublic(BaseModel):
     notes: list[str] = []
     status_changes: list[dict[str, Any]] = []
     notices: list[dict[str, Any]] = []
+    located: list[dict[str, Any]] = []
 
 
 class WorkLogCreate(BaseModel):

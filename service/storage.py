@@ -25,6 +25,7 @@ from sqlalchemy import Select, and_, delete, func, insert, not_, select, tuple_
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from geo.gazetteer import POINT_PRECISIONS
 from geo.labels import CLOSED_STATUSES
 from service.db import make_engine, migrate, transaction
 from service.models import (
@@ -54,6 +55,8 @@ class CaseFilter:
     ``overdue=True`` keeps the open cases (not 结案/作废) past their deadline at ``as_of`` (default:
     the time of the query), ``overdue=False`` every other case. ``after`` is a keyset cursor:
     only cases strictly after that ``(reported_at, row id)`` in the newest-first order (older).
+    ``precise=True`` keeps only cases located to a point or a landmark (the input of hotspots,
+    forecasts and plans), leaving out those placed only by their community's name.
     """
 
     squads: tuple[str, ...] | None = None
@@ -68,6 +71,7 @@ class CaseFilter:
     overdue: bool | None = None
     as_of: datetime | None = None
     after: tuple[datetime, int] | None = None
+    precise: bool = False
 
 
 def ewkt(geom: shapely.Geometry) -> str:
@@ -214,6 +218,9 @@ class Storage:
             late = and_(Case.status.not_in(FINAL_STATUSES), Case.deadline_at.is_not(None),
                         Case.deadline_at < (flt.as_of or datetime.now(UTC)))
             stmt = stmt.where(late if flt.overdue else not_(late))
+        if flt.precise:  # geo.gazetteer.POINT_PRECISIONS; None: stored before precisions existed
+            stmt = stmt.where(Case.location_precision.is_(None)
+                              | Case.location_precision.in_(POINT_PRECISIONS))
         if flt.after is not None:  # a row-value comparison walks ix_cases_reported_id
             stmt = stmt.where(tuple_(Case.reported_at, Case.id) < tuple_(*flt.after))
         return stmt

@@ -21,6 +21,9 @@ Shapes (domain.md §2.1, §2.2):
     Excel serial dates, ``经度(百度)``/``纬度(百度)`` (BD-09).
 ``12345_setA.csv``
     12345 field set A: no coordinates at all (rows rejected: 无坐标, until a gazetteer exists).
+``12345_setA_places.csv`` (:func:`set_a_places`, not in :func:`corpus`)
+    12345 field set A with 小区 and 街道 columns, placed by name through the gazetteer (with the
+    bureau table of :func:`bureau_gazetteer`).
 ``eurbanmis_ui.csv``
     Chinese UI export: 案件类型 (= 市一体化平台) before 大类 and 小类, ``X坐标`` = northing and
     ``Y坐标`` = 6°-zone-prefixed easting (zone 19, EPSG:4497), eUrbanMIS stage strings, legacy
@@ -50,6 +53,7 @@ class Stored:
     category: str
     status: str
     flag: str | None = None
+    precision: str | None = None  # location_precision, when the file places rows by name
 
 
 @dataclass(frozen=True)
@@ -249,6 +253,51 @@ def eurbanmis_ui(points: list[Point]) -> CorpusFile:
         6: Stored("UI005", "09006", "结案"),
         7: Rejected("无法识别的案件状态", "神秘阶段"),
     }, notes=("EPSG:4497", "小类"))
+
+
+def set_a_places() -> CorpusFile:
+    """12345 field set A with 小区编号/名称/地址, 物业公司 and 街道, placed by name (geo.gazetteer):
+    a landmark in the address, a community (居委会 variant) in the address, a compound by its
+    name alone (no address), a bureau entry (:func:`bureau_gazetteer`), a bureau entry replacing
+    a built-in landmark, two communities at once (ambiguous), the same with the 街道 deciding,
+    and a street address no name fits."""
+    head: list[object] = [
+            "12345工单编号", "12345受理时间", "12345工单来源", "12345诉求地址", "12345工单类型",
+            "12345内容描述", "主办单位", "小区编号", "小区名称", "小区地址", "物业公司", "街道",
+            "一级业务分类", "二级业务分类", "三级业务分类"]
+    spec = [  # (诉求地址, 小区名称, 小区地址, 街道)
+        ("孝南区西大市场东门", "", "", "书院街道"),
+        ("湖北省孝感市孝南区北外社区居委会旁", "", "", "书院街道"),
+        ("", "红卫还建", "", "经济开发区"),
+        ("", "金桂园", "金桂园小区3栋", "广场街道"),
+        ("槐荫公园南门", "", "", "广场街道"),
+        ("城西社区与城东社区交界处", "", "", ""),
+        ("城西社区与城东社区交界处", "", "", "广场街道"),
+        ("书院街12号", "", "", "书院街道"),
+    ]
+    rows: list[list[object]] = [head]
+    for i, (addr, name, caddr, street) in enumerate(spec):
+        rows.append([f"2606{i:04d}", f"{excel_serial('2026-05-03 09:00') + i:.3f}", "电话", addr,
+                     "投诉举报类", "门口摆摊", "孝南区城管局", f"XQ{i:03d}" if name else "", name,
+                     caddr, "某物业" if name else "", street, "城市管理", "市容秩序", "占道经营"])
+    return CorpusFile("12345_setA_places.csv", _csv(rows).encode("utf-8"), {
+        2: Stored("26060000", "09006", "上报", precision="landmark"),
+        3: Stored("26060001", "09006", "上报", precision="community"),
+        4: Stored("26060002", "09006", "上报", precision="landmark"),
+        5: Stored("26060003", "09006", "上报", precision="landmark"),
+        6: Stored("26060004", "09006", "上报", precision="landmark"),
+        7: Rejected("无法唯一定位", "城西社区与城东社区交界处"),
+        8: Stored("26060006", "09006", "上报", precision="community"),
+        9: Rejected("按地名也无法定位", "书院街12号"),
+    }, notes=("按地名库定位", "地标级 4 行", "社区级 2 行"))
+
+
+def bureau_gazetteer(golden: Point, park: Point) -> bytes:
+    """A bureau's own gazetteer CSV for :func:`set_a_places`: 金桂园小区 at ``golden`` and 槐荫公园
+    (replacing the built-in landmark) at ``park``."""
+    return _csv([["name", "lon", "lat", "kind", "community"],
+                 ["金桂园小区", f"{golden[0]:.7f}", f"{golden[1]:.7f}", "小区", "城东社区"],
+                 ["槐荫公园", f"{park[0]:.7f}", f"{park[1]:.7f}", "地标", ""]]).encode("utf-8")
 
 
 def corpus(points: list[Point]) -> list[CorpusFile]:

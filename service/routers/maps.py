@@ -66,7 +66,8 @@ def render_map(storage: Storage, settings: Settings, *, squads: tuple[str, ...] 
         frames = [pages_data.plan_frames(p) for p in plans]
         routes = pd.concat([f[0] for f in frames]) if frames else None
         stops = pd.concat([f[1] for f in frames]) if frames else None
-        cases = storage.query_cases(CaseFilter(squads=squads, start=start - timedelta(days=28),
+        cases = storage.query_cases(CaseFilter(squads=squads, precise=True,
+                                               start=start - timedelta(days=28),
                                                end=start + timedelta(days=1)))
         m = squad_map(
             communities=storage.communities(squads=squads),
