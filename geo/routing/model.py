@@ -7,6 +7,7 @@ Times are seconds from the start of the planning day; distances are metres.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,10 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-OBJECTIVES = ("priority", "distance")
+#: What the solver optimises: ``priority`` (prize-collecting: summed priority first, then travel)
+#: or ``distance`` (visit every stop, minimise travel).
+Objective = Literal["priority", "distance"]
+OBJECTIVES: tuple[Objective, ...] = get_args(Objective)
 #: Tolerance in seconds for comparing times (float noise in schedules).
 TIME_TOL_S = 1e-6
 
@@ -71,7 +75,7 @@ class PatrolProblem:
     cost: FloatArray
     time_s: FloatArray
     dist_m: FloatArray
-    objective: str = "priority"
+    objective: Objective = "priority"
     time_limit_s: float | None = None
     xy: FloatArray | None = None
     crs: str | None = None

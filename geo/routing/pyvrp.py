@@ -5,10 +5,16 @@ end depot, its shift as ``tw_early``/``tw_late`` and a routing profile per disti
 with one window is one client (``required`` for must-visit stops, else optional with a prize); a
 stop with several windows becomes one client per window in a mutually exclusive client group,
 required when the stop is.
+
+The search is :func:`geo.routing.ils.iterated_search` (PyVRP's local search inside a loop with
+repair and 2-opt polish) with a deterministic effort: the same data, seed and time limit give the
+same routes unless the clock ends the search first (see :mod:`geo.routing.ils`). ``pyvrp`` is
+imported inside the functions, so that ``import geo.routing`` stays light.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from typing import Any
@@ -16,52 +22,49 @@ from typing import Any
 import numpy as np
 
 from geo.errors import SolverError
-from geo.routing.backends import IntModel, infeasible
-from geo.routing.polish import improve_path
+from geo.routing.ils import iterated_search, iteration_budget
+from geo.routing.intmodel import IntModel, infeasible
 
-#: The time budget is spent in this many PyVRP runs, each warm-started from the best solution
-#: so far after an intra-route polish (2-opt/Or-opt, which PyVRP's operators lack).
-SEARCH_ROUNDS = 4
+__all__ = ["PENALTY_RANGE", "solve_pyvrp"]
+
+_log = logging.getLogger(__name__)
+
 #: priority objective: penalty range per ms of time warp, in units of the break-even penalty
-#: (median prize / typical time to reach and serve a stop), so that the penalty manager starts
-#: near a sensible value instead of spending the run adapting from PyVRP's defaults.
-PENALTY_RANGE = (0.1, 3.0)
+#: (median prize / typical time to reach and serve a stop). Low on purpose: the search crosses
+#: late solutions to swap stops, and every promising late candidate is repaired (geo.routing.ils).
+PENALTY_RANGE = (0.1, 1.0)
 
 
-def solve_pyvrp(m: IntModel, *, time_limit_s: float, seed: int) -> list[list[int]]:
-    """Solve with PyVRP's iterated local search; return visited stop indices per team.
+def solve_pyvrp(
+    m: IntModel, *, time_limit_s: float, seed: int, iterations: int | None = None
+) -> list[list[int]]:
+    """Solve with PyVRP's local search in :func:`~geo.routing.ils.iterated_search`.
 
-    The whole wall-clock budget is used: ``SEARCH_ROUNDS`` runs with consecutive seeds, each
-    started from the polished best solution of the previous ones (no early stop).
+    The effort is ``iterations`` (default :func:`~geo.routing.ils.iteration_budget` of the time
+    limit; fewer when the search stalls), capped by the wall clock at ``time_limit_s``. Give
+    ``iterations`` with a generous ``time_limit_s`` for routes that do not depend on the load. While no feasible solution is found the search
+    continues once more, from the best one, with PyVRP's wide default penalty range.
     """
-    import pyvrp
     from pyvrp.exceptions import PenaltyBoundWarning
-    from pyvrp.stop import MaxRuntime
 
     data, owner = _problem_data(m)
     params, wide = _params(m)
     deadline = time.perf_counter() + time_limit_s
-    best = None
+    budget = iteration_budget(time_limit_s) if iterations is None else max(1, int(iterations))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PenaltyBoundWarning)
-            for k in range(SEARCH_ROUNDS):
-                left = deadline - time.perf_counter()
-                if left <= 0 and best is not None:
-                    break
-                budget = max(left, 0.0) / (SEARCH_ROUNDS - k)
-                # no feasible solution yet: fall back to PyVRP's wide penalty range
-                use = params if best is None or best.is_feasible() else wide
-                result = pyvrp.solve(
-                    data, MaxRuntime(budget), seed=seed + k, collect_stats=False,
-                    display=False, params=use, initial_solution=best,
+            best, stats = iterated_search(
+                data, m, params, seed=seed, iterations=budget, deadline=deadline
+            )
+            if not best.is_feasible() and params is not wide:
+                best, stats = iterated_search(
+                    data, m, wide, seed=seed + 1, iterations=budget, deadline=deadline,
+                    initial=best,
                 )
-                cand = _polish(data, m, result.best)
-                if best is None or _better(cand, best):
-                    best = cand
     except Exception as exc:  # the C++ core raises plain RuntimeError/ValueError
         raise SolverError(f"PyVRP 求解失败：{exc}") from exc
-    assert best is not None
+    _log.debug("PyVRP search: %d iterations, stopped by %s", stats.iterations, stats.stop)
     routes: list[list[int]] = [[] for _ in m.p.team_ids]
     visited: set[int] = set()
     for route in best.routes():
@@ -94,46 +97,8 @@ def _params(m: IntModel) -> tuple[Any, Any]:
     typical = float(np.median(np.where(np.isfinite(reach), reach, 0.0)) + np.median(m.service))
     even = float(np.median(m.prize[m.prize > 0])) / max(typical, 1.0)
     lo, hi = PENALTY_RANGE
-    wide = SolveParams(penalty=PenaltyParams(max_penalty=max(1e5, hi * even)))
+    wide = SolveParams(penalty=PenaltyParams(max_penalty=max(1e5, 3.0 * even)))
     return SolveParams(penalty=PenaltyParams(min_penalty=lo * even, max_penalty=hi * even)), wide
-
-
-def _better(a: Any, b: Any) -> bool:
-    if a.is_feasible() != b.is_feasible():
-        return bool(a.is_feasible())
-    return bool(_objective(a) < _objective(b))
-
-
-def _objective(sol: Any) -> int:
-    return int(sol.distance_cost()) - int(sol.prizes())
-
-
-def _polish(data: Any, m: IntModel, sol: Any) -> Any:
-    """Re-order each route whose windows cannot bind by 2-opt/Or-opt; keep it if still on time."""
-    import pyvrp
-
-    clients = data.clients()
-    loc = np.array([c.location for c in clients], dtype=np.int64)
-    routes, changed = [], False
-    for route in sol.routes():
-        vt = route.vehicle_type()
-        visits = [a.idx for a in route.schedule() if a.is_client()]
-        lo, hi = int(m.shift[vt, 0]), int(m.shift[vt, 1])
-        free = len(visits) >= 3 and all(
-            clients[c].tw_early <= lo and clients[c].tw_late >= hi and clients[c].group is None
-            for c in visits
-        )
-        if free:
-            path = np.r_[int(m.p.team_start[vt]), loc[visits], int(m.p.team_end[vt])]
-            by_node = {int(loc[c]): c for c in visits}
-            order = [by_node[int(x)] for x in improve_path(m.cost, path)[1:-1]]
-            new = pyvrp.Route(data, order, vt)
-            if order != visits and not new.has_time_warp() and new.distance() < route.distance():
-                routes.append(new)
-                changed = True
-                continue
-        routes.append(pyvrp.Route(data, visits, vt))
-    return pyvrp.Solution(data, routes) if changed else sol
 
 
 def _problem_data(m: IntModel) -> tuple[Any, list[int]]:

@@ -34,16 +34,16 @@ from shapely.geometry import LineString, Point
 
 from geo.crs import require_crs, require_metric
 from geo.errors import InputError, SolverError
-from geo.routing.backends import DEFAULT_SOLVER, SOLVERS, solve_routes
+from geo.routing.backends import DEFAULT_SOLVER, SOLVERS, SolverName, as_solver, solve_routes
 from geo.routing.check import check_solution
-from geo.routing.model import TIME_TOL_S, PatrolProblem, check_reachability
+from geo.routing.model import TIME_TOL_S, Objective, PatrolProblem, check_reachability
 from geo.routing.validate import parse_patrol_problem
 from geo.travel import WALK_SPEED_MPS, TravelModel
 
 __all__ = [
-    "DEFAULT_SOLVER", "DEFAULT_TIME_LIMIT_S", "SOLVERS", "PatrolPlan", "PatrolProblem", "Team",
-    "check_solution", "parse_patrol_problem", "schedule_route", "solve_patrol",
-    "solve_patrol_gdf", "solve_problem",
+    "DEFAULT_SOLVER", "DEFAULT_TIME_LIMIT_S", "SOLVERS", "PatrolPlan", "PatrolProblem",
+    "SolverName", "Team", "check_solution", "parse_patrol_problem", "schedule_route",
+    "solve_patrol", "solve_patrol_gdf", "solve_problem",
 ]
 
 DEFAULT_TIME_LIMIT_S = 5.0
@@ -105,6 +105,7 @@ def solve_problem(
     time_limit_s: float | None = None,
     solver: str = DEFAULT_SOLVER,
     seed: int = 0,
+    iterations: int | None = None,
 ) -> dict[str, Any]:
     """Solve a validated numeric problem; return the Solution JSON (design.md §5).
 
@@ -113,11 +114,21 @@ def solve_problem(
     problem : PatrolProblem
         Matrices and per-stop arrays (from :func:`parse_patrol_problem` or built directly).
     time_limit_s : float, optional
-        Solver time budget; default the problem's ``time_limit_s``, else 5 s. PyVRP stops
-        earlier when its search stops improving.
+        Solver time budget; default the problem's ``time_limit_s``, else 5 s. PyVRP turns it
+        into a fixed effort (iterations in proportion to the limit, fewer when the search
+        stalls; :func:`geo.routing.ils.iteration_budget`) and stops at the time limit only
+        where the machine is too slow for that effort.
     solver : {"pyvrp", "ortools"}
+        A :data:`~geo.routing.backends.SolverName`.
     seed : int
-        Random seed (PyVRP).
+        Random seed (PyVRP). The same problem, seed and effort give the same routes whenever
+        the effort, not the clock, ends the search (see :mod:`geo.routing.ils`). OR-Tools has
+        no seed and stops at the clock, so its result can depend on the machine's speed and
+        load.
+    iterations : int, optional
+        PyVRP's search effort; default in proportion to ``time_limit_s``. Fix it (with a
+        time limit well above what it needs) for a plan that is the same on any machine and
+        under any load: the time limit then only guards against a stuck machine.
 
     Raises
     ------
@@ -130,7 +141,10 @@ def solve_problem(
     limit = DEFAULT_TIME_LIMIT_S if limit is None else float(limit)
     if not limit > 0:
         raise InputError(f"求解时间上限 time_limit_s 须为正数，实际为 {limit}。")
-    seqs = solve_routes(problem, solver=solver, time_limit_s=limit, seed=seed)
+    if iterations is not None and not iterations >= 1:
+        raise InputError(f"搜索迭代次数 iterations 须为正整数，实际为 {iterations}。")
+    name: SolverName = as_solver(solver)
+    seqs = solve_routes(problem, solver=name, time_limit_s=limit, seed=seed, iterations=iterations)
     routes = [schedule_route(problem, t, seq) for t, seq in enumerate(seqs)]
     visited = {s for seq in seqs for s in seq}
     solution = {
@@ -138,7 +152,7 @@ def solve_problem(
         "priority_total": float(sum(problem.priority[s] for s in visited)),
         "distance_total_m": float(sum(r["distance_m"] for r in routes)),
         "unvisited": [sid for s, sid in enumerate(problem.stop_ids) if s not in visited],
-        "solver": solver,
+        "solver": name,
     }
     problems = check_solution(problem, solution)
     if problems:
@@ -152,8 +166,11 @@ def solve_patrol(
     time_limit_s: float | None = None,
     solver: str = DEFAULT_SOLVER,
     seed: int = 0,
+    iterations: int | None = None,
 ) -> dict[str, Any]:
     """Solve a patrol problem given as the JSON dict of design.md §5 (or already parsed).
+
+    ``time_limit_s``, ``solver``, ``seed`` and ``iterations`` as in :func:`solve_problem`.
 
     Returns
     -------
@@ -172,7 +189,8 @@ def solve_patrol(
         The solver failed.
     """
     parsed = problem if isinstance(problem, PatrolProblem) else parse_patrol_problem(problem)
-    return solve_problem(parsed, time_limit_s=time_limit_s, solver=solver, seed=seed)
+    return solve_problem(parsed, time_limit_s=time_limit_s, solver=solver, seed=seed,
+                         iterations=iterations)
 
 
 @dataclass(frozen=True)
@@ -237,10 +255,11 @@ def solve_patrol_gdf(
     *,
     travel: TravelModel,
     crs: Any,
-    objective: str = "priority",
+    objective: Objective = "priority",
     time_limit_s: float | None = None,
     solver: str = DEFAULT_SOLVER,
     seed: int = 0,
+    iterations: int | None = None,
 ) -> PatrolPlan:
     """Plan patrol routes for point stops (e.g. hotspot centres) with a travel model.
 
@@ -256,7 +275,7 @@ def solve_patrol_gdf(
         :class:`~geo.travel.EuclideanTravel` or :class:`~geo.travel.NetworkTravel`, in ``crs``.
     crs : str or pyproj.CRS
         Working CRS in metres (the travel model's).
-    objective, time_limit_s, solver, seed
+    objective, time_limit_s, solver, seed, iterations
         As in :func:`solve_patrol`.
     """
     work = require_metric(crs, what="工作坐标系")
@@ -275,7 +294,8 @@ def solve_patrol_gdf(
         time_s=dist[None, :, :] / base.speed_mps[:, None, None], xy=xy, crs=work.to_string(),
     )
     check_reachability(parsed)
-    solution = solve_problem(parsed, time_limit_s=time_limit_s, solver=solver, seed=seed)
+    solution = solve_problem(parsed, time_limit_s=time_limit_s, solver=solver, seed=seed,
+                             iterations=iterations)
     return _plan(parsed, solution, travel, work)
 
 

@@ -14,7 +14,7 @@ from pyproj import CRS, Transformer
 
 from geo.crs import require_metric, working_crs
 from geo.errors import CRSError, Problem, ValidationError
-from geo.routing.model import OBJECTIVES, PatrolProblem, check_reachability
+from geo.routing.model import OBJECTIVES, Objective, PatrolProblem, check_reachability
 from geo.travel import WALK_SPEED_MPS
 
 _WHAT = "巡查问题"
@@ -257,9 +257,10 @@ def parse_patrol_problem(problem: dict[str, Any], *, check: bool = True) -> Patr
     metric = travel.get("metric") if isinstance(travel, dict) else None
     if metric not in ("euclidean", "matrix"):
         c.add("travel.metric", metric, "应为 euclidean 或 matrix。")
-    objective = problem.get("objective", "priority")
-    if objective not in OBJECTIVES:
-        c.add("objective", objective, "应为 priority 或 distance。")
+    given = problem.get("objective", "priority")
+    objective: Objective = next((o for o in OBJECTIVES if o == given), "priority")
+    if given not in OBJECTIVES:
+        c.add("objective", given, "应为 priority 或 distance。")
     limit = problem.get("time_limit_s")
     if limit is not None and (_num(limit) is None or float(limit) <= 0):
         c.add("time_limit_s", limit, "求解时间上限须为正数（秒）。")
@@ -284,7 +285,7 @@ def parse_patrol_problem(problem: dict[str, Any], *, check: bool = True) -> Patr
         team_ids=tuple(team_ids), site_ids=tuple(site_ids), stop_ids=tuple(stop_ids),
         team_start=start, team_end=end, shift_s=shift, speed_mps=speed,
         priority=prio, service_s=service, windows_s=tuple(wins), required=req,
-        cost=cost, time_s=time_s, dist_m=dist_m, objective=str(objective),
+        cost=cost, time_s=time_s, dist_m=dist_m, objective=objective,
         time_limit_s=None if limit is None else float(limit),
         xy=None if secs is not None and "x" not in (sites[0] if sites else {}) else xy,
         crs=crs, metric=str(metric),

@@ -1,0 +1,218 @@
+"""The search loop of the PyVRP back-end: iterated local search with repair, polish and a fixed effort.
+
+PyVRP supplies the local search (its operators on a granular neighbourhood, random perturbation)
+and the penalty manager; this module runs the loop around them, because three things that make
+the patrol problem hard are not in PyVRP's own loop:
+
+* **Repair.** With prizes, the search is steered by a *low* time-warp penalty (it must be able to
+  cross infeasible ground to swap stops), but then its feasible solutions are rare and poor: on
+  Chao's TOP p6.4.k PyVRP's loop often ends without any feasible solution, and on p4.2.k it scores
+  a few per cent below the best known. Here every candidate whose objective beats the best
+  feasible one, even if it is late, is repaired by a local search with a prohibitive penalty
+  (which drops or moves the stops that make it late), polished, and kept if it is then on time
+  and better.
+* **Polish.** PyVRP has no intra-route 2-opt; routes whose windows cannot bind are re-ordered by
+  :func:`geo.routing.polish.improve_path` (2-opt/Or-opt) whenever a solution is repaired, and the strict local search then uses the time that saves. A late candidate
+  is repaired up to :data:`REPAIRS_PER_CANDIDATE` times (the local search is randomised, so a
+  second repair of the same candidate can find another on-time solution).
+* **A fixed effort.** The search stops after an iteration budget derived from the time limit
+  (:func:`iteration_budget`), after :data:`NO_IMPROVEMENT_SHARE` of it
+  without a new best, or at the time limit if the machine is slower. Everything is seeded, so the
+  same data, seed and time limit give the same routes whenever the budget, not the clock, ends
+  the search. Where an iteration is much dearer than the budget assumes (a loaded machine, very
+  long routes such as a 280-stop single tour), the clock ends it and runs can differ.
+
+Acceptance is late-acceptance hill climbing on the penalised cost (Burke and Bykov 2017), as in
+PyVRP: accept a candidate better than the current solution or than the one ``history`` steps ago.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from geo.routing.intmodel import IntModel
+from geo.routing.polish import improve_path
+
+__all__ = [
+    "ITERATIONS_PER_S",
+    "NO_IMPROVEMENT_SHARE",
+    "SearchStats",
+    "iterated_search",
+    "iteration_budget",
+]
+
+#: Search effort: iterations per second of time limit (deterministic; see above).
+ITERATIONS_PER_S = 333
+#: Stop early after this share of the budget passes without a new best solution.
+NO_IMPROVEMENT_SHARE = 0.5
+#: Repairs of one late candidate (the local search is randomised: a second repair can differ).
+REPAIRS_PER_CANDIDATE = 3
+#: Late-acceptance history length.
+HISTORY = 300
+#: Polish rounds (2-opt/Or-opt, then a strict local search) per new best solution.
+POLISH_ROUNDS = 3
+
+
+def iteration_budget(time_limit_s: float) -> int:
+    """Iterations for a time limit: ``ITERATIONS_PER_S × time_limit_s`` (at least 100).
+
+    An iteration (PyVRP's perturbation, the local search around it and the repairs it triggers)
+    costs up to about 1.5 ms for the 40–100 stops of a day or a Chao instance on this project's
+    machines; the budget assumes about 3 ms, so that it, not the clock, ends the search.
+    """
+    return max(100, round(time_limit_s * ITERATIONS_PER_S))
+
+
+@dataclass(frozen=True)
+class SearchStats:
+    """How a search ended: ``iterations`` run, ``stop`` ("budget", "stall" or "time")."""
+
+    iterations: int
+    stop: str
+
+
+class _Search:
+    """Local search, penalty manager and the strict evaluator for one problem."""
+
+    def __init__(self, data: Any, m: IntModel, params: Any, seed: int) -> None:
+        from pyvrp import CostEvaluator, PenaltyManager, RandomNumberGenerator
+        from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
+
+        self.data, self.m = data, m
+        self.rng = RandomNumberGenerator(seed=seed)
+        neighbours = compute_neighbours(data, params.neighbourhood)
+        self.ls = LocalSearch(data, self.rng, neighbours, PerturbationManager(params.perturbation))
+        for op in params.operators:
+            if op.supports(data):
+                self.ls.add_operator(op(data))
+        self.pm = PenaltyManager(params.penalty.midpoint_penalties(data), params.penalty)
+        # one ms late must cost more than any prize or travel it could buy
+        big = float(max(int(m.prize.max(initial=0)), int(m.cost.max(initial=0)), 1)) * 10.0
+        self.strict = CostEvaluator([0.0] * data.num_load_dimensions, big, big)
+        clients = data.clients()
+        self.loc = np.array([c.location for c in clients], dtype=np.int64)
+        self.free_client = np.array([c.group is None for c in clients], dtype=bool)
+        self.early = np.array([c.tw_early for c in clients], dtype=np.int64)
+        self.late = np.array([c.tw_late for c in clients], dtype=np.int64)
+
+    def repair(self, sol: Any) -> Any:
+        """Strict local search: drops or moves the stops that make ``sol`` late."""
+        return self.ls(sol, self.strict, exhaustive=True)
+
+    def improve(self, sol: Any) -> Any:
+        """Polish the routes whose order is free, each time followed by a strict local search."""
+        out = sol
+        for _ in range(POLISH_ROUNDS):
+            polished = self.polish(out)
+            if polished is None:
+                break
+            out = self.ls(polished, self.strict, exhaustive=True)
+        return out
+
+    def polish(self, sol: Any) -> Any | None:
+        """Re-order each route whose windows cannot bind by 2-opt/Or-opt; None if none changed."""
+        import pyvrp
+
+        m, routes, changed = self.m, [], False
+        for route in sol.routes():
+            vt = route.vehicle_type()
+            visits = [a.idx for a in route.schedule() if a.is_client()]
+            lo, hi = int(m.shift[vt, 0]), int(m.shift[vt, 1])
+            idx = np.asarray(visits, dtype=np.int64)
+            free = len(visits) >= 3 and bool(
+                self.free_client[idx].all() and (self.early[idx] <= lo).all()
+                and (self.late[idx] >= hi).all()
+            )
+            if free:
+                path = np.r_[int(m.p.team_start[vt]), self.loc[idx], int(m.p.team_end[vt])]
+                by_node = {int(self.loc[c]): c for c in visits}
+                order = [by_node[int(x)] for x in improve_path(m.cost, path)[1:-1]]
+                if order != visits:
+                    new = pyvrp.Route(self.data, order, vt)
+                    if new.time_warp() <= route.time_warp() and new.distance() < route.distance():
+                        routes.append(new)
+                        changed = True
+                        continue
+            routes.append(pyvrp.Route(self.data, visits, vt))
+        return pyvrp.Solution(self.data, routes) if changed else None
+
+
+def objective(sol: Any) -> int:
+    """Travel cost minus prizes (the integer objective, penalties left out)."""
+    return int(sol.distance_cost()) - int(sol.prizes())
+
+
+def _better(a: Any, b: Any) -> bool:
+    if a.is_feasible() != b.is_feasible():
+        return bool(a.is_feasible())
+    return objective(a) < objective(b)
+
+
+def iterated_search(
+    data: Any, m: IntModel, params: Any, *, seed: int, iterations: int, deadline: float,
+    initial: Any = None,
+) -> tuple[Any, SearchStats]:
+    """Run the search; return the best solution (feasible if any was found) and how it ended.
+
+    Parameters
+    ----------
+    data : pyvrp.ProblemData
+    m : IntModel
+    params : pyvrp.SolveParams
+        Penalty, neighbourhood, perturbation and operators.
+    seed : int
+        Seed of PyVRP's random number generator (the only randomness).
+    iterations : int
+        Iteration budget; the search also stops after ``NO_IMPROVEMENT_SHARE`` of it without a
+        new best.
+    deadline : float
+        ``time.perf_counter()`` value at which the search stops regardless.
+    initial : pyvrp.Solution, optional
+        Start here instead of a repaired random solution.
+    """
+    from pyvrp import Solution
+
+    s = _Search(data, m, params, seed)
+    start = initial if initial is not None else Solution.make_random(data, s.rng)
+    init = s.improve(s.repair(start))
+    best = curr = init
+    history: deque[Any] = deque(maxlen=HISTORY)
+    tried: dict[tuple[int, int, int], int] = {}
+    stall_limit = max(1, int(iterations * NO_IMPROVEMENT_SHARE))
+    since, it, stop = 0, 0, "budget"
+    while it < iterations:
+        if time.perf_counter() >= deadline:
+            stop = "time"
+            break
+        if since >= stall_limit:
+            stop = "stall"
+            break
+        it += 1
+        since += 1
+        evaluator = s.pm.cost_evaluator()
+        cand = s.ls(curr, evaluator, exhaustive=False)
+        s.pm.register(cand)
+        if objective(cand) < objective(best) or not best.is_feasible():
+            # a late candidate is repaired once (the search revisits the same ones often)
+            key = (int(cand.distance()), int(cand.prizes()), int(cand.time_warp()))
+            tried[key] = tried.get(key, 0) + 1
+            if cand.is_feasible() or tried[key] <= REPAIRS_PER_CANDIDATE:
+                fixed = s.improve(s.repair(cand))
+                if _better(fixed, best):
+                    best, since = fixed, 0
+                    cand = fixed  # go on from the repaired, polished solution
+        cand_cost, curr_cost = evaluator.penalised_cost(cand), evaluator.penalised_cost(curr)
+        late = history[0] if len(history) == HISTORY else None
+        late_cost = evaluator.penalised_cost(late if late is not None else init)
+        if cand_cost < late_cost or cand_cost < curr_cost:
+            curr, curr_cost = cand, cand_cost
+        if late is None or curr_cost < late_cost:
+            history.append(curr)
+        else:
+            history.rotate(-1)  # the late solution moves to the back: the history advances
+    return best, SearchStats(it, stop)
