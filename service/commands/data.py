@@ -144,17 +144,25 @@ def serve_cmd(
     from service.app import create_app
 
     # the first dashboard should not wait for the planner: plan today and tomorrow at start-up
-    os.environ.setdefault("XUNCHA_PREPARE_PLANS", "1")
-    settings = Settings()  # validate the environment once, before any worker starts
+    # unless XUNCHA_PREPARE_PLANS says otherwise
+    prepare = "XUNCHA_PREPARE_PLANS" not in os.environ
+    # validate the environment once, before any worker starts
+    settings = Settings(prepare_plans=True) if prepare else Settings()
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log,
                     **uvicorn_proxy_options(settings))
         return
-    # each worker process imports the factory and reads the same XUNCHA_* environment
+    # each worker process imports the factory and reads the same XUNCHA_* environment;
     # a loaded machine starts workers slowly: a generous health check stops a restart loop
-    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
-                timeout_worker_healthcheck=60, **uvicorn_proxy_options(settings),
-                access_log=access_log)
+    if prepare:
+        os.environ["XUNCHA_PREPARE_PLANS"] = "1"
+    try:
+        uvicorn.run("service.app:create_app", factory=True, host=host, port=port,
+                    workers=workers, timeout_worker_healthcheck=60,
+                    **uvicorn_proxy_options(settings), access_log=access_log)
+    finally:
+        if prepare:
+            os.environ.pop("XUNCHA_PREPARE_PLANS", None)
 
 
 def register(app: typer.Typer) -> None:
