@@ -1,7 +1,7 @@
 """Helpers for the API tests: an app on a fresh database (SQLite and PostGIS) with users and cases.
 
 Module-scoped (one database per test module and backend) to keep the suite fast; tests that change
-cases use their own case ids. Imported by ``tests/test_api_*.py``, ``test_auth.py`` and the fuzz run.
+cases use their own case ids. Imported by the API tests (``tests/service/api/``), ``tests/service/test_auth.py`` and the fuzz run.
 """
 
 from __future__ import annotations

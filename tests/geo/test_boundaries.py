@@ -16,7 +16,7 @@ from shapely.geometry import Point, Polygon
 from geo.boundaries import DefaultArea, assign_community, load_default, validate_boundaries
 from geo.errors import CRSError, NotFoundError, ValidationError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 XIAONAN = SHARED / "data" / "xiaonan"
 needs_shared = pytest.mark.skipif(not XIAONAN.is_dir(), reason="../shared/data/xiaonan is absent")

@@ -168,7 +168,7 @@ def test_admin_page_users_and_import_report(site: Site) -> None:
 
 
 def test_css_is_responsive_and_local() -> None:
-    css = (Path(__file__).resolve().parents[1] / "service/static/css/app.css").read_text()
+    css = (Path(__file__).resolve().parents[3] / "service/static/css/app.css").read_text()
     assert "@media (min-width:900px)" in css and "overflow-x:auto" in css
     assert "http" not in css and "@import" not in css
 

@@ -21,7 +21,7 @@ from geo.maps.squad import district_map, prepare, squad_map
 
 LON0, LAT0 = 113.915, 30.925
 EVIL = "<script>alert(1)</script>`${x}\\"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def make_layers(evil: str = "") -> dict[str, gpd.GeoDataFrame]:
