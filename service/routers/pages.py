@@ -304,8 +304,15 @@ async def replan(request: Request, squad_id: str, storage: StorageDep, settings:
     except XunchaError as exc:
         return _back(_squad_path(squad_id), f"重新规划失败：{exc}", error=True)
     return RedirectResponse(_squad_path(squad_id, day.isoformat()) + "&msg=" +
-                            quote("已重新规划" + (f"（不在岗：{'、'.join(off)}）" if off else "")),
+                            quote("已重新规划" + (f"（不在岗：{'、'.join(_team_names(squad, off))}）"
+                                                 if off else "")),
                             status_code=303)
+
+
+def _team_names(squad: dict[str, Any], ids: list[str]) -> list[str]:
+    """The teams' Chinese names (people never see ``shuyuan-2``)."""
+    names = {str(t.get("id")): str(t.get("name") or t.get("id")) for t in squad.get("teams", [])}
+    return [names.get(i, i) for i in ids]
 
 
 @router.get("/planner", response_class=HTMLResponse)

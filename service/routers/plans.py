@@ -55,8 +55,11 @@ class ReplanRequest(BaseModel):
 
 
 def _filename(plan: dict[str, Any], team: str | None, ext: str) -> str:
+    """``2026-12-01_书院中队_书院一组.pdf``: the team's Chinese name, never its id."""
+    names = {str(r.get("team")): str(r.get("team_name") or r.get("team"))
+             for r in plan.get("routes", [])}
     parts = [str(plan.get("date", "")), str(plan.get("squad_name") or plan.get("squad", "")),
-             team or "路线单"]
+             names.get(team, team) if team else "路线单"]
     stem = "_".join(_UNSAFE.sub("_", p).strip("._") or "x" for p in parts)
     return f"{stem}.{ext}"
 

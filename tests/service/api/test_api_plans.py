@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 import openpyxl
 import pytest
@@ -93,6 +94,9 @@ def test_sheets_pdf_xlsx_html(site: tuple[Site, TestClient]) -> None:
     assert pdf.headers["content-type"] == "application/pdf"
     one = _get(site, f"{base}/sheet.pdf", "officer_sy", params={"team": "shuyuan-2"})
     assert one.status_code == 200 and len(one.content) < len(pdf.content)
+    # the file is named with the team's Chinese name, never its id
+    disposition = unquote(one.headers["content-disposition"])
+    assert "书院二组" in disposition and "shuyuan-2" not in disposition
     assert _get(site, f"{base}/sheet.pdf", "officer_sy",
                 params={"team": "nope"}).status_code == 404
 
