@@ -116,6 +116,9 @@ def read_upload(source: Path | bytes, *, filename: str, settings: Settings,
 
 _ROOT = str(Path(__file__).resolve().parents[1])
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+         # the parse needs no pyarrow; pandas would otherwise load it (hundreds of MiB of address
+         # space reserved before the first row) and a modest memory cap could not even start
+         "sys.modules['pyarrow'] = None; "
          "from service.upload_worker import serve_child; serve_child()")
 
 
