@@ -164,3 +164,16 @@ def check_ids(df: pd.DataFrame, names: dict[str, str], *, unique: bool = True) -
         msg = ids[dup].map(lambda v: f"与第 {int(first_row[v])} 行的案件编号重复；同一文件中编号须唯一。")
         out += row_problems(dup.to_numpy(), df, "case_id", names, msg.reindex(df.index).fillna(""))
     return out
+
+
+def as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text; missing values (None, NaN, NaT) become ``""``."""
+    out = pd.DataFrame(index=table.index)
+    for col in table.columns:
+        values = table[col]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):  # fast path: ISO text in UTC
+            text = values.dt.tz_convert("UTC").dt.tz_localize(None).astype(str) + "Z"
+        else:
+            text = values.astype(str)
+        out[str(col)] = text.where(values.notna(), "")
+    return out

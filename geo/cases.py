@@ -31,6 +31,7 @@ from geo.case_places import join_area, place_rows, placed_note
 from geo.case_text import (
     CASE_ID_MAX_LEN,
     FREE_TEXT,
+    as_text,
     check_ids,
     check_text,
     find_control,
@@ -96,23 +97,10 @@ class ParseResult:
         return sorted({p.row for p in self.problems if p.row})
 
 
-def _as_text(table: pd.DataFrame) -> pd.DataFrame:
-    """Every cell as text; missing values (None, NaN, NaT) become ``""``."""
-    out = pd.DataFrame(index=table.index)
-    for col in table.columns:
-        values = table[col]
-        if isinstance(values.dtype, pd.DatetimeTZDtype):  # fast path: ISO text in UTC
-            text = values.dt.tz_convert("UTC").dt.tz_localize(None).astype(str) + "Z"
-        else:
-            text = values.astype(str)
-        out[str(col)] = text.where(values.notna(), "")
-    return out
-
-
 def _prepare(table: pd.DataFrame, *, columns: Mapping[str, str] | None, required: Iterable[str],
              allow_no_coords: bool) -> tuple[pd.DataFrame, ColumnMap, dict[str, str], list[str]]:
     header_row = table.attrs.get("header_row")
-    text = _as_text(table)
+    text = as_text(table)
     cmap = map_columns(text.columns, overrides=columns, required=required,
                        allow_no_coords=allow_no_coords)
     df = by_role(text, cmap).reset_index(drop=True)

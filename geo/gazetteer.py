@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -44,6 +43,8 @@ import pandas as pd
 
 from geo.case_columns import header_key
 from geo.errors import FileReadError, Problem, ValidationError
+from geo.place_names import DEFAULT_PREFIXES, core_name, name_entry, normalise, street_key
+from geo.place_names import SUFFIXES as SUFFIXES
 
 PRECISIONS = ("point", "landmark", "community")
 """Location precisions, most precise first (``point``: the row's own coordinates)."""
@@ -51,9 +52,6 @@ PRECISION_NAMES = {"point": "点位级", "landmark": "地标级", "community": "
 POINT_PRECISIONS = ("point", "landmark")
 """Precisions good enough for point analyses (hotspots, forecast cells, plan stops): a landmark
 is good to about 100 m; a community-level case only counts in its community's statistics."""
-DEFAULT_PREFIXES = ("湖北省", "孝感市", "孝南区")
-SUFFIXES = ("社区居民委员会", "社区居委会", "居民委员会", "居委会", "社区", "小区")
-"""Suffix variants taken as one (longest first)."""
 SAME_PLACE_M = 100.0
 """Candidates closer than this are one place (not an ambiguity)."""
 FIELDS = ("compound", "address", "compound_address", "community")
@@ -70,30 +68,6 @@ _COLUMNS = {"name": ("name", "名称", "地名", "地点", "小区名称"),
             "street": ("street", "街道", "所属街道")}
 _ENTRY_COLUMNS = ("name", "key", "core", "lon", "lat", "precision", "kind", "community_code",
                   "community", "street", "source")
-_PUNCT = re.compile(r"[\W_]+")
-_SUFFIX_RE = re.compile("|".join(SUFFIXES))
-_CANON = "社区"
-_STREET_TAIL = re.compile(r"(街道办事处|街道办|街道|办事处|街)$")
-
-
-def normalise(text: object, prefixes: Iterable[str] = DEFAULT_PREFIXES) -> str:
-    """A text as compared: NFKC, lower case, no punctuation, no leading prefix, one suffix form."""
-    t = _PUNCT.sub("", unicodedata.normalize("NFKC", str(text)).lower())
-    pre = tuple(p for p in prefixes if p)
-    while pre and t.startswith(pre):
-        t = t[len(next(p for p in pre if t.startswith(p))):]
-    return re.sub(f"({_CANON})+", _CANON, _SUFFIX_RE.sub(_CANON, t))
-
-
-def _core(canon: str) -> tuple[str, bool]:
-    """``(name without its suffix, had a suffix)`` of a normalised name."""
-    if canon.endswith(_CANON) and len(canon) > len(_CANON):
-        return canon[:-len(_CANON)], True
-    return canon, False
-
-
-def _street_key(text: object) -> str:
-    return _STREET_TAIL.sub("", normalise(text, ()))
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -143,19 +117,6 @@ class Match:
 def _show(text: str, limit: int = 60) -> str:
     clean = "".join(c if c.isprintable() else " " for c in text)
     return clean if len(clean) <= limit else clean[:limit] + "…"
-
-
-def _entry(name: str, lon: float, lat: float, precision: str, *, kind: str, source: str,
-           prefixes: Iterable[str], community_code: str | None = None, community: str = "",
-           street: str = "") -> dict[str, object] | None:
-    key = normalise(name, prefixes)
-    core, _ = _core(key)
-    if not core:
-        return None
-    return {"name": str(name).strip(), "key": key, "core": core, "lon": float(lon),
-            "lat": float(lat), "precision": precision, "kind": kind,
-            "community_code": community_code, "community": community, "street": street,
-            "source": source}
 
 
 def _point(e: Mapping[str, object]) -> tuple[float, float]:
@@ -220,7 +181,7 @@ class Gazetteer:
                 street = _text(getattr(rec, "street", ""))
                 streets[str(rec.code)] = street
                 for name in dict.fromkeys([rec.name, _text(getattr(rec, "full_name", ""))]):
-                    e = _entry(str(name), pt.x, pt.y, "community", kind="community",
+                    e = name_entry(str(name), pt.x, pt.y, "community", kind="community",
                                source="community", prefixes=prefixes, community_code=str(rec.code),
                                community=str(rec.name), street=street) if name else None
                     if e and not any(r["key"] == e["key"] and r["community_code"] == e[
@@ -234,7 +195,7 @@ class Gazetteer:
                     continue
                 pt = geom if geom.geom_type == "Point" else geom.representative_point()
                 code = _text(getattr(rec, "community_code", "")) or None
-                e = _entry(_text(rec.name), pt.x, pt.y, "landmark", kind=_text(getattr(
+                e = name_entry(_text(rec.name), pt.x, pt.y, "landmark", kind=_text(getattr(
                     rec, "kind", "")) or "landmark", source="landmark", prefixes=prefixes,
                     community_code=code, community=_text(getattr(rec, "community", "")),
                     street=streets.get(code or "", ""))
@@ -302,7 +263,7 @@ class Gazetteer:
 
         name, kind = cell("name"), header_key(cell("kind"))
         before = len(problems)
-        if not name or not _core(normalise(name, self.prefixes))[0]:
+        if not name or not core_name(normalise(name, self.prefixes))[0]:
             problems.append(Problem(row, cols["name"], name, "地名为空；请填写社区、小区或地标的名称。"))
         lon, lat = pd.to_numeric(cell("lon"), errors="coerce"), pd.to_numeric(cell("lat"),
                                                                               errors="coerce")
@@ -318,13 +279,13 @@ class Gazetteer:
             return None
         community = cell("community")
         code, street = None, cell("street")
-        found = self._by_core.get(_core(normalise(community, self.prefixes))[0], []) if community \
+        found = self._by_core.get(core_name(normalise(community, self.prefixes))[0], []) if community \
             else []
         comm = [i for i in found if self.entries.at[i, "precision"] == "community"]
         if comm:
             code = self.entries.at[comm[0], "community_code"]
             street = street or str(self.entries.at[comm[0], "street"] or "")
-        e = _entry(name, float(lon), float(lat), KIND_WORDS[kind], kind="bureau", source="bureau",
+        e = name_entry(name, float(lon), float(lat), KIND_WORDS[kind], kind="bureau", source="bureau",
                    prefixes=self.prefixes, community_code=code, community=community, street=street)
         return e
 
@@ -340,7 +301,7 @@ class Gazetteer:
         canon = {r: normalise(t, self.prefixes) for r, t in texts.items() if str(t).strip()}
         if not canon:
             return Match()
-        where = (_core(canon.get("community", ""))[0], _street_key(street) if street else "")
+        where = (core_name(canon.get("community", ""))[0], street_key(street) if street else "")
         pending: Match | None = None
         for group in ([r for r in canon if r != "community"], ["community"] if community else []):
             got = self._search({r: canon[r] for r in group}, texts, where)
@@ -355,7 +316,7 @@ class Gazetteer:
         """Exact names of ``canon``'s fields, then the names they contain (None: no name)."""
         pending: Match | None = None
         for role, text in canon.items():  # 1. a field that is a known name
-            idx = self._by_core.get(_core(text)[0], [])
+            idx = self._by_core.get(core_name(text)[0], [])
             if idx:
                 best = min(PRECISIONS.index(self.entries.at[i, "precision"]) for i in idx)
                 got = self._decide([i for i in idx if PRECISIONS.index(
@@ -382,9 +343,9 @@ class Gazetteer:
         places = self._places(idx)
         if len(places) > 1:
             comm, street = where
-            for test in (lambda i: bool(comm) and _core(normalise(
+            for test in (lambda i: bool(comm) and core_name(normalise(
                     _text(self.entries.at[i, "community"]), self.prefixes))[0] == comm,
-                         lambda i: bool(street) and _street_key(
+                         lambda i: bool(street) and street_key(
                              _text(self.entries.at[i, "street"])) == street):
                 narrowed = [p for p in places if any(test(i) for i in p)]
                 if len(narrowed) == 1:

@@ -34,15 +34,13 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import shapely
-from pyproj import Transformer
-from shapely.geometry import LineString
 
 from geo.boundaries import Squad
-from geo.crs import WGS84, require_metric
+from geo.crs import require_metric
 from geo.errors import InfeasibleError, InputError
+from geo.planning.assemble import Half, assemble_plan, station_row
 from geo.planning.check import check_plan
-from geo.planning.clock import as_date, at_seconds, day_start, team_break_s, team_shift_s
+from geo.planning.clock import as_date, team_break_s, team_shift_s
 from geo.planning.model import DailyPlan, PlannedVisit, TeamRoute
 from geo.planning.stops import KINDS, SERVICE_S, STOP_COLUMNS, build_stops
 from geo.planning.travel import (
@@ -50,9 +48,6 @@ from geo.planning.travel import (
     base_model,
     default_travel,
     is_network,
-    model_for,
-    route_legs,
-    route_path,
     travel_info,
     with_travel,
 )
@@ -77,21 +72,6 @@ __all__ = [
 ]
 
 DEFAULT_TIME_LIMIT_S = 1.0
-
-
-@dataclasses.dataclass(frozen=True)
-class _Half:
-    id: str
-    team: dict[str, Any]
-    start: str
-    end: str
-    shift_s: tuple[float, float]
-    speed_mps: float
-
-    @property
-    def mode(self) -> str:
-        """The team's mode (walk or ebike)."""
-        return str(self.team.get("mode", "walk"))
 
 
 def plan_day(
@@ -168,7 +148,7 @@ def plan_day(
     parsed = _drop_unreachable(parsed, problem, stops, warnings)
     solution, parsed = _solve(parsed, problem, stops, warnings, time_limit_s, solver, seed)
     violations = [f"路径检查：{v}" for v in check_solution(parsed, solution)]
-    plan = _assemble(squad, as_date(date), tz, crs, halves, teams, stations_w, site_xy, stops,
+    plan = assemble_plan(squad, as_date(date), tz, crs, halves, teams, stations_w, site_xy, stops,
                      solution, parsed, travel, warnings, tuple(unavailable_teams), problem)
     plan.travel = travel_info(travel, source=travel_source)
     plan.violations = violations + check_plan(plan, travel=travel)
@@ -223,7 +203,7 @@ def _available(squad: Squad, unavailable: Sequence[str]) -> list[dict[str, Any]]
     return teams
 
 
-def _halves(teams: list[dict[str, Any]]) -> list[_Half]:
+def _halves(teams: list[dict[str, Any]]) -> list[Half]:
     out = []
     for t in teams:
         lo, hi = team_shift_s(t)
@@ -231,28 +211,19 @@ def _halves(teams: list[dict[str, Any]]) -> list[_Half]:
         speed = SPEEDS_MPS.get(str(t.get("mode", "walk")), WALK_SPEED_MPS)
         start, end = f"site-{t['start_station']}", f"site-{t.get('end_station') or t['start_station']}"
         if brk is None:
-            out.append(_Half(f"{t['id']}#1", t, start, end, (lo, hi), speed))
+            out.append(Half(f"{t['id']}#1", t, start, end, (lo, hi), speed))
             continue
-        out.append(_Half(f"{t['id']}#1", t, start, start, (lo, brk[0]), speed))
-        out.append(_Half(f"{t['id']}#2", t, start, end, (brk[1], hi), speed))
+        out.append(Half(f"{t['id']}#1", t, start, start, (lo, brk[0]), speed))
+        out.append(Half(f"{t['id']}#2", t, start, end, (brk[1], hi), speed))
     return out
 
 
-def _station_row(stations: gpd.GeoDataFrame, key: str) -> Any:
-    for col in ("code", "community_code"):
-        if col in stations.columns:
-            hit = stations[stations[col].astype(str) == str(key)]
-            if len(hit):
-                return hit.iloc[0]
-    raise InputError(f"找不到工作站「{key}」（按 code 或 community_code 查找）；请检查中队数据的 start_station/end_station。")
-
-
-def _site_xy(halves: list[_Half], stations: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
+def _site_xy(halves: list[Half], stations: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
     out = {}
     for h in halves:
         for site in (h.start, h.end):
             if site not in out:
-                p = _station_row(stations, site.removeprefix("site-")).geometry
+                p = station_row(stations, site.removeprefix("site-")).geometry
                 out[site] = (float(p.x), float(p.y))
     return out
 
@@ -274,7 +245,7 @@ def _names(site_xy: dict[str, tuple[float, float]], stations: gpd.GeoDataFrame,
     """How a message names each node (sites, then stops): what it is and where."""
     out = []
     for site in site_xy:
-        row = _station_row(stations, site.removeprefix("site-"))
+        row = station_row(stations, site.removeprefix("site-"))
         out.append(f"工作站「{row.get('name', '')}」（{site.removeprefix('site-')}）")
     for r in stops.itertuples():
         where = "，".join(str(v) for v in (getattr(r, "community", ""), getattr(r, "what", "")) if v)
@@ -283,7 +254,7 @@ def _names(site_xy: dict[str, tuple[float, float]], stations: gpd.GeoDataFrame,
     return out
 
 
-def _problem(halves: list[_Half], site_xy: dict[str, tuple[float, float]], stops: gpd.GeoDataFrame,
+def _problem(halves: list[Half], site_xy: dict[str, tuple[float, float]], stops: gpd.GeoDataFrame,
              travel: TravelChoice, time_limit_s: float, source: str | None) -> dict[str, Any]:
     model = base_model(travel)
     circuity = model.circuity if isinstance(model, EuclideanTravel) else 1.0
@@ -302,7 +273,7 @@ def _problem(halves: list[_Half], site_xy: dict[str, tuple[float, float]], stops
     }
 
 
-def _parse(problem: dict[str, Any], travel: TravelChoice, halves: list[_Half],
+def _parse(problem: dict[str, Any], travel: TravelChoice, halves: list[Half],
            names: list[str]) -> PatrolProblem:
     plain = {**problem, "travel": {"metric": "euclidean"}}  # coordinates only; matrices below
     base = parse_patrol_problem(plain, check=False)
@@ -356,80 +327,3 @@ def _solve(parsed: PatrolProblem, problem: dict[str, Any], stops: gpd.GeoDataFra
                     d["priority"] = float(p)
                 parsed = dataclasses.replace(parsed, priority=prio)
             parsed = _with_required(parsed, problem, stops, parsed.required & ~hit)
-
-
-def _assemble(squad: Squad, day: date, tz: str, crs: Any, halves: list[_Half],
-              teams: list[dict[str, Any]], stations: gpd.GeoDataFrame,
-              site_xy: dict[str, tuple[float, float]], stops: gpd.GeoDataFrame,
-              solution: dict[str, Any], parsed: PatrolProblem, travel: TravelChoice,
-              warnings: list[str], unavailable: tuple[str, ...], problem: dict[str, Any]
-              ) -> DailyPlan:
-    midnight = day_start(day, tz)
-    by_id = stops.set_index("stop_id", drop=False)
-    routes_by_half = {r["team"]: r for r in solution["routes"]}
-    to_wgs = Transformer.from_crs(crs, WGS84, always_xy=True)
-    half_index = {tid: k for k, tid in enumerate(parsed.team_ids)}
-    routes = []
-    for t in teams:
-        mine = [h for h in halves if h.team is t]
-        station = _station_row(stations, t["start_station"])
-        ll = to_wgs.transform(station.geometry.x, station.geometry.y)
-        route = TeamRoute(
-            team_id=str(t["id"]), team_name=str(t.get("name", t["id"])),
-            mode=str(t.get("mode", "walk")), speed_mps=mine[0].speed_mps,
-            members=[str(m) for m in t.get("members", [])],
-            start_station=str(t["start_station"]),
-            end_station=str(t.get("end_station") or t["start_station"]),
-            start_name=str(station.get("name", "")), start_xy=site_xy[mine[0].start],
-            end_xy=site_xy[mine[-1].end], start_lonlat=(float(ll[0]), float(ll[1])),
-            shift_s=team_shift_s(t), break_s=team_break_s(t),
-            leave_s=float(routes_by_half[mine[0].id].get("start_s", mine[0].shift_s[0])),
-            return_s=float(routes_by_half[mine[-1].id].get("end_s", mine[-1].shift_s[1])),
-            day_start=midnight)
-        end_ll = to_wgs.transform(*site_xy[mine[-1].end])
-        pts: list[tuple[float, float]] = []
-        for h in mine:
-            r = routes_by_half[h.id]
-            route.distance_m += float(r["distance_m"])
-            route.duration_s += float(r["duration_s"])
-            legs = route_legs(parsed, half_index[h.id], r, last=h is mine[-1],
-                         end_station=h.end.removeprefix("site-"),
-                         end_lonlat=(float(end_ll[0]), float(end_ll[1])) if h is mine[-1]
-                         else route.start_lonlat, stops=by_id)
-            route.legs += legs
-            pts.append(site_xy[h.start])
-            for v, leg in zip(r["visits"], legs, strict=False):
-                route.visits.append(_visit(len(route.visits) + 1, by_id.loc[v["id"]], v, midnight))
-                route.visits[-1].leg_m, route.visits[-1].leg_s = leg["distance_m"], leg["time_s"]
-                pts.append((route.visits[-1].x, route.visits[-1].y))
-            pts.append(site_xy[h.end])
-        route.geometry = LineString(route_path(model_for(travel, route.mode), pts))
-        route.geometry_wgs84 = shapely.transform(route.geometry, lambda xy: np.column_stack(
-            to_wgs.transform(xy[:, 0], xy[:, 1])))
-        routes.append(route)
-    unvisited = [{"stop_id": str(r.stop_id), "kind": r.kind, "what": r.what,
-                  "priority": float(r.priority), "required": bool(r.required),
-                  "community_code": r.community_code, "community": r.community,
-                  "lon": float(r.lon), "lat": float(r.lat)}
-                 for r in by_id.loc[list(solution["unvisited"])].itertuples()]
-    return DailyPlan(squad=squad, date=day, tz=tz, crs=crs.to_string(), routes=routes,
-                     stops=stops, unvisited=unvisited, warnings=warnings,
-                     unavailable_teams=unavailable, problem=problem, solution=solution)
-
-
-def _visit(seq: int, row: Any, v: dict[str, Any], midnight: Any) -> PlannedVisit:
-    def text(col: str) -> str:
-        val = row.get(col)
-        return "" if val is None or (isinstance(val, float) and np.isnan(val)) else str(val)
-
-    return PlannedVisit(
-        seq=seq, stop_id=str(row["stop_id"]), kind=str(row["kind"]),
-        arrive_s=float(v["arrive_s"]), depart_s=float(v["depart_s"]),
-        arrive=at_seconds(midnight, v["arrive_s"]), depart=at_seconds(midnight, v["depart_s"]),
-        x=float(row.geometry.x), y=float(row.geometry.y),
-        lon=float(row["lon"]), lat=float(row["lat"]), priority=float(row["priority"]),
-        required=bool(row["required"]), service_s=float(row["service_s"]),
-        windows_s=[[float(a), float(b)] for a, b in row["windows_s"]],
-        community_code=text("community_code") or None, community=text("community"),
-        what=text("what"), category=text("category"), category_name=text("category_name"),
-        address=text("address"), checklist_key=text("checklist_key"))

@@ -14,49 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
 import shapely
-from pyproj import Transformer
 from shapely.geometry import LineString, Point, mapping, shape
 
 from geo.boundaries import Squad
-from geo.crs import WGS84
-from geo.planning.clock import as_date, at_seconds, day_start, hhmm
-
-_STOP_FIELDS = ("stop_id", "kind", "what", "priority", "required", "community_code", "community",
-                "lon", "lat")
-
-
-@dataclass(frozen=True)
-class _Reader:
-    """What reading a stored plan needs: its midnight, time zone and the WGS84 → CRS transform."""
-
-    midnight: datetime
-    zone: ZoneInfo
-    to_crs: Transformer
-
-    def time(self, text: str) -> datetime:
-        """An ISO 8601 time of the plan, in the plan's time zone."""
-        return datetime.fromisoformat(text).astimezone(self.zone)
-
-    def seconds(self, text: str) -> float:
-        """An ISO 8601 time of the plan as seconds of the plan day."""
-        return (datetime.fromisoformat(text) - self.midnight).total_seconds()
-
-    def xy(self, lon: float, lat: float) -> tuple[float, float]:
-        """WGS84 lon/lat in the plan's CRS."""
-        x, y = self.to_crs.transform(lon, lat)
-        return float(x), float(y)
-
-    def xy_array(self, lonlat: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """An (n, 2) array of WGS84 lon/lat in the plan's CRS."""
-        x, y = self.to_crs.transform(lonlat[:, 0], lonlat[:, 1])
-        return np.column_stack([x, y])
+from geo.planning.clock import as_date, at_seconds, hhmm
+from geo.planning.model_json import Reader, opt_float, reader_for, stops_frame, unvisited_json
 
 
 @dataclass
@@ -112,7 +77,7 @@ class PlannedVisit:
         return out
 
     @classmethod
-    def _from_json(cls, data: Mapping[str, Any], reader: _Reader) -> PlannedVisit:
+    def _from_json(cls, data: Mapping[str, Any], reader: Reader) -> PlannedVisit:
         lon, lat = float(data["lon"]), float(data["lat"])
         x, y = reader.xy(lon, lat)
         return cls(
@@ -126,11 +91,7 @@ class PlannedVisit:
             what=str(data.get("what", "")), category=str(data.get("category", "")),
             category_name=str(data.get("category_name", "")),
             address=str(data.get("address", "")), checklist_key=str(data.get("checklist_key", "")),
-            leg_m=_opt_float(data.get("leg_m")), leg_s=_opt_float(data.get("leg_s")))
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+            leg_m=opt_float(data.get("leg_m")), leg_s=opt_float(data.get("leg_s")))
 
 
 @dataclass
@@ -200,7 +161,7 @@ class TeamRoute:
         }
 
     @classmethod
-    def _from_json(cls, data: Mapping[str, Any], reader: _Reader) -> TeamRoute:
+    def _from_json(cls, data: Mapping[str, Any], reader: Reader) -> TeamRoute:
         wgs = shape(data["geometry"]) if data.get("geometry") else None
         line = wgs if isinstance(wgs, LineString) and not wgs.is_empty else None
         ends = (line.coords[0], line.coords[-1]) if line is not None else ((math.nan,) * 2,) * 2
@@ -341,8 +302,7 @@ class DailyPlan:
 
     def to_json(self) -> dict[str, Any]:
         """The plan as a JSON-ready dict (the stored and exported form)."""
-        unv = [{k: (None if pd.isna(v) else v) if not isinstance(v, list) else v
-                for k, v in u.items()} for u in self.unvisited]
+        unv = unvisited_json(self.unvisited)
         return {
             "squad": self.squad_id, "squad_name": self.squad.get("name", ""),
             "date": self.date.isoformat(), "tz": self.tz, "crs": self.crs,
@@ -381,18 +341,10 @@ class DailyPlan:
             come back empty.
         """
         day, tz, crs = as_date(data["date"]), str(data["tz"]), str(data["crs"])
-        reader = _Reader(midnight=day_start(day, tz), zone=ZoneInfo(tz),
-                         to_crs=Transformer.from_crs(WGS84, crs, always_xy=True))
+        reader = reader_for(day, tz, crs)
         routes = [TeamRoute._from_json(r, reader) for r in data.get("routes", [])]
         unvisited = [dict(u) for u in data.get("unvisited", [])]
-        rows: list[dict[str, Any]] = [{"stop_id": v.stop_id, "kind": v.kind, "what": v.what, "priority": v.priority,
-                 "required": v.required, "community_code": v.community_code,
-                 "community": v.community, "lon": v.lon, "lat": v.lat}
-                for r in routes for v in r.visits]
-        rows += [{k: u.get(k) for k in _STOP_FIELDS} for u in unvisited]
-        geoms = [Point(reader.xy(float(r["lon"]), float(r["lat"]))) for r in rows]
-        stops = gpd.GeoDataFrame(rows or None, columns=list(_STOP_FIELDS), geometry=geoms,
-                                 crs=crs)
+        stops = stops_frame((v for r in routes for v in r.visits), unvisited, reader, crs)
         if squad is None:
             squad = Squad(id=str(data.get("squad", "")), name=str(data.get("squad_name", "")))
         return cls(squad=Squad.from_mapping(squad), date=day, tz=tz, crs=crs, routes=routes,

@@ -18,8 +18,9 @@ from shapely.geometry import Point, box
 from geo.boundaries import load_default
 from geo.cases import parse_cases
 from geo.errors import FileReadError, ValidationError
-from geo.gazetteer import Gazetteer, normalise
+from geo.gazetteer import Gazetteer
 from geo.io.tables import read_table
+from geo.place_names import normalise
 
 
 @pytest.fixture(scope="module")
