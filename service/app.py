@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import handlers, pages_data
+from service import handlers, plan_prep
 from service.auth import LoginLimiter
 from service.deps import parse_trusted_proxies
 from service.settings import Settings
@@ -74,7 +74,7 @@ def _lifespan(storage: Storage, settings: Settings) -> Callable[[FastAPI], Async
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         storage.init()  # migrate and seed a new database; fails fast on a bad URL
         if settings.prepare_plans:  # today's and tomorrow's plans, once across all workers
-            pages_data.start_preparing(storage, settings)
+            plan_prep.start_preparing(storage, settings)
         yield
         storage.engine.dispose()
 

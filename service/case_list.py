@@ -6,14 +6,16 @@ cannot be read is dropped and said so in ``ListQuery.notes``): community, status
 open ones; ``all``: every status), category, overdue only, report date range (days in the
 deployment zone, both ends included), a search of the case number or the address, and the sort
 order. :func:`list_rows` answers the page (at most :data:`MAX_ROWS` rows),
-:func:`export_table` every matching case in the same order, for the CSV/XLSX writers of
-:mod:`service.case_ops`. Always within one squad, which the caller must be allowed to see.
+:func:`export_table` every matching case in the same order, for the CSV/XLSX writers
+(:func:`cases_csv`, :func:`cases_xlsx`). Always within one squad, which the caller must be allowed to see.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -24,12 +26,13 @@ from shapely.geometry import mapping
 from sqlalchemy import Select, and_, case, func, or_, select
 
 from geo.labels import ASSIGNEE_KINDS, CASE_SOURCE_PATROL, OPEN_STATUSES, STATUSES
+from geo.safe_text import formula_safe
 from service.auth import Principal
 from service.case_ops import catalogue
 from service.models import Case
 from service.settings import Settings
 from service.storage import CASE_COLUMNS, FINAL_STATUSES, CaseFilter, Storage
-from service.workflow import action_label, allowed_next, is_overdue, note_required
+from service.workflow import action_label, allowed_next, is_overdue, note_required, overdue_flags
 
 MAX_ROWS = 100
 SORTS: dict[str, str] = {"overdue": "超期优先，新的在前", "new": "上报时间，新的在前",
@@ -246,3 +249,77 @@ def report_categories() -> list[dict[str, str]]:
     """The categories the 巡查发现 form offers (the catalogue, code and name)."""
     table = catalogue().table
     return [{"code": str(r.code), "name": str(r.name)} for r in table.itertuples(index=False)]
+
+
+# ---------------------------------------------------------------- export
+
+_EXPORT_COLUMNS = [("case_id", "案件编号"), ("category", "问题类型代码"),
+                   ("category_name", "问题类型"), ("reported_at", "上报时间"), ("status", "状态"),
+                   ("closed_at", "结案时间"), ("deadline_at", "处置时限"), ("overdue", "超期"),
+                   ("community", "所属社区"), ("squad", "中队"), ("address", "地址"),
+                   ("description", "问题描述"), ("lon", "经度"), ("lat", "纬度")]
+
+
+def _cell(value: Any) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def export_frame(gdf: pd.DataFrame, *, now: datetime | None = None) -> pd.DataFrame:
+    """The cases as the export table: Chinese headers (:data:`_EXPORT_COLUMNS`), ``overdue``
+    computed at ``now``, times as ``YYYY-MM-DD HH:MM:SS``, flags 是/否 (not yet formula-safe:
+    the writers make it so)."""
+    gdf = gdf.copy()
+    gdf["overdue"] = overdue_flags(gdf["status"], gdf["deadline_at"], gdf["closed_at"],
+                                   now or datetime.now(UTC))
+    out = {label: [_cell(v) for v in gdf[col]] if col not in ("lon", "lat")
+           else pd.to_numeric(gdf[col], errors="coerce").round(7).to_numpy()
+           for col, label in _EXPORT_COLUMNS}
+    return pd.DataFrame(out, columns=[label for _c, label in _EXPORT_COLUMNS])
+
+
+def cases_csv(gdf: pd.DataFrame, *, now: datetime | None = None) -> bytes:
+    """The cases as a UTF-8 (with BOM, for Excel) CSV with Chinese headers; every cell goes
+    through :func:`geo.safe_text.formula_safe` (text that a spreadsheet would evaluate gets a
+    leading apostrophe; numbers, times and flags pass unchanged)."""
+    gdf = gdf.copy()
+    gdf["overdue"] = overdue_flags(gdf["status"], gdf["deadline_at"], gdf["closed_at"],
+                                   now or datetime.now(UTC))
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([label for _col, label in _EXPORT_COLUMNS])
+    for rec in gdf[[c for c, _ in _EXPORT_COLUMNS]].itertuples(index=False):
+        # a leading = + - @ (or tab, CR) would make a spreadsheet evaluate a cell (CSV injection)
+        writer.writerow([_cell(formula_safe(v)) for v in rec])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def cases_xlsx(gdf: pd.DataFrame, *, now: datetime | None = None, footer: str = "") -> bytes:
+    """The cases as an XLSX workbook (one sheet 案件, the columns of :func:`cases_csv`), written
+    by :func:`geo.sheets.write_xlsx_tables` (formula-safe, printable)."""
+    from geo.sheets import write_xlsx_tables
+
+    buf = io.BytesIO()
+    write_xlsx_tables(buf, {"案件": export_frame(gdf, now=now)}, footer=footer)
+    return buf.getvalue()
+
+
+def cases_csv_stream(storage: Storage, flt: CaseFilter, *, chunk: int = 5000,
+                     now: datetime | None = None) -> Iterator[bytes]:
+    """:func:`cases_csv` of every case matching ``flt``, written ``chunk`` rows at a time
+    (:meth:`Storage.iter_case_frames`, keyset pages): memory stays bounded whatever the size of
+    the export, and the first bytes leave at once. Byte for byte the document :func:`cases_csv`
+    writes for all the rows at once (the BOM and header come with the first chunk only)."""
+    now = now or datetime.now(UTC)
+    first = True
+    for frame in storage.iter_case_frames(flt, chunk=chunk):
+        body = cases_csv(frame, now=now)
+        yield body if first else body[body.index(b"\r\n") + 2:]
+        first = False
+    if first:  # nothing matched: the header alone
+        yield cases_csv(storage.query_cases(replace(flt, limit=0)), now=now)

@@ -1,4 +1,5 @@
-"""Case operations behind the HTTP layer: features, detail, create, status transitions, CSV export.
+"""Case operations behind the HTTP layer: features, detail, create, status transitions (the
+CSV/XLSX export is in :mod:`service.case_list`).
 
 Every function takes the caller (:class:`service.auth.Principal`) and enforces squad visibility:
 a case of another squad is reported as not found, exactly like a case that does not exist. Every
@@ -9,12 +10,9 @@ that writes it.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import secrets
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -28,7 +26,6 @@ from sqlalchemy.orm import Session
 from geo.cases import normalise_case_id, parse_cases, visible
 from geo.catalogue import Catalogue, default_catalogue
 from geo.errors import InputError, NotFoundError, ValidationError
-from geo.safe_text import formula_safe
 from service import case_steps as steps
 from service.auth import Principal
 from service.case_cache import Page, cached_count, cached_page, data_version
@@ -362,75 +359,3 @@ def photo_bytes(storage: Storage, case_id: str, photo_id: int,
         if photo is None:
             raise NotFoundError(f"案件「{visible(case_id, limit=64)}」没有编号为 {photo_id} 的照片。")
         return bytes(photo.data), photo.content_type
-
-
-_EXPORT_COLUMNS = [("case_id", "案件编号"), ("category", "问题类型代码"),
-                   ("category_name", "问题类型"), ("reported_at", "上报时间"), ("status", "状态"),
-                   ("closed_at", "结案时间"), ("deadline_at", "处置时限"), ("overdue", "超期"),
-                   ("community", "所属社区"), ("squad", "中队"), ("address", "地址"),
-                   ("description", "问题描述"), ("lon", "经度"), ("lat", "纬度")]
-
-
-def _cell(value: Any) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
-
-
-def export_frame(gdf: pd.DataFrame, *, now: datetime | None = None) -> pd.DataFrame:
-    """The cases as the export table: Chinese headers (:data:`_EXPORT_COLUMNS`), ``overdue``
-    computed at ``now``, times as ``YYYY-MM-DD HH:MM:SS``, flags 是/否 (not yet formula-safe:
-    the writers make it so)."""
-    gdf = gdf.copy()
-    gdf["overdue"] = overdue_flags(gdf["status"], gdf["deadline_at"], gdf["closed_at"],
-                                   now or datetime.now(UTC))
-    out = {label: [_cell(v) for v in gdf[col]] if col not in ("lon", "lat")
-           else pd.to_numeric(gdf[col], errors="coerce").round(7).to_numpy()
-           for col, label in _EXPORT_COLUMNS}
-    return pd.DataFrame(out, columns=[label for _c, label in _EXPORT_COLUMNS])
-
-
-def cases_csv(gdf: pd.DataFrame, *, now: datetime | None = None) -> bytes:
-    """The cases as a UTF-8 (with BOM, for Excel) CSV with Chinese headers; every cell goes
-    through :func:`geo.safe_text.formula_safe` (text that a spreadsheet would evaluate gets a
-    leading apostrophe; numbers, times and flags pass unchanged)."""
-    gdf = gdf.copy()
-    gdf["overdue"] = overdue_flags(gdf["status"], gdf["deadline_at"], gdf["closed_at"],
-                                   now or datetime.now(UTC))
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow([label for _col, label in _EXPORT_COLUMNS])
-    for rec in gdf[[c for c, _ in _EXPORT_COLUMNS]].itertuples(index=False):
-        # a leading = + - @ (or tab, CR) would make a spreadsheet evaluate a cell (CSV injection)
-        writer.writerow([_cell(formula_safe(v)) for v in rec])
-    return buf.getvalue().encode("utf-8-sig")
-
-
-def cases_xlsx(gdf: pd.DataFrame, *, now: datetime | None = None, footer: str = "") -> bytes:
-    """The cases as an XLSX workbook (one sheet 案件, the columns of :func:`cases_csv`), written
-    by :func:`geo.sheets.write_xlsx_tables` (formula-safe, printable)."""
-    from geo.sheets import write_xlsx_tables
-
-    buf = io.BytesIO()
-    write_xlsx_tables(buf, {"案件": export_frame(gdf, now=now)}, footer=footer)
-    return buf.getvalue()
-
-
-def cases_csv_stream(storage: Storage, flt: CaseFilter, *, chunk: int = 5000,
-                     now: datetime | None = None) -> Iterator[bytes]:
-    """:func:`cases_csv` of every case matching ``flt``, written ``chunk`` rows at a time
-    (:meth:`Storage.iter_case_frames`, keyset pages): memory stays bounded whatever the size of
-    the export, and the first bytes leave at once. Byte for byte the document :func:`cases_csv`
-    writes for all the rows at once (the BOM and header come with the first chunk only)."""
-    now = now or datetime.now(UTC)
-    first = True
-    for frame in storage.iter_case_frames(flt, chunk=chunk):
-        body = cases_csv(frame, now=now)
-        yield body if first else body[body.index(b"\r\n") + 2:]
-        first = False
-    if first:  # nothing matched: the header alone
-        yield cases_csv(storage.query_cases(replace(flt, limit=0)), now=now)

@@ -18,7 +18,6 @@ change at once.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import socket
 import threading
@@ -57,7 +56,6 @@ PLAN_JOB_STALE_S = 300.0
 PLAN_WAIT_S = 120.0
 """How long a request waits for another worker's computation of the same plan."""
 _OWNER = f"{socket.gethostname()[:40]}:{os.getpid()}"
-_log = logging.getLogger(__name__)
 
 
 class PlanNotReady(NotFoundError):  # noqa: N818 (reads better at raise sites)
@@ -222,37 +220,6 @@ def get_plan(storage: Storage, settings: Settings, squad: dict[str, Any], day: d
         if data is not None:
             return data
         return _make(storage, settings, squad, day, unavailable=(), actor=actor)
-
-
-def prepare_plans(storage: Storage, settings: Settings, *, days: Sequence[int] = (0, 1)) -> int:
-    """Make the missing plans of every squad for today (+ ``days``) under the shared plan job, so
-    the first dashboard of the morning reads a stored plan; how many were made."""
-    today = pd.Timestamp.now(tz=settings.timezone).date()
-    made = 0
-    for offset in days:
-        day = today + timedelta(days=offset)
-        for squad in storage.squads():
-            if load_plan(storage, squad["id"], day) is None:
-                get_plan(storage, settings, squad, day, actor="prepare")
-                made += 1
-    return made
-
-
-def start_preparing(storage: Storage, settings: Settings) -> threading.Thread:
-    """Run :func:`prepare_plans` in a daemon thread (at start-up; safe in every worker: the plan
-    jobs make each plan once) and warm the heavy imports of the first layer and sheet."""
-
-    def run() -> None:
-        try:
-            prepare_plans(storage, settings)
-            import geo.analysis.hotspots  # scipy, sklearn: seconds on first use
-            import geo.sheets  # noqa: F401
-        except Exception:  # a failure here must not stop the service; requests retry
-            _log.exception("提前生成今明两天的计划失败")
-
-    thread = threading.Thread(target=run, name="xuncha-prepare-plans", daemon=True)
-    thread.start()
-    return thread
 
 
 def _dt(text: str | None) -> datetime | None:

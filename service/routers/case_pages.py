@@ -20,7 +20,8 @@ from shapely.geometry import mapping
 from geo.errors import XunchaError
 from service import case_list, pages_data
 from service import case_steps as steps
-from service.case_ops import assignees_for, case_detail, cases_csv, cases_xlsx
+from service.case_list import cases_csv, cases_xlsx
+from service.case_ops import assignees_for, case_detail
 from service.case_ops import transition_case as do_transition
 from service.deps import SettingsDep, StorageDep
 from service.errors import AuthError

@@ -18,11 +18,11 @@ from fastapi.responses import StreamingResponse
 from geo.errors import InputError
 from service import case_steps as steps
 from service.auth import Principal
+from service.case_list import cases_csv_stream
 from service.case_ops import (
     add_case_photos,
     assignees_for,
     case_detail,
-    cases_csv_stream,
     collection_bytes,
     create_case,
     photo_bytes,

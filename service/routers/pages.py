@@ -12,7 +12,6 @@ forms post back here (same-origin checked by :func:`service.deps.get_current_use
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,19 +24,13 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from geo.errors import XunchaError
-from service import auth, case_list, pages_data, pages_views, scenarios, worklogs
+from service import auth, case_list, pages_data, pages_views, scenarios, worklog_form, worklogs
 from service.auth import Principal, clear_session_cookie, create_token, set_session_cookie
 from service.case_ops import transition_case
 from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, client_ip, revocable_token
 from service.errors import AuthError, PermissionDenied, status_for
 from service.importer import import_file
-from service.schemas import (
-    ScenarioCreate,
-    TransitionCreate,
-    WorkLogCreate,
-    WorkLogUpdate,
-    WorkLogVoid,
-)
+from service.schemas import ScenarioCreate, TransitionCreate, WorkLogUpdate, WorkLogVoid
 from service.settings import Settings
 from service.storage import Storage
 from service.web import PageUser, login_redirect, render
@@ -134,11 +127,6 @@ def _dashboard(request: Request, storage: Storage, settings: Settings, user: Pri
     return render(request, "dashboard.html", user, status=status, **ctx)
 
 
-def _case_list(text: str) -> list[str]:
-    """Case ids typed in one box, separated by commas, 、 or spaces."""
-    return [t for t in re.split(r"[\s,，、;；]+", text) if t]
-
-
 def _squad_path(squad_id: str, day: str = "") -> str:
     return f"/squad/{quote(squad_id)}" + (f"?date={quote(day)}" if day else "")
 
@@ -184,30 +172,11 @@ def add_worklog(request: Request, squad_id: str, storage: StorageDep, settings: 
     each field to fix."""
     u = _require(user)
     squad = pages_data.visible_squad(storage, u, squad_id)
-    form = {"at": at, "place": place, "problem": problem, "action": action, "outcome": outcome,
-            "community_code": community_code, "station_code": station_code, "team_id": team_id,
-            "case_ids": " ".join(t for t in (case_id, case_ids) if t), "photo_count": photo_count}
-    errors: dict[str, str] = {}
-    when: datetime | None = None
-    try:
-        when = datetime.fromisoformat(at) if at else None
-    except ValueError:
-        errors["at"] = "时间：格式不对，请用日期时间选择器（如 2026-05-06 07:40）。"
-    for name in worklogs.FORM_REQUIRED:
-        if not form[name].strip():
-            errors[name] = f"{worklogs.FIELD_NAMES[name]}：必填：不能为空，请填写。"
-    if photo_count and not photo_count.isdigit():
-        errors["photo_count"] = "照片张数：请填写 0 到 999 之间的整数。"
-    try:
-        body = WorkLogCreate.model_validate({
-            "at": when or datetime.now(), "place": place, "problem": problem, "action": action,
-            "outcome": outcome or None, "squad_id": squad_id,
-            "community_code": community_code or None, "station_code": station_code or None,
-            "team_id": team_id or None, "case_ids": _case_list(form["case_ids"]),
-            "photo_count": int(photo_count) if photo_count.isdigit() else 0})
-    except ValidationError as exc:
-        errors = {**worklogs.form_errors(exc), **errors}
-    if errors:
+    form, body, errors = worklog_form.parse_new_entry(
+        squad_id, at=at, place=place, problem=problem, action=action, outcome=outcome,
+        community_code=community_code, station_code=station_code, team_id=team_id,
+        case_id=case_id, case_ids=case_ids, photo_count=photo_count)
+    if errors or body is None:
         day = pages_data.parse_day(None, settings.timezone)
         return _dashboard(request, storage, settings, u, squad, day, status=422, log_form=form,
                           log_errors=errors, log_error="日志未保存：请按提示补全或改正标出的栏目。")
@@ -216,9 +185,7 @@ def add_worklog(request: Request, squad_id: str, storage: StorageDep, settings: 
     except XunchaError as exc:
         day = pages_data.parse_day(None, settings.timezone)
         msg = str(exc).splitlines()[0]
-        field = next((f for word, f in (("案件", "case_ids"), ("工作站", "station_code"),
-                                        ("队伍", "team_id"), ("社区", "community_code"))
-                      if word in msg), "")
+        field = worklog_form.refused_field(msg)
         return _dashboard(request, storage, settings, u, squad, day, status=status_for(exc),
                           log_form=form, log_errors={field: msg} if field else {},
                           log_error=f"日志未保存：{msg}")
@@ -243,12 +210,8 @@ def edit_worklog(squad_id: str, entry_id: Annotated[int, PathParam(ge=1, le=2_14
     u = _require(user)
     pages_data.visible_squad(storage, u, squad_id)
     path = f"/squad/{quote(squad_id)}"
-    given = {"community_code": community_code, "station_code": station_code, "team_id": team_id}
-    extra: dict[str, object] = {k: v or None for k, v in given.items() if v is not None}
-    if case_ids is not None:
-        extra["case_ids"], extra["case_id"] = _case_list(case_ids), None
-    if photo_count is not None:
-        extra["photo_count"] = int(photo_count) if photo_count.isdigit() else photo_count
+    extra = worklog_form.update_extra(community_code=community_code, station_code=station_code,
+                                      team_id=team_id, case_ids=case_ids, photo_count=photo_count)
     try:
         worklogs.check_may_change(storage, u, entry_id)
         blank = [worklogs.FIELD_NAMES[k] for k, v in (("place", place), ("action", action))

@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from geo.errors import ValidationError
 from service.auth import Principal
 from service.case_ops import transition_case
-from service.importer import deployment_catalogue, import_file, import_table
+from service.deployment import deployment_catalogue
+from service.importer import import_file, import_table
 from service.models import Case, CaseEvent, ImportBatch
 from service.schemas import TransitionCreate
 from service.settings import Settings

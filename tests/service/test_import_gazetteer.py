@@ -24,7 +24,8 @@ from geo.errors import InputError
 from geo.planning.stops import build_stops
 from geo.stats import bureau_stats
 from service import pages_data
-from service.importer import GAZETTEER_FILE, import_file
+from service.deployment import GAZETTEER_FILE
+from service.importer import import_file
 from service.models import Case
 from service.plans import plan_inputs
 from service.settings import Settings

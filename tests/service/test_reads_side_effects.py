@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from service import pages_data
 from service.case_cache import versions
-from service.case_ops import cases_csv, cases_csv_stream
+from service.case_list import cases_csv, cases_csv_stream
 from service.importer import import_table
 from service.models import Plan
 from service.storage import CaseFilter
