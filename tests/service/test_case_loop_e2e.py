@@ -13,62 +13,30 @@ from __future__ import annotations
 import csv
 import io
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import browser_support
 import pytest
 from pages_support import SECRET, Site, _point, build_site
 from PIL import Image
 
 from service.auth import COOKIE_NAME, create_token
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = browser_support.CHROMIUM
+_playwright = browser_support.playwright_or_skip
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 pytestmark = pytest.mark.browser
 
 
-def _playwright() -> Any:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed"
-    else:
-        if CHROMIUM.exists():
-            return sync_playwright
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if os.environ.get("XUNCHA_REQUIRE_BROWSER"):
-        pytest.fail(f"XUNCHA_REQUIRE_BROWSER is set but {reason}")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Site]]:
-    import uvicorn
-
     site = build_site(f"sqlite:///{tmp_path_factory.mktemp('loop') / 'loop.db'}", basemap="none")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(site.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", site
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with browser_support.serve(site.app) as base:
+        yield base, site
     site.storage.engine.dispose()
 
 

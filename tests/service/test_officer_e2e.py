@@ -9,9 +9,6 @@ done. Screenshots of every step are written under pytest's tmp dir (test artefac
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import browser_support
 import pytest
 from pages_support import PASSWORD, SECRET, TZ, Site, build_site
 
@@ -26,7 +24,8 @@ from service import pages_data
 from service.auth import COOKIE_NAME, create_token, create_user
 from service.visits import list_visits, set_user_team
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = browser_support.CHROMIUM
+_playwright = browser_support.playwright_or_skip
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PHONE = {"width": 390, "height": 844}
 DESK = {"width": 1366, "height": 900}
@@ -34,43 +33,15 @@ HERE = {"latitude": 30.9256, "longitude": 113.9131}
 pytestmark = pytest.mark.browser
 
 
-def _playwright() -> Any:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed")
-    return sync_playwright
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Site]]:
-    import uvicorn
-
     site = build_site(f"sqlite:///{tmp_path_factory.mktemp('officer') / 'e2e.db'}",
                       basemap="none")
     site.principals["officer_t1"] = create_user(site.storage, "officer_t1", PASSWORD,
                                                 role="officer", squad="shuyuan")
     set_user_team(site.storage, "officer_t1", "shuyuan-1")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(site.app, host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", site
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with browser_support.serve(site.app) as base:
+        yield base, site
     site.storage.engine.dispose()
 
 

@@ -10,63 +10,27 @@ may leave 127.0.0.1. With the ``osm`` base map the only requests that leave are 
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import browser_support
 import pytest
 from pages_support import PASSWORD, SECRET, XSS, Site, build_site
 
 from service import pages_data
 from service.auth import COOKIE_NAME, create_token
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = browser_support.CHROMIUM
+_need_browser = browser_support.playwright_or_skip
 pytestmark = pytest.mark.browser
-
-
-def _need_browser() -> Any:
-    reason = ""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason, sync_playwright = "playwright is not installed", None
-    if not reason and not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if reason:
-        if os.environ.get("XUNCHA_REQUIRE_BROWSER"):
-            pytest.fail(f"XUNCHA_REQUIRE_BROWSER is set but {reason}")
-        pytest.skip(reason)
-    return sync_playwright
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Site]]:
-    import uvicorn
-
     site = build_site(f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.db'}", basemap="none")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(site.app, host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", site
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with browser_support.serve(site.app) as base:
+        yield base, site
     site.storage.engine.dispose()
 
 
