@@ -30,8 +30,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from geo.safe_text import formula_safe_frame
+from geo.sheets.a4 import default_font_path
 from geo.sheets.model import SheetStop, TeamMember, TeamSheet, checklist_for, format_clock
-from geo.sheets.pdf import default_font_path, render_pdf, render_pdf_many
+from geo.sheets.pdf import render_pdf, render_pdf_many
 from geo.sheets.tabular import (
     render_html,
     render_svg,

@@ -19,35 +19,18 @@ from fpdf.fonts import FontFace
 
 from geo.errors import InputError
 from geo.labels import KIND_COLOURS
+from geo.sheets.a4 import CONTENT_W_MM, FONT, MARGIN_MM, RED, A4Document
 from geo.sheets.draw import MapDrawing, layout_map, scale_label
 from geo.sheets.model import SheetStop, TeamSheet
 
-_FONT = "cjk"
-_MARGIN = 12.0
-_CONTENT_W = 210.0 - 2 * _MARGIN
+_FONT = FONT
+_MARGIN = MARGIN_MM
+_CONTENT_W = CONTENT_W_MM
 _COLS = (("序号", 10.0), ("到达时段", 25.0), ("社区 / 地址", 36.0),
          ("类型 / 事项", 43.0), ("检查要点", 52.0), ("签认", 20.0))
 _PAD = 1.2
 _GREY = (90, 90, 90)
-_RED = (190, 30, 30)
-
-
-def default_font_path() -> Path:
-    """Path of NotoSansCJKsc-Regular.otf as shipped by the ``mplfonts`` package.
-
-    Raises
-    ------
-    InputError
-        If mplfonts is not installed or lacks the font; pass ``font_path`` instead.
-    """
-    try:
-        import mplfonts
-    except ImportError as exc:  # pragma: no cover - mplfonts is a dependency
-        raise InputError("缺少中文字体：请安装 mplfonts，或通过 font_path 指定字体文件。") from exc
-    path = Path(mplfonts.__file__).resolve().parent / "fonts" / "NotoSansCJKsc-Regular.otf"
-    if not path.is_file():
-        raise InputError(f"未找到中文字体 {path}；请通过 font_path 指定 .otf/.ttf 字体文件。")
-    return path
+_RED = RED
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -55,44 +38,26 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
 
 
-class _SheetPDF(FPDF):
-    """FPDF with the sheet's running header (pages 2+) and footer."""
+class _SheetPDF(A4Document):
+    """The route sheets' document: running header with team, day and shift (pages 2+)."""
 
-    def __init__(self, sheet: TeamSheet) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
+    footer_fallback = "xuncha 巡查路线单"
+
+    def __init__(self, sheet: TeamSheet, *, title: str, font_path: str | Path | None) -> None:
+        super().__init__(title=title, font_path=font_path, grey=_GREY)
         self.sheet = sheet
-        self.sheet_first_page = 1
 
     def start_sheet(self, sheet: TeamSheet) -> None:
         """Begin ``sheet`` on a new page (several sheets can share one document)."""
         self.sheet = sheet
-        self.sheet_first_page = self.page_no() + 1
-        self.add_page()
+        self.start_form()
 
-    def header(self) -> None:
-        if self.page_no() == self.sheet_first_page:
-            return
-        self.set_font(_FONT, size=8)
-        self.set_text_color(*_GREY)
+    def running_title(self) -> str:
         s = self.sheet
-        self.cell(0, 5, f"{s.title()}（续） · {s.date_text()} · 班次 {s.shift_text()}",
-                  new_x="LMARGIN", new_y="NEXT")
-        self.set_text_color(0, 0, 0)
-        self.ln(1)
+        return f"{s.title()}（续） · {s.date_text()} · 班次 {s.shift_text()}"
 
-    def footer(self) -> None:
-        self.set_y(-11)
-        self.set_font(_FONT, size=7.5)
-        label = self.sheet.data_label.strip()
-        if label:
-            self.set_text_color(*_RED)
-            self.cell(_CONTENT_W * 0.7, 5, f"数据说明：{label}"[:80])
-        else:
-            self.set_text_color(*_GREY)
-            self.cell(_CONTENT_W * 0.7, 5, "xuncha 巡查路线单")
-        self.set_text_color(*_GREY)
-        self.cell(0, 5, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="R")
-        self.set_text_color(0, 0, 0)
+    def data_label(self) -> str:
+        return self.sheet.data_label
 
 
 def _bold_text(pdf: FPDF, h: float, text: str, size: float) -> None:
@@ -354,7 +319,7 @@ def render_pdf(sheet: TeamSheet, *, font_path: str | Path | None = None,
         The team, day and stops.
     font_path : str or Path, optional
         A Chinese ``.otf``/``.ttf`` font to embed (subset); default: Noto Sans CJK SC from
-        ``mplfonts`` (:func:`default_font_path`).
+        ``mplfonts`` (:func:`geo.sheets.a4.default_font_path`).
     map_height_mm : float
         Height of the route map on page 1 (its width is the text width, 186 mm).
 
@@ -379,15 +344,8 @@ def render_pdf_many(sheets: Sequence[TeamSheet], *, font_path: str | Path | None
     """
     if not sheets:
         raise InputError("没有路线单可以输出；请至少提供一个队伍的路线单。")
-    pdf = _SheetPDF(sheets[0])
-    font = str(font_path) if font_path is not None else str(default_font_path())
-    pdf.add_font(_FONT, fname=font)
-    pdf.add_font(_FONT, style="B", fname=font)
-    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.set_title(sheets[0].title() if len(sheets) == 1 else f"{sheets[0].squad_name} 巡查路线单")
-    pdf.set_creator("xuncha")
-    pdf.set_lang("zh-CN")
+    title = sheets[0].title() if len(sheets) == 1 else f"{sheets[0].squad_name} 巡查路线单"
+    pdf = _SheetPDF(sheets[0], title=title, font_path=font_path)
     for sheet in sheets:
         pdf.start_sheet(sheet)
         _draw_heading(pdf, sheet)

@@ -1,5 +1,5 @@
 """The official 《城管进社区工作日志》 of one community work station for one day or one week, as an
-A4 PDF with the embedded Chinese font of the route sheets (:func:`geo.sheets.pdf.default_font_path`).
+A4 PDF with the embedded Chinese font of the route sheets (:func:`geo.sheets.a4.default_font_path`).
 
 Header: title, squad and station, the day or week, the officers of the station and the authors of
 the entries, the data label. Then the table of entries (time, 社区, place, what was found, action,
@@ -28,11 +28,12 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode
 from fpdf.fonts import FontFace
 
-from geo.sheets.pdf import _bold_text, _wrap, default_font_path
+from geo.sheets.a4 import CONTENT_W_MM, FONT, MARGIN_MM, RED, A4Document, default_font_path
+from geo.sheets.pdf import _bold_text, _wrap
 
-_FONT = "cjk"
-_MARGIN = 12.0
-_CONTENT_W = 210.0 - 2 * _MARGIN
+_FONT = FONT
+_MARGIN = MARGIN_MM
+_CONTENT_W = CONTENT_W_MM
 COLUMNS: tuple[tuple[str, float], ...] = (
     ("时间", 17.0), ("社区", 18.0), ("地点", 24.0), ("发现问题", 36.0), ("处置情况", 36.0),
     ("接待结果", 16.0), ("关联案件", 25.0), ("照片", 14.0))
@@ -42,7 +43,7 @@ PAD = 1.2
 FONT_SIZE = 8.5
 LINE_H = 4.3
 _GREY = (110, 110, 110)
-_RED = (190, 30, 30)
+_RED = RED
 
 
 @dataclass(frozen=True)
@@ -91,31 +92,22 @@ class WorkLogSheet:
         return "城管进社区工作日志"
 
 
-class _LogPDF(FPDF):
-    def __init__(self, sheet: WorkLogSheet) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
+class _LogPDF(A4Document):
+    """The work log's document: running header with station and period (pages 2+)."""
+
+    footer_fallback = "xuncha 工作日志"
+
+    def __init__(self, sheet: WorkLogSheet, *, font_path: str | Path | None) -> None:
+        super().__init__(title=f"{sheet.title()} {sheet.station_name} {sheet.period_text}",
+                         font_path=font_path, grey=_GREY)
         self.sheet = sheet
 
-    def header(self) -> None:
-        if self.page_no() == 1:
-            return
-        self.set_font(_FONT, size=8)
-        self.set_text_color(*_GREY)
+    def running_title(self) -> str:
         s = self.sheet
-        self.cell(0, 5, f"{s.title()}（续） · {s.station_name} · {s.period_text}",
-                  new_x="LMARGIN", new_y="NEXT")
-        self.set_text_color(0, 0, 0)
-        self.ln(1)
+        return f"{s.title()}（续） · {s.station_name} · {s.period_text}"
 
-    def footer(self) -> None:
-        self.set_y(-11)
-        self.set_font(_FONT, size=7.5)
-        self.set_text_color(*(_RED if self.sheet.data_label.strip() else _GREY))
-        label = self.sheet.data_label.strip()
-        self.cell(_CONTENT_W * 0.7, 5, f"数据说明：{label}"[:80] if label else "xuncha 工作日志")
-        self.set_text_color(*_GREY)
-        self.cell(0, 5, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="R")
-        self.set_text_color(0, 0, 0)
+    def data_label(self) -> str:
+        return self.sheet.data_label
 
 
 def _heading(pdf: FPDF, sheet: WorkLogSheet) -> None:
@@ -215,23 +207,15 @@ def render_worklog_pdf(sheet: WorkLogSheet, *, font_path: str | Path | None = No
         The station, period, officers and entries.
     font_path : str or Path, optional
         A Chinese ``.otf``/``.ttf`` font to embed (subset); default: Noto Sans CJK SC from
-        ``mplfonts`` (:func:`geo.sheets.pdf.default_font_path`).
+        ``mplfonts`` (:func:`geo.sheets.a4.default_font_path`).
 
     Returns
     -------
     bytes
         The PDF document.
     """
-    pdf = _LogPDF(sheet)
-    font = str(font_path) if font_path is not None else str(default_font_path())
-    pdf.add_font(_FONT, fname=font)
-    pdf.add_font(_FONT, style="B", fname=font)
-    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.set_title(f"{sheet.title()} {sheet.station_name} {sheet.period_text}")
-    pdf.set_creator("xuncha")
-    pdf.set_lang("zh-CN")
-    pdf.add_page()
+    pdf = _LogPDF(sheet, font_path=font_path)
+    pdf.start_form()
     _heading(pdf, sheet)
     _table(pdf, sheet)
     _signatures(pdf)
