@@ -13,4 +13,6 @@ fi
 [ -n "$py" ] || { echo "需要 Python 3.11 或更高版本 (Python >= 3.11 is required)" >&2; exit 1; }
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+# setuptools warns on every editable install that a folder named like a package may shadow it;
+# geo/ and service/ are the packages themselves, so the warning says nothing here
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e '.[dev]'
