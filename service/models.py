@@ -343,6 +343,34 @@ class SitingScenario(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class SitingJob(Base):
+    """A siting computation run in the background (0010): queued → running → done / failed, with
+    its progress, the scenarios it stored and the reason it failed. ``owner`` is the process
+    running it (``host:pid:boot``) and ``heartbeat_at`` its last sign of life, so that any worker
+    can tell a job lost in a restart. At most one queued or running job per user (the partial
+    unique index below, on both backends)."""
+
+    __tablename__ = "siting_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    phase: Mapped[str] = mapped_column(String(64), default="")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scenario_ids: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(128), default="")
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+Index("ux_siting_jobs_active_user", SitingJob.created_by, unique=True,
+      sqlite_where=SitingJob.status.in_(("queued", "running")),
+      postgresql_where=SitingJob.status.in_(("queued", "running")))
+
+
 class RateEvent(Base):
     """One counted event of a rate limit (a failed sign-in, a plan generation), shared by every
     worker process: a limit counts the rows of its ``bucket`` newer than its window."""

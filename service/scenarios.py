@@ -10,6 +10,7 @@ and catchments as GeoJSON). The API (:mod:`service.routers.siting`) and the plan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from geo.errors import InputError, NotFoundError
 from service.auth import Principal
@@ -30,6 +32,11 @@ SITE_PROPS = ["candidate_id", "rank", "site_name", "community", "address", "land
               "landmark_m", "served_weight", "served_share", "served_cases", "served_points",
               "vendors_estimate", "mean_walk_m"]
 """The properties of each chosen site in a stored result."""
+DEMAND_PROPS = ["demand_id", "weight", "case_count"]
+"""The properties of each stall-demand point in a stored result (the map's demand layer)."""
+
+Progress = Callable[[float, str], None]
+"""A progress callback: the fraction done (0–1) and what is being done, in Chinese."""
 
 
 def _landmarks(settings: Settings) -> gpd.GeoDataFrame | None:
@@ -50,8 +57,33 @@ def _read_landmarks(directory: Path | None) -> gpd.GeoDataFrame | None:
     return area.landmarks
 
 
-def run_scenario(storage: Storage, settings: Settings, params: ScenarioCreate) -> dict[str, Any]:
-    """Compute a scenario and return its JSON result (summary, sites, catchments).
+def check_squads(storage: Storage, squads: list[str] | None) -> None:
+    """Raise :class:`NotFoundError` (naming the known squads) if a squad in ``squads`` is unknown."""
+    known = {s["id"] for s in storage.squads()}
+    unknown = [s for s in squads or () if s not in known]
+    if unknown:
+        raise NotFoundError(f"没有中队 {'、'.join(unknown)}；可用：{'、'.join(sorted(known))}。")
+
+
+def _has_stalls(cases: pd.DataFrame) -> bool:
+    """True if a case is of a stall category (by code or name, as the demand counts them)."""
+    from geo.siting.inputs import STALL_CATEGORIES, STALL_NAMES
+
+    names = cases["category_name"].astype(str) if "category_name" in cases else None
+    codes = cases["category"].astype(str).str.strip()
+    hit = codes.isin(STALL_CATEGORIES) | codes.isin(STALL_NAMES)
+    return bool((hit | names.isin(STALL_NAMES)).any() if names is not None else hit.any())
+
+
+def _no_progress(_done: float, _what: str) -> None:
+    return None
+
+
+def run_scenario(storage: Storage, settings: Settings, params: ScenarioCreate, *,
+                 progress: Progress = _no_progress) -> dict[str, Any]:
+    """Compute a scenario and return its JSON result (summary, sites, catchments, demand).
+
+    ``progress`` is told the fraction done and the step (读取案件, 求解选址模型 …).
 
     Raises
     ------
@@ -62,23 +94,27 @@ def run_scenario(storage: Storage, settings: Settings, params: ScenarioCreate) -
     """
     from geo.siting.district import relocation_scenario
     from geo.siting.frames import siting_geojson_frames
+    from geo.siting.inputs import STALL_NAMES
 
+    check_squads(storage, params.squads)
     squads = tuple(params.squads) if params.squads else None
-    known = {s["id"] for s in storage.squads()}
-    unknown = [s for s in squads or () if s not in known]
-    if unknown:
-        raise NotFoundError(f"没有中队 {'、'.join(unknown)}；可用：{'、'.join(sorted(known))}。")
+    progress(0.05, "读取案件")
     at = pd.Timestamp.now(tz=settings.timezone).normalize() + pd.Timedelta(days=1)
     cases = storage.query_cases(CaseFilter(squads=squads, precise=True,
                                            start=at - pd.Timedelta(days=params.days),
                                            end=at))
     if len(cases) == 0:
         raise InputError("所选范围和时段内没有案件，无法选址；请扩大时段或中队范围。")
+    if not _has_stalls(cases):
+        raise InputError(f"所选范围最近 {params.days} 天内没有摊贩类案件（{'、'.join(STALL_NAMES)}），"
+                         "无法选址；请扩大时段或换一个中队范围。")
+    progress(0.2, "生成候选点并求解选址模型")
     scenario = relocation_scenario(
         cases, at=at, communities=storage.communities(squads=squads),
         landmarks=_landmarks(settings), model=params.model, sites=params.sites,
         radius_m=params.radius_m, spacing_m=params.spacing_m, window_days=params.days,
         working_crs=settings.working_crs, time_limit_s=20.0)
+    progress(0.9, "整理结果")
     sites, demand, kept = scenario.sites, scenario.demand, scenario.candidates
     pts, areas = siting_geojson_frames(sites)
     summary = {k: (v.item() if hasattr(v, "item") else v)
@@ -88,7 +124,10 @@ def run_scenario(storage: Storage, settings: Settings, params: ScenarioCreate) -
                       "features": frame_features(pts, id_column="candidate_id",
                                                  properties=SITE_PROPS)},
             "catchments": {"type": "FeatureCollection",
-                           "features": frame_features(areas, id_column="candidate_id")}}
+                           "features": frame_features(areas, id_column="candidate_id")},
+            "demand": {"type": "FeatureCollection",
+                       "features": frame_features(demand.to_crs(4326), id_column="demand_id",
+                                                  properties=DEMAND_PROPS)}}
 
 
 def _public(row: SitingScenario, *, full: bool = True) -> dict[str, Any]:
@@ -100,17 +139,28 @@ def _public(row: SitingScenario, *, full: bool = True) -> dict[str, Any]:
     return out
 
 
+def default_name(body: ScenarioCreate) -> str:
+    """The scenario's name: as typed, else ``5 个点 · 500 米``."""
+    return body.name.strip() or f"{body.sites} 个点 · {body.radius_m:g} 米"
+
+
+def store_scenario(session: Session, body: ScenarioCreate, result: dict[str, Any],
+                   created_by: str) -> dict[str, Any]:
+    """Store a computed ``result`` of ``body`` in ``session``; the stored scenario (public form)."""
+    row = SitingScenario(name=default_name(body), created_by=created_by,
+                         params=body.model_dump(), result=result)
+    session.add(row)
+    session.flush()
+    return _public(row)
+
+
 def create_scenario(storage: Storage, settings: Settings, body: ScenarioCreate,
                     user: Principal) -> dict[str, Any]:
-    """Compute, store and return a scenario (``user`` is recorded as its author)."""
+    """Compute, store and return a scenario in the caller's thread (``user`` is recorded as its
+    author); the API and the planner page run it as a job (:mod:`service.siting_jobs`)."""
     result = run_scenario(storage, settings, body)
-    name = body.name.strip() or f"{body.sites} 个点 · {body.radius_m:g} 米"
     with storage.begin() as session:
-        row = SitingScenario(name=name, created_by=user.username,
-                             params=body.model_dump(), result=result)
-        session.add(row)
-        session.flush()
-        return _public(row)
+        return store_scenario(session, body, result, user.username)
 
 
 def list_scenarios(storage: Storage, *, limit: int = 50) -> list[dict[str, Any]]:
@@ -128,6 +178,13 @@ def get_scenario(storage: Storage, scenario_id: int) -> dict[str, Any]:
         if row is None:
             raise NotFoundError(f"没有编号为 {scenario_id} 的选址方案。")
         return _public(row)
+
+
+def demand_frame(result: dict[str, Any]) -> gpd.GeoDataFrame | None:
+    """The stall-demand points of a stored scenario (``weight``, ``case_count``; EPSG:4326), or
+    None for a scenario stored before demand was kept."""
+    feats = result.get("demand", {}).get("features", [])
+    return gpd.GeoDataFrame.from_features(feats, crs=4326) if feats else None
 
 
 def scenario_frames(result: dict[str, Any]) -> tuple[gpd.GeoDataFrame | None,
@@ -150,13 +207,13 @@ def scenario_frames(result: dict[str, Any]) -> tuple[gpd.GeoDataFrame | None,
 def scenario_map(storage: Storage, settings: Settings, scenario_id: int, *,
                  static_prefix: str) -> str:
     """The map page (HTML) of stored scenario ``scenario_id``: its points and catchments over the
-    communities, with the map scripts loaded from ``static_prefix``."""
+    communities and the stall demand, with the map scripts loaded from ``static_prefix``."""
     from geo.maps.squad import squad_map
 
     sc = get_scenario(storage, scenario_id)
     pts, areas = scenario_frames(sc)
     squads = tuple(sc["params"].get("squads") or ()) or None
     m = squad_map(communities=storage.communities(squads=squads), relocation=pts,
-                  catchments=areas, **settings.map_options(), static_prefix=static_prefix,
-                  title=f"疏导点选址：{sc['name']}")
+                  catchments=areas, demand=demand_frame(sc), **settings.map_options(),
+                  static_prefix=static_prefix, title=f"疏导点选址：{sc['name']}")
     return str(m.get_root().render())

@@ -290,3 +290,43 @@ class ScenarioCreate(BaseModel):
         default=None, max_length=20, description="只考虑这些中队的辖区；缺省全区")
     days: int = Field(default=365, ge=7, le=3650, description="使用最近多少天的摊贩类案件")
     spacing_m: float = Field(default=150, ge=50, le=1000, description="候选点网格间距（米）")
+
+
+def _two_counts(value: list[int] | None) -> list[int] | None:
+    if value is not None and len(set(value)) != len(value):
+        raise ValueError("两个点数相同，无从比较；请填两个不同的点数，如 3 和 5。")
+    return value
+
+
+SiteCount = Annotated[int, Field(ge=1, le=30)]
+
+
+class SitingJobCreate(ScenarioCreate):
+    """Parameters of a siting job: one scenario, or with ``compare_sites`` one scenario per
+    number of points (e.g. 3 and 5), computed with the same parameters and shown side by side."""
+
+    compare_sites: Annotated[list[SiteCount] | None, AfterValidator(_two_counts)] = Field(
+        default=None, min_length=2, max_length=2,
+        description="同时计算两种点数并并排比较（如 [3, 5]；此时忽略 sites，集合覆盖模型不适用）")
+
+
+SitingJobStatus = Literal["queued", "running", "done", "failed"]
+
+
+class SitingJobPublic(BaseModel):
+    """A siting job as ``GET /api/siting/jobs/{id}`` shows it."""
+
+    id: int
+    status: SitingJobStatus = Field(description="queued 排队 / running 计算中 / done 完成 / failed 失败")
+    status_label: str = Field(description="状态的中文名：排队、计算中、完成、失败")
+    progress: float = Field(description="完成比例 0–1（按计算步骤估计）")
+    phase: str = Field(description="当前步骤（中文）；失败时是失败前的最后一步")
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    scenario_id: int | None = Field(default=None, description="完成后：（第一个）选址方案编号")
+    scenario_ids: list[int] = Field(default_factory=list, description="完成后：全部方案编号")
+    result_url: str | None = Field(default=None, description="完成后：查看结果的页面")
+    error: str | None = Field(default=None, description="失败时：原因（中文）")
+    params: dict[str, Any]

@@ -1,40 +1,65 @@
 """Relocation-point siting scenarios (疏导点选址方案) for planners.
 
-``POST /api/siting/scenarios`` computes a scenario from the stored stall cases (demand weighted by
-recency and market hours, :func:`geo.siting.inputs.stall_demand`), candidate points on a grid
-inside the chosen squads' communities, and a maximal-covering (or p-median / set-covering) model
-(:func:`geo.siting.frames.site_relocation_points`); the result is stored and can be listed, read
-and drawn (``GET /maps/siting/{id}``). Admins and planners only. The computation and storage are
-:mod:`service.scenarios`.
+``POST /api/siting/scenarios`` always answers ``202 Accepted`` with a job (``Location:
+/api/siting/jobs/{id}``): the scenario is computed in the background (:mod:`service.siting_jobs`)
+from the stored stall cases (demand weighted by recency and market hours), candidate points on a
+grid inside the chosen squads' communities and a maximal-covering (or p-median / set-covering)
+model. ``GET /api/siting/jobs/{id}`` says 排队 / 计算中 / 完成 / 失败 (``status``: queued,
+running, done, failed), the progress, the scenario id(s) when done and the reason when failed.
+One queued or running job per user (else 429). With ``compare_sites: [3, 5]`` one job computes
+both counts and its result is the side-by-side page ``/siting/compare?a=ID&b=ID``.
+
+Stored scenarios can be listed, read and drawn (``GET /maps/siting/{id}``,
+``/maps/siting/compare?a=&b=``). Admins and planners only. The pages ``/siting/jobs/{id}`` (the
+job's progress, polled by ``static/js/siting.js``) and ``/siting/compare`` are here too.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from service import scenarios
+from service import scenarios, siting_compare, siting_jobs
 from service.auth import Principal
-from service.deps import SettingsDep, StorageDep, require_roles
-from service.schemas import ErrorBody, ScenarioCreate
+from service.deps import SettingsDep, StorageDep, require_deployment_roles
+from service.errors import PermissionDenied
+from service.schemas import ErrorBody, SitingJobCreate, SitingJobPublic
+from service.web import PageUser, login_redirect, render
 
 router = APIRouter(tags=["siting"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody},
-    404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}}
-Planner = Annotated[Principal, Depends(require_roles("admin", "planner"))]
+    404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody},
+    429: {"model": ErrorBody}}
+# scenarios span every district: not for a district-bound user
+Planner = Annotated[Principal, Depends(require_deployment_roles("admin", "planner"))]
 ScenarioId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+JobId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+PairId = Annotated[int, Query(ge=1, le=2_147_483_647)]
+_PLANNERS = ("admin", "planner")
 
 
-@router.post("/api/siting/scenarios", status_code=201, responses=_ERRORS,
-             summary="计算疏导点选址方案")
-def post_scenario(body: ScenarioCreate, storage: StorageDep, settings: SettingsDep,
-                  user: Planner) -> dict[str, Any]:
-    """Compute and store a scenario: chosen points (GeoJSON), walking catchments and totals
-    (covered demand weight and share, optimality proof)."""
-    return scenarios.create_scenario(storage, settings, body, user)
+@router.post("/api/siting/scenarios", status_code=202, response_model=SitingJobPublic,
+             responses=_ERRORS, summary="提交选址计算（后台任务）")
+def post_scenario(body: SitingJobCreate, response: Response, storage: StorageDep,
+                  settings: SettingsDep, user: Planner) -> dict[str, Any]:
+    """Queue the computation of a scenario (or, with ``compare_sites``, of one per count) and
+    answer 202 with the job; poll ``Location`` (``/api/siting/jobs/{id}``) until ``status`` is
+    ``done`` (then ``scenario_id``) or ``failed`` (then ``error``). 429 while the caller has a
+    job queued or running."""
+    job = siting_jobs.submit(storage, settings, body, user)
+    response.headers["Location"] = f"/api/siting/jobs/{job['id']}"
+    return job
+
+
+@router.get("/api/siting/jobs/{job_id}", response_model=SitingJobPublic, responses=_ERRORS,
+            summary="选址计算任务状态")
+def get_job(job_id: JobId, storage: StorageDep, _user: Planner) -> dict[str, Any]:
+    """The job: 排队 / 计算中 / 完成 / 失败, progress, the scenario id(s) and the result page when
+    done, the reason when failed (a job cut off by a server restart shows as failed)."""
+    return siting_jobs.get_job(storage, job_id)
 
 
 @router.get("/api/siting/scenarios", responses=_ERRORS, summary="选址方案列表")
@@ -45,8 +70,17 @@ def get_scenarios(storage: StorageDep, _user: Planner) -> list[dict[str, Any]]:
 
 @router.get("/api/siting/scenarios/{scenario_id}", responses=_ERRORS, summary="选址方案详情")
 def get_one(scenario_id: ScenarioId, storage: StorageDep, _user: Planner) -> dict[str, Any]:
-    """One scenario with its points and catchments."""
+    """One scenario with its points, catchments and stall demand."""
     return scenarios.get_scenario(storage, scenario_id)
+
+
+@router.get("/maps/siting/compare", response_class=HTMLResponse, responses=_ERRORS,
+            summary="两个选址方案对比地图")
+def compare_map(a: PairId, b: PairId, storage: StorageDep, settings: SettingsDep,
+                _user: Planner) -> HTMLResponse:
+    """Both scenarios' points and catchments in two colours over the stall demand."""
+    return HTMLResponse(siting_compare.compare_map(storage, settings, a, b,
+                                                   static_prefix="/static/vendor"))
 
 
 @router.get("/maps/siting/{scenario_id}", response_class=HTMLResponse, summary="选址方案地图")
@@ -55,3 +89,32 @@ def scenario_map(scenario_id: ScenarioId, storage: StorageDep, settings: Setting
     """The scenario's points and catchments over the communities (assets from /static)."""
     return HTMLResponse(scenarios.scenario_map(storage, settings, scenario_id,
                                                static_prefix="/static/vendor"))
+
+
+def _planner(user: Principal) -> None:
+    if user.role not in _PLANNERS or user.district_code is not None:
+        raise PermissionDenied("选址方案仅对不绑定区县的规划人员和管理员开放。")
+
+
+@router.get("/siting/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+def job_page(request: Request, job_id: JobId, storage: StorageDep, user: PageUser) -> Response:
+    """The job's progress (the page polls the API); a finished job goes straight to its result."""
+    if user is None:
+        return login_redirect(request)
+    _planner(user)
+    job = siting_jobs.get_job(storage, job_id)
+    if job["status"] == "done" and job["result_url"]:
+        return RedirectResponse(job["result_url"], status_code=303)
+    return render(request, "siting_job.html", user, job=job)
+
+
+@router.get("/siting/compare", response_class=HTMLResponse, include_in_schema=False)
+def compare_page(request: Request, a: PairId, b: PairId, storage: StorageDep,
+                 user: PageUser) -> Response:
+    """Two scenarios side by side: one map with both site sets, the comparison table and each
+    scenario's sites."""
+    if user is None:
+        return login_redirect(request)
+    _planner(user)
+    return render(request, "siting_compare.html", user,
+                  **siting_compare.compare_page(storage, a, b))

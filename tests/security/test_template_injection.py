@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from pages_support import TZ, Site, build_site
 from shapely import points
 from shapely.geometry import LineString, Point, box
+from siting_support import run_job
 
 from geo.io.tables import read_geofile
 from geo.maps.siting import siting_layer
@@ -233,9 +234,9 @@ def test_case_payload_is_not_run_on_squad_and_district_maps(
 def test_scenario_name_is_not_run_on_siting_map(site: tuple[Site, TestClient]) -> None:
     s, client = site
     body = {"name": "T{{7*7}}T", "sites": 2, "radius_m": 400, "squads": ["shuyuan"]}
-    r = client.post("/api/siting/scenarios", json=body, headers=s.auth("planner"))
-    assert r.status_code == 201, r.text
-    page = client.get(f"/maps/siting/{r.json()['id']}", headers=s.auth("planner"))
+    job = run_job(client, body, s.auth("planner"))
+    assert job["status"] == "done", job
+    page = client.get(f"/maps/siting/{job['scenario_id']}", headers=s.auth("planner"))
     assert page.status_code == 200, page.text
     assert "T49T" not in page.text and "T49T" not in shown(page.text)
     assert "T&#123;&#123;7*7&#125;&#125;T" in page.text

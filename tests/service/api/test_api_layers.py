@@ -11,6 +11,7 @@ import shapely
 from fastapi.testclient import TestClient
 from pages_support import Site, get_as, open_site
 from shapely.geometry import shape
+from siting_support import run_job
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +85,9 @@ def test_siting_scenario(site: tuple[Site, TestClient]) -> None:
     body = {"name": "书院 2 个点", "sites": 2, "radius_m": 400, "squads": ["shuyuan"]}
     assert client.post("/api/siting/scenarios", json=body,
                        headers=s.auth("leader_sy")).status_code == 403
-    r = client.post("/api/siting/scenarios", json=body, headers=s.auth("planner"))
-    assert r.status_code == 201, r.text
-    sc = r.json()
+    job = run_job(client, body, s.auth("planner"))  # 202 + Location, polled until done
+    assert job["status"] == "done", job
+    sc = _get(site, f"/api/siting/scenarios/{job['scenario_id']}", "planner").json()
     assert len(sc["sites"]["features"]) == 2 and sc["summary"]["sites"] == 2
     assert 0 < sc["summary"]["covered_share"] <= 1
     assert [x["id"] for x in _get(site, "/api/siting/scenarios", "admin").json()] == [sc["id"]]

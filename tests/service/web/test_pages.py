@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from pages_support import PASSWORD, XSS, Site, build_site
+from siting_support import wait_job
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -131,18 +132,53 @@ def test_replan_form(site: Site) -> None:
     assert o.post("/squad/shuyuan/replan", data={"date": site.today}).status_code == 403
 
 
+def _job_id(r: Any) -> int:
+    """The job of a planner form post (redirected to its progress page ``/siting/jobs/{id}``)."""
+    assert r.status_code == 200, r.text
+    hops = [h.headers["location"] for h in r.history]
+    found = [re.fullmatch(r"/siting/jobs/(\d+)", h) for h in hops]
+    assert found and found[0], hops
+    return int(found[0].group(1))
+
+
 def test_planner_page_runs_a_scenario(site: Site) -> None:
     c = client_for(site, "planner")
     assert "计算方案" in c.get("/planner").text
     r = c.post("/planner/siting", data={"name": XSS, "sites": "2", "radius_m": "400",
                                         "squads": "shuyuan", "model": "mclp"})
-    assert r.status_code == 200, r.text
+    job_id = _job_id(r)
+    if "/siting/jobs/" in str(r.url):  # still computing: the progress page polls the API
+        assert 'id="siting-job"' in r.text and "/static/js/siting.js" in r.text
+        assert XSS not in r.text and ESCAPED in r.text
+    job = wait_job(c, f"/api/siting/jobs/{job_id}")
+    assert job["status"] == "done", job
+    done = c.get(f"/siting/jobs/{job_id}", follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == job["result_url"]
+    r = c.get(job["result_url"])
     assert re.search(r'src="/maps/siting/\d+"', r.text)
     assert XSS not in r.text and ESCAPED in r.text
-    assert r.text.count("<td>g") >= 2  # the table of chosen candidate points
-    sid = re.search(r'/maps/siting/(\d+)', r.text).group(1)  # type: ignore[union-attr]
-    m = c.get(f"/maps/siting/{sid}").text
+    sc = c.get(f"/api/siting/scenarios/{job['scenario_id']}").json()
+    for f in sc["sites"]["features"]:  # the table names each site, not its candidate id
+        assert f'<td data-label="疏导点" class="site-name">{f["properties"]["site_name"]}</td>' in r.text
+    assert r.text.count('class="siting-site"') == 2
+    m = c.get(f"/maps/siting/{job['scenario_id']}").text
     assert XSS not in m
+
+
+def test_planner_form_compares_two_counts(site: Site) -> None:
+    c = client_for(site, "planner")
+    form = {"name": "对比", "sites": "5", "radius_m": "400", "squads": "shuyuan",
+            "model": "mclp", "compare": "1", "compare_a": "3", "compare_b": "5"}
+    job = wait_job(c, f"/api/siting/jobs/{_job_id(c.post('/planner/siting', data=form))}")
+    assert job["status"] == "done" and job["result_url"].startswith("/siting/compare?a="), job
+    page = c.get(job["result_url"])
+    assert page.status_code == 200 and page.text.count('class="siting-site"') == 8
+    assert 'id="compare-form"' in c.get("/planner").text  # pick any two stored scenarios
+    bad = c.post("/planner/siting", data={**form, "compare_b": "3"})
+    assert "选址失败：并排比较的点数" in bad.text and "两个点数相同" in bad.text
+    bad = c.post("/planner/siting", data={**form, "radius_m": "abc"})
+    assert "步行半径（米）应为数字" in bad.text
+    assert client_for(site, "leader_sy").get(job["result_url"]).status_code == 403
 
 
 def test_admin_page_users_and_import_report(site: Site) -> None:
