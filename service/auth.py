@@ -24,12 +24,13 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from geo.cases import find_control
 from geo.errors import InputError, NotFoundError
 from service.errors import AuthError, ConflictError, RateLimited
-from service.models import Squad, User
+from service.models import District, Squad, User
 from service.schemas import UserAdmin
 from service.storage import Storage
 from service.workflow import ROLES, SQUAD_ROLES
@@ -44,8 +45,10 @@ _DUMMY_HASH = _hasher.hash("xuncha-timing-equaliser")
 class Principal:
     """The signed-in user as the routers see it.
 
-    ``squads`` is what the user may see: ``None`` for district-wide roles (admin, planner),
-    a one-element tuple for squad-bound roles (squad_leader, officer).
+    ``squads`` is what the user may see: ``None`` for the deployment-wide roles (admin, planner
+    bound to no district), the squads of their district for an admin or planner bound to one
+    (``district_code``; :attr:`district_squads` is read with the user, one indexed query), a
+    one-element tuple for squad-bound roles (squad_leader, officer).
     """
 
     id: int
@@ -53,13 +56,22 @@ class Principal:
     role: str
     squad_id: str | None
     token_version: int = 0
+    district_code: str | None = None
+    district_squads: tuple[str, ...] = ()
 
     @property
     def squads(self) -> tuple[str, ...] | None:
         """Squads this user may see and change (``None`` = all)."""
         if self.role in SQUAD_ROLES:
             return (self.squad_id,) if self.squad_id else ()
+        if self.district_code is not None:
+            return self.district_squads
         return None
+
+    @property
+    def squad_bound(self) -> bool:
+        """Whether the user works in one squad (squad_leader, officer)."""
+        return self.role in SQUAD_ROLES
 
     def may_see(self, squad_id: str | None) -> bool:
         """Whether a record of ``squad_id`` is visible to this user."""
@@ -80,13 +92,21 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def _principal(user: User) -> Principal:
+def _principal(user: User, session: Session) -> Principal:
+    district = user.district_code if user.role not in SQUAD_ROLES else None
+    squads: tuple[str, ...] = ()
+    if district is not None:  # ix_squads_district_code
+        squads = tuple(session.scalars(select(Squad.id).where(Squad.district_code == district)
+                                       .order_by(Squad.id)))
     return Principal(id=user.id, username=user.username, role=user.role, squad_id=user.squad_id,
-                     token_version=user.token_version or 0)
+                     token_version=user.token_version or 0, district_code=district,
+                     district_squads=squads)
 
 
-def validate_user_fields(storage: Storage, username: str, role: str, squad: str | None) -> None:
-    """Raise :class:`InputError`/:class:`NotFoundError` unless the fields make a valid user."""
+def validate_user_fields(storage: Storage, username: str, role: str, squad: str | None,
+                         district: str | None = None) -> None:
+    """Raise :class:`InputError`/:class:`NotFoundError` unless the fields make a valid user
+    (``district``: the district an admin or planner is bound to, or a squad role's district)."""
     if (not username or len(username) > 64 or any(c.isspace() for c in username)
             or find_control(username) is not None):
         raise InputError("用户名须为 1–64 个字符且不含空白或控制字符。")
@@ -96,27 +116,33 @@ def validate_user_fields(storage: Storage, username: str, role: str, squad: str 
         raise InputError(f"角色 {role} 必须绑定一个中队；请加 --squad 中队编号。")
     if role not in SQUAD_ROLES and squad:
         raise InputError(f"角色 {role} 面向全区，不能绑定中队；请去掉 --squad。")
-    if squad:
-        with storage.begin() as session:
-            if session.get(Squad, squad) is None:
-                ids = "、".join(session.scalars(select(Squad.id).order_by(Squad.id)))
-                raise NotFoundError(f"没有编号为「{squad}」的中队；可用中队：{ids}。")
+    with storage.begin() as session:
+        if district and session.get(District, district) is None:
+            codes = "、".join(session.scalars(select(District.code).order_by(District.code)))
+            raise NotFoundError(f"没有编码为「{district[:20]}」的区县；已有区县：{codes}。")
+        row = session.get(Squad, squad) if squad else None
+        if squad and row is None:
+            ids = "、".join(session.scalars(select(Squad.id).order_by(Squad.id)))
+            raise NotFoundError(f"没有编号为「{squad}」的中队；可用中队：{ids}。")
+        if district and row is not None and row.district_code != district:
+            raise InputError(f"中队「{squad}」属于区县 {row.district_code or '未知'}，不属于 "
+                             f"{district}；请改正 --district 或 --squad。")
 
 
 def create_user(storage: Storage, username: str, password: str, *, role: str,
-                squad: str | None = None) -> Principal:
-    """Add a user; raises :class:`ConflictError` if the username exists."""
-    validate_user_fields(storage, username, role, squad)
+                squad: str | None = None, district: str | None = None) -> Principal:
+    """Add a user (bound to ``district`` if given); :class:`ConflictError` if the name exists."""
+    validate_user_fields(storage, username, role, squad, district)
     if len(password) < 8:
         raise InputError("密码至少需要 8 个字符。")
     with storage.begin() as session:
         if session.scalar(select(User.id).where(User.username == username)) is not None:
             raise ConflictError(f"用户「{username}」已存在。")
         user = User(username=username, password_hash=hash_password(password), role=role,
-                    squad_id=squad or None, active=True)
+                    squad_id=squad or None, active=True, district_code=district or None)
         session.add(user)
         session.flush()
-        return _principal(user)
+        return _principal(user, session)
 
 
 def set_password(storage: Storage, username: str, password: str) -> None:
@@ -138,14 +164,14 @@ def authenticate(storage: Storage, username: str, password: str) -> Principal | 
         ok = verify_password(stored, password)
         if user is None or not user.active or not ok:
             return None
-        return _principal(user)
+        return _principal(user, session)
 
 
 def load_principal(storage: Storage, username: str) -> Principal | None:
     """The active user ``username`` or ``None``."""
     with storage.begin() as session:
         user = session.scalar(select(User).where(User.username == username, User.active))
-        return _principal(user) if user is not None else None
+        return _principal(user, session) if user is not None else None
 
 
 def revoke_tokens(storage: Storage, username: str) -> None:

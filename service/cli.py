@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "service.commands.forecast",
     "service.commands.routing",
     "service.commands.users",
+    "service.commands.boundaries",
     "service.commands.plan",
     "service.commands.siting",
     "service.commands.demo",

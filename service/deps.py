@@ -244,4 +244,20 @@ def require_roles(*roles: str) -> Callable[[Principal], Principal]:
     return _check
 
 
-AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
+def require_deployment_roles(*roles: str) -> Callable[[Principal], Principal]:
+    """Like :func:`require_roles`, and the user must be bound to no district (403 otherwise): for
+    what spans every district (user management, siting scenarios), where a district-bound user
+    would see or change other districts (or make itself a deployment-wide admin)."""
+    check = require_roles(*roles)
+
+    def _check(user: CurrentUser) -> Principal:
+        check(user)
+        if user.district_code is not None:
+            raise PermissionDenied(f"绑定区县 {user.district_code} 的用户不能执行此操作（它涉及所有区县）；"
+                                   "请由不绑定区县的管理员或规划人员操作。")
+        return user
+
+    return _check
+
+
+AdminUser = Annotated[Principal, Depends(require_deployment_roles("admin"))]

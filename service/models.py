@@ -96,12 +96,27 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class District(Base):
+    """A district (区县) of the deployment (0011): its division code, name, city, outline and the
+    boundary file's details (``data``). Its squads carry its code (:attr:`Squad.district_code`);
+    communities, stations and cases reach it through their squad."""
+
+    __tablename__ = "districts"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    city: Mapped[str] = mapped_column(String(64), default="")
+    geom: Mapped[Any] = mapped_column(geometry("MULTIPOLYGON"), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 class Squad(Base):
     __tablename__ = "squads"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     street: Mapped[str] = mapped_column(String(64), default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # 0011: the district (districts.code) the squad works in
+    district_code: Mapped[str | None] = mapped_column(String(12), nullable=True, index=True)
 
 
 class Community(Base):
@@ -233,9 +248,11 @@ class User(Base):
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # 0008: the patrol team (squads.json team id) of an officer, for the officer's route page
     team_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # 0011: an admin or planner bound to one district (districts.code) sees only its squads
+    district_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
 
 
-_TOKEN_FIELDS = ("password_hash", "role", "squad_id", "active")
+_TOKEN_FIELDS = ("password_hash", "role", "squad_id", "active", "district_code")
 """User columns a token vouches for: changing any of them revokes the user's tokens."""
 
 

@@ -32,6 +32,7 @@ from service.models import (
     Case,
     CaseEvent,
     Community,
+    District,
     Meta,
     PlanJob,
     RateEvent,
@@ -139,8 +140,17 @@ class Storage:
         from geo.boundaries import load_default
 
         area = load_default(self.boundaries_dir) if self.boundaries_dir else load_default()
+        outline = area.district.to_crs(4326).iloc[0]
+        district = str(outline.get("code") or "420902")
+        session.add(District(  # the first district (0011); xuncha boundaries import adds others
+            code=district, name=str(outline.get("name") or ""), city=str(outline.get("city") or ""),
+            geom=ewkt(MultiPolygon([outline.geometry]) if isinstance(outline.geometry, Polygon)
+                      else outline.geometry),
+            data={k: outline.get(k) for k in ("province", "source", "approximate")
+                  if isinstance(outline.get(k), str | bool)}))
         for sq in area.squads:
-            session.add(Squad(id=sq["id"], name=sq["name"], street=sq.get("street", ""), data=sq))
+            session.add(Squad(id=sq["id"], name=sq["name"], street=sq.get("street", ""), data=sq,
+                              district_code=district))
         session.flush()
         for row in area.communities.to_crs(4326).itertuples():
             geom = row.geometry

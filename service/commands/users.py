@@ -45,6 +45,9 @@ def add_cmd(
     squad: Annotated[str | None, typer.Option(help="中队编号（squad_leader、officer 必填）")] = None,
     team: Annotated[str | None, typer.Option(
         help="巡查组编号（officer：手机路线页显示并确认这一组的站点，如 shuyuan-1）")] = None,
+    district: Annotated[str | None, typer.Option(
+        help="区县编码（admin、planner：只看这个区县的中队、案件和图层，如 420921；"
+             "xuncha boundaries list 列出区县）")] = None,
     db: DbOption = None,
 ) -> None:
     """新增用户；密码从标准输入读取（终端里输入两次），至少 8 个字符。"""
@@ -58,13 +61,15 @@ def add_cmd(
         raise typer.Exit(1)
     password = read_password()
     try:
-        user = create_user(storage, username, password, role=role, squad=squad)
+        user = create_user(storage, username, password, role=role, squad=squad,
+                           district=district)
         if team:
             set_user_team(storage, user.username, team)
     except XunchaError as exc:
         console.print(f"[red]未添加用户：[/red]{exc}")
         raise typer.Exit(1) from exc
     where = f"，中队 {user.squad_id}" if user.squad_id else ""
+    where += f"，区县 {district}" if district else ""
     where += f"，巡查组 {team}" if team else ""
     console.print(f"已添加用户 {user.username}（角色 {user.role}{where}）。")
 
@@ -99,10 +104,11 @@ def list_cmd(db: DbOption = None) -> None:
     from service.models import User
 
     storage = _storage(db)
-    table = Table("用户名", "角色", "中队", "巡查组", "状态")
+    table = Table("用户名", "角色", "区县", "中队", "巡查组", "状态")
     with storage.begin() as session:
         for u in session.scalars(select(User).order_by(User.username)):
-            table.add_row(u.username, u.role, u.squad_id or "", u.team_id or "",
+            district = u.district_code or ("" if u.squad_id else "全部")
+            table.add_row(u.username, u.role, district, u.squad_id or "", u.team_id or "",
                           "启用" if u.active else "停用")
     console.print(table)
 

@@ -173,7 +173,7 @@ def import_cases(
     from geo.case_columns import parse_map
 
     if user.squads is not None:  # import_file may write any squad's rows: district-wide roles only
-        raise PermissionDenied("只有管理员和规划人员可以导入案件文件。")
+        raise PermissionDenied("只有不绑定中队或区县的管理员和规划人员可以导入案件文件。")
     columns = parse_map(mapping or [])
     limit = settings.max_upload_mb * 1024 * 1024
     data = file.file.read(limit + 1)

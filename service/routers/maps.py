@@ -95,15 +95,16 @@ def _html(body: str, tag: str) -> HTMLResponse:
 
 @router.get("/district", response_class=HTMLResponse, responses={304: {}},
             summary="全区地图（管理员、规划）")
-def district_map(request: Request, storage: StorageDep, settings: SettingsDep, _user: District,
+def district_map(request: Request, storage: StorageDep, settings: SettingsDep, user: District,
                  date: DayQ = None) -> Response:
     """Every community, station, hotspot and the day's stored routes of every squad."""
     day = pages_data.parse_day(date, settings.timezone)
-    tag = _map_tag(storage, None, day, settings.map_options())
+    tag = _map_tag(storage, user.squads, day, settings.map_options())
     if not_modified(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers={"ETag": tag})
-    plans = [p for sq in storage.squads() if (p := load_plan(storage, sq["id"], day))]
-    return _html(render_map(storage, settings, squads=None, day=day, plans=plans,
+    plans = [p for sq in storage.squads()
+             if user.may_see(sq["id"]) and (p := load_plan(storage, sq["id"], day))]
+    return _html(render_map(storage, settings, squads=user.squads, day=day, plans=plans,
                             title=f"全区巡查总览 {day.isoformat()}"), tag)
 
 

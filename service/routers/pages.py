@@ -24,13 +24,22 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from geo.errors import XunchaError
-from service import auth, case_list, pages_data, pages_views, scenarios, worklog_form, worklogs
+from service import (
+    auth,
+    case_list,
+    pages_data,
+    pages_views,
+    scenarios,
+    siting_jobs,
+    worklog_form,
+    worklogs,
+)
 from service.auth import Principal, clear_session_cookie, create_token, set_session_cookie
 from service.case_ops import transition_case
 from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, client_ip, revocable_token
 from service.errors import AuthError, PermissionDenied, status_for
 from service.importer import import_file
-from service.schemas import ScenarioCreate, TransitionCreate, WorkLogUpdate, WorkLogVoid
+from service.schemas import TransitionCreate, WorkLogUpdate, WorkLogVoid
 from service.settings import Settings
 from service.storage import Storage
 from service.web import PageUser, login_redirect, render
@@ -46,8 +55,8 @@ def _back(path: str, msg: str, *, error: bool = False) -> RedirectResponse:
 
 
 def _home(user: Principal) -> str:
-    if user.squads is not None:
-        return f"/squad/{quote(user.squad_id or '')}"
+    if user.squads is not None:  # a district-bound admin/planner: its district's first squad
+        return f"/squad/{quote(user.squad_id or (user.squads[0] if user.squads else ''))}"
     return "/planner" if user.role == "planner" else "/admin"
 
 
@@ -284,8 +293,9 @@ def planner_page(request: Request, storage: StorageDep, settings: SettingsDep, u
     """Siting scenarios: the form, stored scenarios, and the chosen one's map and table."""
     if user is None:
         return login_redirect(request)
-    if user.role not in ("admin", "planner"):
-        raise PermissionDenied("规划页面仅对规划人员和管理员开放。")
+    if user.role not in ("admin", "planner") or user.district_code is not None:
+        raise PermissionDenied("规划页面仅对规划人员和管理员开放"
+                               "（选址方案涉及所有区县，绑定区县的用户暂不可用）。")
     current = scenarios.get_scenario(storage, scenario) if scenario else None
     return render(request, "planner.html", user, squads=storage.squads(),
                   scenarios=pages_views.scenario_rows(scenarios.list_scenarios(storage),
@@ -295,27 +305,25 @@ def planner_page(request: Request, storage: StorageDep, settings: SettingsDep, u
 @router.post("/planner/siting")
 async def planner_siting(request: Request, storage: StorageDep, settings: SettingsDep,
                          user: PageUser) -> Response:
-    """Compute a scenario from the planner form and show it."""
+    """Queue a scenario (or a 3 vs 5 comparison) from the planner form and show its progress
+    (:mod:`service.siting_jobs`; the job page is ``/siting/jobs/{id}``)."""
     u = _require(user)
-    if u.role not in ("admin", "planner"):
-        raise PermissionDenied("只有规划人员和管理员可以计算选址方案。")
+    if u.role not in ("admin", "planner") or u.district_code is not None:
+        raise PermissionDenied("只有不绑定区县的规划人员和管理员可以计算选址方案。")
     form = await request.form()
     try:
-        body = ScenarioCreate(
-            name=str(form.get("name") or ""), model=str(form.get("model") or "mclp"),  # type: ignore[arg-type]
-            sites=int(str(form.get("sites") or 5)), radius_m=float(str(form.get("radius_m") or 500)),
-            squads=[str(s) for s in form.getlist("squads")] or None,
-            days=int(str(form.get("days") or 365)))
-        sc = scenarios.create_scenario(storage, settings, body, u)
+        job = siting_jobs.submit(storage, settings, siting_jobs.job_from_form(form), u)
     except (XunchaError, ValueError) as exc:
         return _back("/planner", f"选址失败：{str(exc).splitlines()[0]}", error=True)
-    return RedirectResponse(f"/planner?scenario={sc['id']}", status_code=303)
+    return RedirectResponse(f"/siting/jobs/{job['id']}", status_code=303)
 
 
 def _admin(user: Principal | None) -> Principal:
     u = _require(user)
     if u.role != "admin":
         raise PermissionDenied("管理页面仅对管理员开放。")
+    if u.district_code is not None:  # users and imports span every district
+        raise PermissionDenied(f"管理页面仅对不绑定区县的管理员开放（你绑定区县 {u.district_code}）。")
     return u
 
 
