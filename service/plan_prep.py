@@ -1,49 +1,123 @@
-"""Plans made ahead: at start-up, the missing plans of every squad for today and tomorrow
-(:func:`prepare_plans`, in a daemon thread by :func:`start_preparing`), under the shared plan
-job of :func:`service.pages_data.get_plan`."""
+"""Plans made ahead, so that no dashboard of the plan window waits for the planner.
+
+:func:`start_preparing` (at start-up, in a daemon thread; safe in every worker: the plan jobs
+make each plan once) runs :func:`prepare_window` now and then every :data:`REFRESH_S`:
+
+1. the missing plans of every squad for today and tomorrow (the days people open first);
+2. the missing plans of the rest of the read window (+2 … +7 days,
+   :data:`service.pages_data.PLAN_WINDOW`), and, once a day, those days' plans made ahead on an
+   earlier day again (:func:`stale_prepared`), so a plan made ahead uses yesterday's cases;
+   a plan somebody generated (``POST``, ``xuncha plan``, a page view) is never replaced;
+3. the first time, the heavy imports and today's hotspot layer of every squad's dashboard
+   (:func:`warm_dashboards`; that layer is cached per data version for a few minutes in each
+   process, :data:`service.pages_data.CACHE`).
+
+Today's plan follows the clock (:func:`service.plan_clock.prepare`): a server started during
+the shift plans only what is left of it, from then. A whole window for five squads is about
+40 plans (1–2 s of CPU each) at the first start; after that a few a day.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-import pandas as pd
+from sqlalchemy import select
 
-from service.pages_data import get_plan
-from service.plans import load_plan
+from geo.planning.clock import day_start
+from service.models import Plan
+from service.pages_data import PLAN_WINDOW
+from service.plan_clock import prepare, remake
 from service.settings import Settings
 from service.storage import Storage
 
 _log = logging.getLogger("service.pages_data")  # where these messages were always logged
+PREPARED_BY = "prepare"
+"""``created_by`` of the plans made ahead (the only ones the daily refresh replaces)."""
+REFRESH_S = 3600.0
+"""How often the preparing thread looks for missing (a new day in the window) or stale plans."""
+FIRST_DAYS = (0, 1)
+"""Prepared first: today and tomorrow."""
 
 
-def prepare_plans(storage: Storage, settings: Settings, *, days: Sequence[int] = (0, 1)) -> int:
-    """Make the missing plans of every squad for today (+ ``days``) under the shared plan job, so
-    the first dashboard of the morning reads a stored plan; how many were made."""
-    today = pd.Timestamp.now(tz=settings.timezone).date()
+def prepare_plans(storage: Storage, settings: Settings, *, days: Sequence[int] = FIRST_DAYS,
+                  now: datetime | None = None) -> int:
+    """Make the missing plans of every squad for today + each of ``days`` under the shared plan
+    job (today's from ``now``, :func:`service.plan_clock.prepare`); how many were made."""
+    now = now or datetime.now(ZoneInfo(settings.timezone))
     made = 0
     for offset in days:
-        day = today + timedelta(days=offset)
+        day = now.date() + timedelta(days=offset)
         for squad in storage.squads():
-            if load_plan(storage, squad["id"], day) is None:
-                get_plan(storage, settings, squad, day, actor="prepare")
-                made += 1
+            made += prepare(storage, settings, squad, day, now=now, actor=PREPARED_BY)
     return made
 
 
-def start_preparing(storage: Storage, settings: Settings) -> threading.Thread:
-    """Run :func:`prepare_plans` in a daemon thread (at start-up; safe in every worker: the plan
-    jobs make each plan once) and warm the heavy imports of the first layer and sheet."""
+def stale_prepared(storage: Storage, day: date, today: date, tz: str) -> list[str]:
+    """Squads whose plan of ``day`` was made ahead (:data:`PREPARED_BY`) before ``today``."""
+    with storage.begin() as session:
+        return list(session.scalars(select(Plan.squad_id).where(
+            Plan.plan_date == day, Plan.created_by == PREPARED_BY,
+            Plan.created_at < day_start(today, tz))).all())
+
+
+def refresh_stale(storage: Storage, settings: Settings, *, now: datetime | None = None) -> int:
+    """Plan again the days +2 … +7 whose plans were made ahead on an earlier day; how many."""
+    now = now or datetime.now(ZoneInfo(settings.timezone))
+    squads = {str(sq["id"]): sq for sq in storage.squads()}
+    done = 0
+    for offset in range(FIRST_DAYS[-1] + 1, PLAN_WINDOW[1] + 1):
+        day = now.date() + timedelta(days=offset)
+        for sid in stale_prepared(storage, day, now.date(), settings.timezone):
+            if sid in squads:
+                remake(storage, settings, squads[sid], day, actor=PREPARED_BY)
+                done += 1
+    return done
+
+
+def warm_dashboards(storage: Storage, settings: Settings) -> None:
+    """Import the heavy libraries of the first layer and sheet and compute today's hotspot layer
+    of every squad's dashboard (cached per data version in this process)."""
+    import geo.analysis.hotspots  # scipy, sklearn: seconds on first use
+    import geo.sheets  # noqa: F401
+    from service.pages_views import hotspot_rows
+
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    for squad in storage.squads():
+        hotspot_rows(storage, settings, str(squad["id"]), today)
+
+
+def prepare_window(storage: Storage, settings: Settings, *, warm: bool = True) -> int:
+    """Steps 1–2 (and 3 when ``warm``) of the module text once; how many plans were made or made again."""
+    t0 = time.perf_counter()
+    made = prepare_plans(storage, settings)
+    made += prepare_plans(storage, settings,
+                          days=range(FIRST_DAYS[-1] + 1, PLAN_WINDOW[1] + 1))
+    made += refresh_stale(storage, settings)
+    if warm:
+        warm_dashboards(storage, settings)
+    _log.info("提前生成计划：%d 个，用时 %.1f 秒", made, time.perf_counter() - t0)
+    return made
+
+
+def start_preparing(storage: Storage, settings: Settings, *, every_s: float = REFRESH_S,
+                    stop: threading.Event | None = None) -> threading.Thread:
+    """Run :func:`prepare_window` in a daemon thread now and every ``every_s`` until ``stop``."""
+    halt = stop or threading.Event()
 
     def run() -> None:
-        try:
-            prepare_plans(storage, settings)
-            import geo.analysis.hotspots  # scipy, sklearn: seconds on first use
-            import geo.sheets  # noqa: F401
-        except Exception:  # a failure here must not stop the service; requests retry
-            _log.exception("提前生成今明两天的计划失败")
+        warm = True
+        while not halt.is_set():
+            try:
+                prepare_window(storage, settings, warm=warm)
+                warm = False
+            except Exception:  # a failure here must not stop the service; requests retry
+                _log.exception("提前生成计划失败")
+            halt.wait(every_s)
 
     thread = threading.Thread(target=run, name="xuncha-prepare-plans", daemon=True)
     thread.start()

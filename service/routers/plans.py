@@ -4,7 +4,11 @@
 without one is made (once, whatever the number of workers: about 1–2 s) and stored on that first
 request, any other day answers 404 (尚未生成) and is never computed by a read. ``POST`` generates
 or re-plans the day on purpose, e.g. with a team marked unavailable (admin, planner, the squad's
-leader; at most 10 generations a minute per user, then 429). Sheets: ``…/sheet.pdf`` (every team
+leader; at most 10 generations a minute per user, then 429), knowing the clock
+(:mod:`service.plan_clock`): a later day, or today before the first shift, gets the full day;
+today once a shift has started only what is left from now (a stored plan is re-planned as by
+``POST …/replan``: confirmed stops kept, closed cases dropped; the answer adds ``changes``); a
+past day is refused (409). Sheets: ``…/sheet.pdf`` (every team
 in one PDF, or ``?team=``), ``…/sheet.xlsx`` and ``…/sheet.html`` (print-friendly), each with an
 ``ETag`` of the data versions (``If-None-Match`` → 304 without work); a PDF is rendered once for
 all workers. Squad-bound users reach only their own squad (others: 404).
@@ -13,17 +17,18 @@ all workers. Squad-bound users reach only their own squad (others: 404).
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from service import plan_clock
 from service.auth import Principal
 from service.case_cache import etag, not_modified, versions
 from service.deps import CurrentUser, SettingsDep, StorageDep, require_roles
 from service.pages_data import (
-    build_plan,
     get_plan,
     parse_day,
     plan_sheets,
@@ -47,11 +52,13 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\s\x00-\x1f]+')
 
 
 class ReplanRequest(BaseModel):
-    """Re-plan a day: the teams that are not on duty."""
+    """Generate or re-plan a day: the teams that are not on duty and (admins only) the clock."""
 
     model_config = ConfigDict(extra="forbid")
     unavailable_teams: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list, max_length=50, description="今天不在岗的队伍编号")
+    at: datetime | None = Field(default=None, description=(
+        "按此时刻规划（仅管理员，用于演练和测试；默认现在）：当天班次开始后只排此后的站点"))
 
 
 def _filename(plan: dict[str, Any], team: str | None, ext: str) -> str:
@@ -101,10 +108,15 @@ def get_day_plan(squad_id: SquadId, day: Day, storage: StorageDep, settings: Set
 def replan(squad_id: SquadId, day: Day, body: ReplanRequest, storage: StorageDep,
            settings: SettingsDep, user: Planner) -> dict[str, Any]:
     """Generate the day's plan, or plan it again (admin, planner, or the squad's leader),
-    replacing the stored plan; any day. At most 10 generations a minute per user (429)."""
+    replacing the stored plan. A later day (or today before the first shift): the full day;
+    today during the shift: only what is left from now (admins may give ``at``), with
+    ``changes``; a past day: 409. At most 10 generations a minute per user (429)."""
     squad = visible_squad(storage, user, squad_id)
-    return build_plan(storage, settings, squad, parse_day(day, settings.timezone),
-                      unavailable=body.unavailable_teams, actor=user.username)
+    now = plan_clock.clock(body.at, user, settings.timezone)
+    data, changes = plan_clock.generate(
+        storage, settings, squad, parse_day(day, settings.timezone), now=now,
+        unavailable=body.unavailable_teams, actor=user.username)
+    return data if changes is None else {**data, "changes": changes}
 
 
 def _plan_and_squad(storage: StorageDep, settings: SettingsDep, user: Principal, squad_id: str,
