@@ -101,7 +101,7 @@ def confirm_visit(storage: Storage, user: Principal, squad: dict[str, Any], day:
             raise PermissionDenied("您的账号还没有分配巡查组；请管理员运行 "
                                    "xuncha users team 用户名 队伍编号。")
         if mine != team:
-            raise PermissionDenied(f"巡查点 {stop_id[:64]} 属于 {_team_name(squad, team)} 的路线，"
+            raise PermissionDenied(f"巡查点 {stop_id[:64]} 属于 {team_name(squad, team)} 的路线，"
                                    "只能确认本组的站点。")
     elif user.role not in ("squad_leader", "admin"):
         raise PermissionDenied("只有本组队员、中队长和管理员可以确认到达。")
@@ -132,7 +132,8 @@ def confirm_visit(storage: Storage, user: Principal, squad: dict[str, Any], day:
     raise InputError("到达确认未保存：同一站点同时收到多次确认，请刷新后重试。")
 
 
-def _team_name(squad: dict[str, Any], team: str) -> str:
+def team_name(squad: dict[str, Any], team: str) -> str:
+    """The team's Chinese name (people never see an id such as ``shuyuan-2``)."""
     return next((str(t.get("name", team)) for t in squad.get("teams", [])
                  if str(t.get("id")) == team), team)
 

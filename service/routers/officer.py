@@ -20,7 +20,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from geo.errors import NotFoundError, XunchaError
 from geo.labels import CASE_SOURCE_PATROL
-from service import pages_data, visits
+from service import pages_data, plan_clock, visits
 from service.auth import Principal
 from service.case_list import report_categories
 from service.deps import CurrentUser, SettingsDep, StorageDep
@@ -63,14 +62,6 @@ class ClockReplan(BaseModel):
     unavailable_teams: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list, max_length=50, description="从现在起不在岗的队伍编号")
     at: datetime | None = Field(default=None, description="按此时刻重新规划（仅管理员；默认现在）")
-
-
-def _clock(at: datetime | None, user: Principal, tz: str) -> datetime | None:
-    if at is None:
-        return None
-    if user.role != "admin":
-        raise PermissionDenied("只有管理员可以指定重新规划的时刻（at）；其他用户按现在的时间规划。")
-    return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo(tz))
 
 
 def _day(text: str | None, tz: str) -> Any:
@@ -119,13 +110,14 @@ def post_replan(squad_id: SquadId, day: Day, body: ClockReplan, storage: Storage
     answer is the stored plan with ``changes`` (what changed, in Chinese)."""
     _may_replan(user)
     squad = pages_data.visible_squad(storage, user, squad_id)
-    data, changes = visits.replan_now(
+    data, changes = plan_clock.generate(
         storage, settings, squad, _day(day, settings.timezone),
-        unavailable=body.unavailable_teams, at=_clock(body.at, user, settings.timezone),
-        actor=user.username)
-    return {**data, "changes": changes}
+        now=plan_clock.clock(body.at, user, settings.timezone),
+        unavailable=body.unavailable_teams, actor=user.username)
+    return {**data, "changes": changes or []}
 
 
+@router.post("/squad/{squad_id}/replan", include_in_schema=False)
 @router.post("/squad/{squad_id}/replan-now", include_in_schema=False)
 async def form_replan(request: Request, squad_id: str, storage: StorageDep,
                       settings: SettingsDep, user: PageUser,
@@ -141,12 +133,14 @@ async def form_replan(request: Request, squad_id: str, storage: StorageDep,
     path = f"/squad/{quote(squad_id)}"
     try:
         day = _day(date, settings.timezone)
-        _data, changes = visits.replan_now(storage, settings, squad, day, unavailable=off,
-                                           actor=user.username)
+        now = plan_clock.clock(None, user, settings.timezone)
+        _data, changes = plan_clock.generate(storage, settings, squad, day, now=now,
+                                             unavailable=off, actor=user.username)
     except XunchaError as exc:
         return RedirectResponse(f"{path}?{urlencode({'msg': f'重新规划失败：{exc}', 'err': '1'})}",
                                 status_code=303)
-    head = "已重新规划" + (f"（不在岗：{'、'.join(off)}）" if off else "")
+    names = "、".join(visits.team_name(squad, t) for t in off)
+    head = "已重新规划" + (f"（不在岗：{names}）" if off else "")
     msg = head + ("：" + "；".join(changes) if changes else "")
     return RedirectResponse(f"{path}?{urlencode({'date': day.isoformat(), 'msg': msg[:1500]})}",
                             status_code=303)

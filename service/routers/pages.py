@@ -259,34 +259,6 @@ def void_worklog(squad_id: str, entry_id: Annotated[int, PathParam(ge=1, le=2_14
     return _back(path, f"日志 {entry_id} 已作废（原因：{reason.strip()[:100]}）。")
 
 
-@router.post("/squad/{squad_id}/replan")
-async def replan(request: Request, squad_id: str, storage: StorageDep, settings: SettingsDep,
-                 user: PageUser, date: Annotated[str, Form(max_length=10)]) -> Response:
-    """Plan the day again with the unticked teams off duty."""
-    u = _require(user)
-    if u.role not in ("admin", "planner", "squad_leader"):
-        raise PermissionDenied("只有中队长、规划和管理员可以重新规划。")
-    squad = pages_data.visible_squad(storage, u, squad_id)
-    form = await request.form()
-    on_duty = {str(v) for v in form.getlist("on_duty")}
-    off = [str(t.get("id")) for t in squad.get("teams", []) if str(t.get("id")) not in on_duty]
-    day = pages_data.parse_day(date, settings.timezone)
-    try:
-        pages_data.build_plan(storage, settings, squad, day, unavailable=off, actor=u.username)
-    except XunchaError as exc:
-        return _back(_squad_path(squad_id), f"重新规划失败：{exc}", error=True)
-    return RedirectResponse(_squad_path(squad_id, day.isoformat()) + "&msg=" +
-                            quote("已重新规划" + (f"（不在岗：{'、'.join(_team_names(squad, off))}）"
-                                                 if off else "")),
-                            status_code=303)
-
-
-def _team_names(squad: dict[str, Any], ids: list[str]) -> list[str]:
-    """The teams' Chinese names (people never see ``shuyuan-2``)."""
-    names = {str(t.get("id")): str(t.get("name") or t.get("id")) for t in squad.get("teams", [])}
-    return [names.get(i, i) for i in ids]
-
-
 @router.get("/planner", response_class=HTMLResponse)
 def planner_page(request: Request, storage: StorageDep, settings: SettingsDep, user: PageUser,
                  scenario: int | None = None) -> Response:

@@ -135,7 +135,7 @@ def test_clock_replan_keeps_done_and_plans_from_then(site: tuple[Site, TestClien
     # the dashboard's form: re-plan from now, the changes in the notice
     page = _signed_in(s, "leader_sy").post("/squad/shuyuan/replan-now", data={"date": s.today,
                                                     "on_duty": ["shuyuan-1", "shuyuan-2"]})
-    assert page.status_code == 200 and "已重新规划（不在岗：shuyuan-3）" in page.text
+    assert page.status_code == 200 and "已重新规划（不在岗：书院三组）" in page.text
 
 
 def test_days_since_last_visit_counts_confirmed_visits(site: tuple[Site, TestClient]) -> None:
