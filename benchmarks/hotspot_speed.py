@@ -1,40 +1,36 @@
 """Hotspot speed and accuracy on simulated cases, ``background`` (default) against HDBSCAN.
 
 Sections (``--sections``, default all; each size/method runs in its own subprocess so that the
-peak resident memory, ru_maxrss, is that run's):
+peak resident memory, ru_maxrss, is that run's; sections not run keep their previous rows in
+the JSON, with the date they ran in ``section_dates``). Simulations: ``_hotspot_sim.py``.
 
 ``district`` (issue 13)
-    An 8 km x 6 km district in EPSG:4547 (around Xiaogan). Background cases (``--shares``: 50,
-    80, 90 % of all) are uneven: density grows 2.5-fold west to east and a dense core (sigma
-    1.2 km) adds up to 3 times more. 60 hotspots at least 400 m apart: 20 compact (a market
-    gate: Gaussian, sigma 8-25 m), 20 street-shaped (stalls along a lane 150-300 m long and
-    10-20 m wide, any direction, cases uniform in it) and 20 weak (uniform discs 60-120 m wide
-    at 3-5 times the local background density, so their case counts follow the background).
-    Compact and street hotspots share the remaining cases (lognormal shares). For each method
-    of ``find_hotspots`` (``background``, the default, and ``hdbscan``), timed end to end from a WGS84 GeoDataFrame (projection, detection,
-    polygons, time profile, Gi* tagging): recall per kind (share of planted centres inside a
-    polygon), precision (share of polygons that meet a planted footprint — compact: 3 sigma
-    disc, street: the lane buffered 10 m, weak: the disc buffered 10 m), merged (polygons holding
-    two or more planted centres), share of the district covered, seconds, peak RSS.
+    An 8 km x 6 km district (EPSG:4547) with an uneven background (``--shares``: 50, 80, 90 % of
+    the cases; 2.5-fold west-east gradient and a dense core) and 60 hotspots at least 400 m
+    apart: 20 compact (Gaussian, sigma 8-25 m), 20 street-shaped (lanes 150-300 m x 10-20 m)
+    and 20 weak (discs 60-120 m wide at 3-5 times the local background). Methods side by side
+    (:data:`DISTRICT_METHODS`): ``background`` (the default), ``background-fwer`` (the previous
+    default: family-wise keep rule, 10/50/90 m windows) and ``hdbscan``, timed end to end from
+    a WGS84 GeoDataFrame (wall and CPU seconds): recall per kind (planted centres inside a
+    polygon), precision (polygons meeting a planted footprint), merged, share of the district
+    covered, peak RSS, and ``weak_ceiling``: the share of weak hotspots whose own count is
+    significant at the level a district-wide scan needs even at their true place and size.
 ``real``
     Chicago crimes 2017-2018 and NYC vehicle thefts 2014-2017 from ``../shared/data/real``
-    (skipped with a message where absent), lon/lat projected to their UTM zone: hotspots, share
-    of cases inside them, share of the study area (occupied 250 m cells) they cover, and the
-    predictive accuracy index PAI = case share / area share, per method.
+    (skipped where absent): share of cases inside the hotspots, share of the study area
+    (occupied 250 m cells) they cover, PAI = case share / area share, per method.
 ``legacy``
     The earlier benchmark: a 12 km x 10 km city with 40 round/strip hotspots holding 60 % of
     the cases, HDBSCAN at 10k/100k/1M and a comparison with plain ``sklearn.cluster.HDBSCAN``.
 ``cli`` (only with ``--cli``)
-    THE WHOLE-COMMAND TIMING: writes the district cases as CSV to a temp dir and times
-    ``python -m service.cli hotspots --cases X.csv --out Y.geojson --method M`` (the ``xuncha``
-    console script is ``service.cli:app``) for both methods, side by side, at 100k and 1M.
-    Where the CLI refuses ``--method background`` (not wired yet) the same code path is timed
-    as ``python -c`` instead (read_cases → find_hotspots → hotspots_to_geojson → write) and the
-    row says so (``via``).
+    THE WHOLE-COMMAND TIMING: ``python -m service.cli hotspots --cases X.csv --out Y.geojson
+    --method M`` (``xuncha`` is ``service.cli:app``) on the district cases (80 %) written as
+    CSV, per method, at ``--sizes``: wall and CPU seconds and peak RSS (``/usr/bin/time -v``).
+    Should the CLI refuse a method, the same path runs as ``python -c`` (column ``via``).
 
-Usage: ``python benchmarks/hotspot_speed.py [--quick] [--cli] [--sections district,real]``;
-``--quick`` (< 1 minute): district at 100k with 80 % background, NYC only, no legacy. Writes
-``benchmarks/results/hotspot_speed.json``.
+Usage: ``python benchmarks/hotspot_speed.py [--quick] [--cli] [--sections district,real]
+[--sizes 100000,1000000]``; ``--quick`` (< 1 minute): district at 100k with 80 % background,
+NYC only, no legacy. Writes ``benchmarks/results/hotspot_speed.json``.
 """
 
 from __future__ import annotations
@@ -54,75 +50,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _hotspot_sim import (  # noqa: E402
+    CRS,
+    accuracy,
+    district_accuracy,
+    label_polygons,
+    simulate,
+    simulate_district,
+    to_cases,
+    weak_ceiling,
+)
 from _machine import machine_info  # noqa: E402
 
-CRS = "EPSG:4547"
-X0, Y0 = 495_000.0, 3_418_000.0  # south-west corner, near downtown Xiaogan in EPSG:4547
-W, H = 12_000.0, 10_000.0
-N_HOT, N_STRIPS = 40, 12
-HOT_SHARE = 0.6
-
-
-def simulate(n: int, seed: int = 42) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Points (n, 2), true hotspot of each point (-1 background), centres (40, 2), hours."""
-    rng = np.random.default_rng(seed)
-    centres: list[np.ndarray] = []
-    while len(centres) < N_HOT:
-        c = rng.uniform([X0 + 500, Y0 + 500], [X0 + W - 500, Y0 + H - 500])
-        if all(np.hypot(*(c - d)) >= 500 for d in centres):
-            centres.append(c)
-    cen = np.array(centres)
-    share = rng.lognormal(0, 0.5, N_HOT)
-    share /= share.sum()
-    n_hot = int(n * HOT_SHARE)
-    lab = rng.choice(N_HOT, n_hot, p=share)
-    sig = rng.uniform(20, 60, N_HOT)
-    z = rng.normal(0, 1, (n_hot, 2))
-    pts = cen[lab] + z * sig[lab, None]
-    strip = lab < N_STRIPS  # street-stall strips: long along a random direction
-    ang = rng.uniform(0, np.pi, N_STRIPS)[lab[strip]]
-    along, across = z[strip, 0] * 80.0, z[strip, 1] * 12.0
-    pts[strip] = cen[lab[strip]] + np.column_stack(
-        [along * np.cos(ang) - across * np.sin(ang), along * np.sin(ang) + across * np.cos(ang)])
-    bg = rng.uniform([X0, Y0], [X0 + W, Y0 + H], (n - n_hot, 2))
-    hours = np.r_[np.where(rng.random(n_hot) < 0.5, rng.uniform(6, 9, n_hot),
-                           rng.uniform(18, 22, n_hot)), rng.uniform(0, 24, n - n_hot)]
-    return np.vstack([pts, bg]), np.r_[lab, np.full(n - n_hot, -1)], cen, hours
-
-
-def to_cases(xy: np.ndarray, hours: np.ndarray, seed: int = 0) -> Any:
-    import geopandas as gpd
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    day = pd.Timestamp("2024-01-01", tz="Asia/Shanghai") + pd.to_timedelta(
-        rng.integers(0, 365, len(xy)), "D")
-    g = gpd.GeoDataFrame({"case_id": np.arange(len(xy)).astype(str), "category": "09006",
-                          "reported_at": day + pd.to_timedelta(hours, "h")},
-                         geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=CRS)
-    return g.to_crs("EPSG:4326")
-
-
-def accuracy(polys: Any, centres: np.ndarray) -> tuple[float, float]:
-    import shapely
-
-    if len(polys) == 0:
-        return 0.0, 0.0
-    pts = shapely.points(centres)
-    inside = np.array([[p.contains(c) for c in pts] for p in polys])
-    return float(inside.any(axis=0).mean()), float(inside.any(axis=1).mean())
-
-
-def label_polygons(xy: np.ndarray, labels: np.ndarray, buffer_m: float = 20.0) -> list[Any]:
-    import shapely
-
-    ok = np.flatnonzero(labels >= 0)
-    ok = ok[np.argsort(labels[ok], kind="stable")]
-    if len(ok) == 0:
-        return []
-    hulls = shapely.convex_hull(shapely.multipoints(xy[ok], indices=labels[ok]))
-    return list(shapely.buffer(hulls, buffer_m))
-
+# District methods: name -> (find_hotspots method, extra options). "background-fwer" is the
+# previous default (family-wise keep rule, 10/50/90 m windows), side by side with the new one.
+DISTRICT_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
+    "background": ("background", {}),
+    "background-fwer": ("background", {"keep_rule": "fwer", "scan_windows_m": (10, 50, 90)}),
+    "hdbscan": ("hdbscan", {}),
+}
 
 def worker(n: int, compare: bool) -> dict[str, Any]:
     """Run one size (in a subprocess) and return its measurements."""
@@ -185,111 +131,23 @@ def compare_sklearn(work: Any, truth: np.ndarray, cen: np.ndarray) -> dict[str, 
     }
 
 
-# ---------------------------------------------------------------- district (issue 13) --------
-DX0, DY0, DW, DH = 500_000.0, 3_418_000.0, 8_000.0, 6_000.0
-CORE = np.array([DX0 + 0.6 * DW, DY0 + 0.55 * DH])
-KINDS = ("compact", "street", "weak")
-N_EACH = 20
-
-
-def bg_weight(xy: np.ndarray) -> np.ndarray:
-    """Relative background density: a west-east gradient plus a dense core."""
-    r2 = ((xy - CORE) ** 2).sum(axis=1)
-    return 1.0 + 1.5 * (xy[:, 0] - DX0) / DW + 3.0 * np.exp(-r2 / (2 * 1200.0**2))
-
-
-def sample_background(rng: np.random.Generator, n: int) -> np.ndarray:
-    out, got = [], 0
-    while got < n:
-        c = rng.uniform([DX0, DY0], [DX0 + DW, DY0 + DH], (int((n - got) * 2.5) + 100, 2))
-        c = c[rng.random(len(c)) * 5.5 < bg_weight(c)]
-        out.append(c)
-        got += len(c)
-    return np.vstack(out)[:n]
-
-
-def simulate_district(n: int, bg_share: float, seed: int = 1) -> dict[str, Any]:
-    """Points, truth label (-1 background), centres, kinds and footprints of the hotspots."""
-    import shapely
-
-    rng = np.random.default_rng(seed)
-    n_bg = int(n * bg_share)
-    mean_w = bg_weight(rng.uniform([DX0, DY0], [DX0 + DW, DY0 + DH], (200_000, 2))).mean()
-    dens0 = n_bg / (DW * DH * mean_w)  # background cases per m2 at weight 1
-    cen: list[np.ndarray] = []
-    while len(cen) < 3 * N_EACH:
-        c = rng.uniform([DX0 + 300, DY0 + 300], [DX0 + DW - 300, DY0 + DH - 300])
-        if all(np.hypot(*(c - d)) >= 400 for d in cen):
-            cen.append(c)
-    centres = np.array(cen)
-    kind = np.repeat(np.array(KINDS), N_EACH)
-    rng.shuffle(kind)
-    pts: list[np.ndarray] = []
-    foot: list[Any] = [None] * len(centres)
-    n_weak = 0
-    for i in np.flatnonzero(kind == "weak"):
-        d, ratio = rng.uniform(60, 120), rng.uniform(3, 5)
-        m = rng.poisson((ratio - 1) * dens0 * bg_weight(centres[i:i + 1])[0] * np.pi * d * d / 4)
-        r, a = d / 2 * np.sqrt(rng.random(m)), rng.uniform(0, 2 * np.pi, m)
-        pts.append(centres[i] + np.c_[r * np.cos(a), r * np.sin(a)])
-        foot[i] = shapely.Point(centres[i]).buffer(d / 2 + 10)
-        n_weak += m
-    strong = np.flatnonzero(kind != "weak")
-    share = rng.lognormal(0, 0.5, len(strong))
-    share /= share.sum()
-    n_rest = max(0, n - n_bg - n_weak)
-    for i, sh in zip(strong, share, strict=True):
-        m = round(n_rest * sh)
-        if kind[i] == "compact":
-            sig = rng.uniform(8, 25)
-            pts.append(centres[i] + rng.normal(0, sig, (m, 2)))
-            foot[i] = shapely.Point(centres[i]).buffer(3 * sig)
-        else:
-            length, width, ang = rng.uniform(150, 300), rng.uniform(10, 20), rng.uniform(0, np.pi)
-            u, v = rng.uniform(-length / 2, length / 2, m), rng.uniform(-width / 2, width / 2, m)
-            cs, sn = np.cos(ang), np.sin(ang)
-            pts.append(centres[i] + np.c_[u * cs - v * sn, u * sn + v * cs])
-            end = np.array([cs, sn]) * length / 2
-            foot[i] = shapely.LineString([centres[i] - end, centres[i] + end]).buffer(width / 2 + 10)
-    hot = np.vstack(pts)
-    xy = np.vstack([hot, sample_background(rng, n_bg)])
-    hours = np.r_[np.where(rng.random(len(hot)) < 0.5, rng.uniform(6, 9, len(hot)),
-                           rng.uniform(18, 22, len(hot))), rng.uniform(0, 24, n_bg)]
-    return {"xy": xy[:n], "hours": hours[:n], "centres": centres, "kind": kind, "foot": foot}
-
-
-def district_accuracy(polys: list[Any], sim: dict[str, Any]) -> dict[str, Any]:
-    import shapely
-
-    kind, cen = sim["kind"], sim["centres"]
-    out: dict[str, Any] = {"hotspots": len(polys)}
-    if not polys:
-        return out | {f"recall_{k}": 0.0 for k in KINDS} | {"precision": 0.0, "merged": 0,
-                                                           "area_share": 0.0}
-    tree = shapely.STRtree(polys)
-    p_idx, _ = tree.query(shapely.points(cen), predicate="within")
-    found = np.zeros(len(cen), bool)
-    found[p_idx] = True
-    for k in KINDS:
-        out[f"recall_{k}"] = round(float(found[kind == k].mean()), 3)
-    hit = np.zeros(len(polys), bool)
-    hit[tree.query(np.array(sim["foot"], dtype=object), predicate="intersects")[1]] = True
-    out["precision"] = round(float(hit.mean()), 3)
-    out["merged"] = int((np.bincount(p_idx, minlength=len(polys)) >= 2).sum())
-    out["area_share"] = round(float(shapely.union_all(polys).area / (DW * DH)), 4)
-    return out
-
-
-def district_worker(n: int, share: float, method: str) -> dict[str, Any]:
+def district_worker(n: int, share: float, name: str) -> dict[str, Any]:
+    """One district run of the method ``name`` (:data:`DISTRICT_METHODS`), in a subprocess."""
+    from geo.analysis.background import find_background_hotspots
     from geo.analysis.hotspots import find_hotspots
 
+    method, options = DISTRICT_METHODS[name]
     sim = simulate_district(n, share)
     cases = to_cases(sim["xy"], sim["hours"])
-    t0 = time.perf_counter()
-    hs = find_hotspots(cases, method=method, working_crs=CRS)  # type: ignore[arg-type]
-    row = {"n": n, "background_share": share, "method": method,
-           "time_s": round(time.perf_counter() - t0, 3)}
-    row |= district_accuracy(list(hs.geometry), sim)
+    t0, c0 = time.perf_counter(), time.process_time()
+    if method == "background":  # what find_hotspots runs, with the variant's options
+        hs = find_background_hotspots(cases, working_crs=CRS, **options)
+    else:
+        hs = find_hotspots(cases, method=method, working_crs=CRS)  # type: ignore[arg-type]
+    row = {"n": n, "background_share": share, "method": name,
+           "time_s": round(time.perf_counter() - t0, 3),
+           "cpu_s": round(time.process_time() - c0, 3)}
+    row |= district_accuracy(list(hs.geometry), sim) | weak_ceiling(sim)
     row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return row
 
@@ -339,18 +197,24 @@ Path(sys.argv[2]).write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8
 """
 
 
-def _timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], float, float]:
-    """Run ``cmd`` under ``/usr/bin/time -v`` when present: result, seconds, peak RSS (MB)."""
+def _timed(cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], dict[str, float]]:
+    """Run ``cmd`` under ``/usr/bin/time -v`` when present: result, and wall seconds
+    (``time_s``), CPU seconds (``cpu_s``, user + system: what the command costs on a machine
+    shared by other jobs) and peak RSS in MB (``peak_rss_mb``)."""
     gnu_time = Path("/usr/bin/time")
     full = [str(gnu_time), "-v", *cmd] if gnu_time.exists() else cmd
     t0 = time.perf_counter()
     res = subprocess.run(full, capture_output=True, text=True, cwd=ROOT)
-    elapsed = time.perf_counter() - t0
-    peak = float("nan")
+    out = {"time_s": round(time.perf_counter() - t0, 3), "cpu_s": float("nan"),
+           "peak_rss_mb": float("nan")}
+    cpu = 0.0
     for line in res.stderr.splitlines():
         if "Maximum resident set size" in line:
-            peak = int(line.split(":")[-1]) / 1024
-    return res, elapsed, peak
+            out["peak_rss_mb"] = round(int(line.split(":")[-1]) / 1024, 1)
+        elif "User time (seconds)" in line or "System time (seconds)" in line:
+            cpu += float(line.split(":")[-1])
+            out["cpu_s"] = round(cpu, 2)
+    return res, out
 
 
 def cli_rows(n: int, share: float) -> list[dict[str, Any]]:
@@ -372,18 +236,16 @@ def cli_rows(n: int, share: float) -> list[dict[str, Any]]:
             out = Path(tmp) / f"{method}.geojson"
             cmd = [sys.executable, "-m", "service.cli", "hotspots", "--cases", str(csv),
                    "--out", str(out), "--method", method]
-            res, elapsed, peak = _timed(cmd)
+            res, timing = _timed(cmd)
             via = "xuncha hotspots"
-            refused = res.returncode != 0
-            if refused:
+            if res.returncode != 0:
                 lines = res.stderr.split("\tCommand being timed")[0].strip().splitlines()
                 note = lines[-1][:200] if lines else ""
-                res, elapsed, peak = _timed([sys.executable, "-c", CLI_EQUIVALENT, str(csv),
-                                             str(out), method])
+                res, timing = _timed([sys.executable, "-c", CLI_EQUIVALENT, str(csv),
+                                      str(out), method])
                 via = f"python -c (CLI refused: {note})"
             row: dict[str, Any] = {"n": n, "background_share": share, "method": method,
-                                   "via": via, "exit_code": res.returncode,
-                                   "time_s": round(elapsed, 3), "peak_rss_mb": round(peak, 1)}
+                                   "via": via, "exit_code": res.returncode} | timing
             if res.returncode == 0:
                 import geopandas as gpd
 
@@ -403,11 +265,63 @@ def _sub(args: list[str]) -> dict[str, Any]:
 
 
 def _print_district(r: dict[str, Any]) -> None:
-    print(f"{r['n']:>9,d} bg {r['background_share']:.0%} {r['method']:10s} "
-          f"{r['time_s']:7.2f} s {r['peak_rss_mb']:7.0f} MB  polys {r['hotspots']:3d}  recall "
-          f"compact {r['recall_compact']:.2f} street {r['recall_street']:.2f} weak "
-          f"{r['recall_weak']:.2f}  precision {r['precision']:.2f}  merged {r['merged']:2d}  "
+    print(f"{r['n']:>9,d} bg {r['background_share']:.0%} {r['method']:16s} "
+          f"{r['time_s']:7.2f} s (cpu {r['cpu_s']:6.2f}) {r['peak_rss_mb']:6.0f} MB  polys "
+          f"{r['hotspots']:3d}  recall compact {r['recall_compact']:.2f} street "
+          f"{r['recall_street']:.2f} weak {r['recall_weak']:.2f} (ceiling "
+          f"{r['weak_ceiling']:.2f})  precision {r['precision']:.2f}  merged {r['merged']:2d}  "
           f"area {r['area_share']:.2%}", flush=True)
+
+
+def run_district(sizes: list[int], shares: list[float]) -> list[dict[str, Any]]:
+    rows = []
+    for n in sizes:
+        for share in shares:
+            for name in DISTRICT_METHODS:
+                rows.append(_sub(["--district", str(n), "--share", str(share), "--method", name]))
+                _print_district(rows[-1])
+    return rows
+
+
+def run_real(quick: bool) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if not SHARED_REAL.is_dir():
+        print(f"real data skipped: {SHARED_REAL} is absent (a fresh clone without ../shared)")
+        return rows
+    for name in ["nyc"] if quick else list(REAL):
+        for method in ("background",) if quick else ("background", "hdbscan"):
+            rows.append(_sub(["--real", name, "--method", method]))
+            r = rows[-1]
+            print(f"{name:8s} {r['method']:10s} {r['cases']:>8,d} cases {r['time_s']:7.2f} s "
+                  f"polys {r['hotspots']:4d}  cases inside {r['case_share']:.1%}  area "
+                  f"{r['area_share']:.3%}  PAI {r['pai']}", flush=True)
+    return rows
+
+
+def run_cli(sizes: list[int]) -> list[dict[str, Any]]:
+    rows = []
+    for n in sizes:
+        for r in cli_rows(n, 0.8):
+            rows.append(r)
+            print(f"CLI {r['n']:>9,d} {r['method']:10s} exit {r['exit_code']} "
+                  f"{r['time_s']:6.2f} s (cpu {r['cpu_s']:6.2f}) {r['peak_rss_mb']:7.0f} MB  "
+                  f"recall {r.get('recall_compact', 0):.2f}/{r.get('recall_street', 0):.2f}/"
+                  f"{r.get('recall_weak', 0):.2f} precision {r.get('precision', 0):.2f} "
+                  f"area {r.get('area_share', 0):.2%}  via {r['via']}", flush=True)
+    return rows
+
+
+def _worker_mode(args: argparse.Namespace) -> bool:
+    """Run one subprocess job when asked to (printing its JSON row); False otherwise."""
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.compare)))
+    elif args.district:
+        print(json.dumps(district_worker(args.district, args.share, args.method)))
+    elif args.real:
+        print(json.dumps(real_worker(args.real, args.method)))
+    else:
+        return False
+    return True
 
 
 def main() -> None:
@@ -416,64 +330,41 @@ def main() -> None:
     ap.add_argument("--cli", action="store_true", help="also time the whole xuncha command")
     ap.add_argument("--sections", default=None, help="comma list of district,real,legacy")
     ap.add_argument("--shares", default="0.5,0.8,0.9", help="background shares (district)")
-    ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--sizes", default="100000,1000000", help="district and CLI sizes")
+    for hidden in ("--worker", "--district"):
+        ap.add_argument(hidden, type=int, help=argparse.SUPPRESS)
     ap.add_argument("--compare", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--district", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--share", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--method", help=argparse.SUPPRESS)
     ap.add_argument("--real", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.compare)))
-        return
-    if args.district:
-        print(json.dumps(district_worker(args.district, args.share, args.method)))
-        return
-    if args.real:
-        print(json.dumps(real_worker(args.real, args.method)))
+    if _worker_mode(args):
         return
     default = "district,real" if args.quick else "district,real,legacy"
     sections = set((args.sections or default).split(","))
     shares = [0.8] if args.quick else [float(s) for s in args.shares.split(",")]
-    sizes = [100_000] if args.quick else [100_000, 1_000_000]
-    methods = ("background", "hdbscan")
+    sizes = [100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    path = ROOT / "benchmarks" / "results" / "hotspot_speed.json"
+    # sections not run this time are kept from the previous result, with the date they ran
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     result: dict[str, Any] = {
         "benchmark": "hotspot_speed", "machine": machine_info(), "quick": args.quick,
         "targets": {"recall_each_kind": 0.9, "precision": 0.8, "area_share": 0.05,
                     "1M_s": 20.0, "1M_s_moonshot": 5.0, "1M_peak_mb": 4096,
-                    "legacy_100k_s": 2.0, "legacy_1M_s": 15.0}}
-    if "district" in sections:
-        result["district"] = []
-        for n in sizes:
-            for share in shares:
-                for method in methods:
-                    r = _sub(["--district", str(n), "--share", str(share), "--method", method])
-                    result["district"].append(r)
-                    _print_district(r)
-    if "real" in sections:
-        result["real"] = []
-        if not SHARED_REAL.is_dir():
-            print(f"real data skipped: {SHARED_REAL} is absent (a fresh clone without ../shared)")
-        for name in (["nyc"] if args.quick else list(REAL)) if SHARED_REAL.is_dir() else []:
-            for method in (("background",) if args.quick else methods):
-                r = _sub(["--real", name, "--method", method])
-                result["real"].append(r)
-                print(f"{name:8s} {r['method']:10s} {r['cases']:>8,d} cases {r['time_s']:7.2f} s "
-                      f"polys {r['hotspots']:4d}  cases inside {r['case_share']:.1%}  area "
-                      f"{r['area_share']:.3%}  PAI {r['pai']}", flush=True)
-    if "legacy" in sections:
-        result["rows"] = legacy_rows(args.quick)
-    if args.cli:  # the whole `xuncha hotspots` command (after wiring --method background)
-        result["cli"] = []
-        for n in [100_000] if args.quick else [100_000, 1_000_000]:
-            for r in cli_rows(n, 0.8):
-                result["cli"].append(r)
-                print(f"CLI {r['n']:>9,d} {r['method']:10s} exit {r['exit_code']} "
-                      f"{r['time_s']:6.2f} s {r['peak_rss_mb']:7.0f} MB  recall "
-                      f"{r.get('recall_compact', 0):.2f}/{r.get('recall_street', 0):.2f}/"
-                      f"{r.get('recall_weak', 0):.2f} precision {r.get('precision', 0):.2f} "
-                      f"area {r.get('area_share', 0):.2%}  via {r['via']}", flush=True)
-    path = ROOT / "benchmarks" / "results" / "hotspot_speed.json"
+                    "legacy_100k_s": 2.0, "legacy_1M_s": 15.0},
+        "section_dates": dict(old.get("section_dates", {}))}
+    ran = {"district": "district" in sections, "real": "real" in sections,
+           "rows": "legacy" in sections, "cli": args.cli}
+    for key, fresh in ran.items():
+        if fresh:
+            result[key] = {"district": lambda: run_district(sizes, shares),
+                           "real": lambda: run_real(args.quick),
+                           "rows": lambda: legacy_rows(args.quick),
+                           "cli": lambda: run_cli(sizes)}[key]()
+            result["section_dates"][key] = result["machine"]["date"]
+        elif key in old:
+            result[key] = old[key]
+            result["section_dates"].setdefault(key, old.get("machine", {}).get("date", "?"))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"written {path.relative_to(ROOT)}")

@@ -10,15 +10,23 @@ convex hull over the merged cluster. :func:`find_background_hotspots` instead as
    ``background_radius_m / 2`` across) in a 5 x 5 coarse window — about ``background_radius_m``
    (500 m) each side — interpolated to the fine cells. The median ignores the few coarse cells a
    hotspot fills, and follows a gradient or a dense urban core.
-3. **Significance**: for each scan window (``scan_windows_m``: 10, 50 and 90 m squares — a stall,
-   a gate, a weak patch 60–120 m wide) the cases in the window centred on a cell are tested
+3. **Significance, at several scales**: for each scan window (``scan_windows_m``: the 10 m
+   cell — a stall — and discs 40, 70, 100 and 130 m across — a gate, a weak patch 60–120 m wide;
+   :mod:`geo.analysis.background_scan`) the cases in the window centred on a cell are tested
    against the background expected in it, upper Poisson tail (``scipy.stats.poisson.sf``); the
-   smallest p-value over the windows (times their number, Bonferroni) is the cell's. The cells
-   of the study area (fine cells inside occupied coarse cells) are corrected together with the
-   Benjamini–Hochberg false-discovery rate ``alpha`` (5 %): the rejected cells are the seeds.
-   Cell-level FDR still lets a few noise cells through when thousands of hotspot cells are
-   found, so a hotspot is only kept when its best cell also passes the family-wise bound
-   ``p * windows * study cells <= alpha`` (column ``p_min``) and holds ``min_cases`` (10).
+   smallest p-value over the windows (times their number, Bonferroni) is the cell's. Round
+   windows matter: a 90 m square over an 84 m disc adds 45 % background and costs the weak
+   hotspot four orders of magnitude of p. The cells of the study area (fine cells inside
+   occupied coarse cells) are corrected together with the Benjamini–Hochberg false-discovery
+   rate ``alpha`` (5 %): the rejected cells are the seeds.
+   **Hotspot-level test**: each candidate (step 4–5) gets the family-wise bound
+   ``p * windows * study cells`` of its best cell (column ``p_min``, capped at 1), counting only
+   windows no wider than 1.5 times the candidate's own extent (a patch of background cases
+   beside a market does not inherit the market's cases through a wide window). Candidates
+   holding ``min_cases`` (10) are kept by Benjamini–Hochberg over those bounds at ``alpha``
+   (``keep_rule="fdr"``, the default: about ``alpha`` of the hotspots false, and weak hotspots
+   found once strong ones are) or, with ``keep_rule="fwer"``, only where the bound itself is at
+   most ``alpha`` (at most ``alpha`` chance of any false hotspot; misses weak hotspots).
 4. **Density floor and shape**: a hotspot cell has, in its 3 x 3 neighbourhood, at least
    ``min_density_ratio`` (2) times the local background and two cases, and is itself empty or
    at that density; one-cell gaps are closed and cells farther than half the largest window
@@ -49,34 +57,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import shapely
 
 from geo.analysis.background_grid import (
     count_grid,
     fdr_seeds,
     hotspot_polygons,
     local_background,
-    scan_pvalues,
     segment,
-    window_sizes,
 )
+from geo.analysis.background_scan import component_bounds, scan_pvalues, window_diameters
 from geo.analysis.frame import (
     as_timestamp,
-    case_times,
-    describe_hotspots,
     empty_hotspots,
     finish_hotspots,
-    place_hotspots,
+    hotspot_frame,
     resolve_category,
     select_cases,
+    working_coordinates,
 )
-from geo.analysis.profile import time_profile
-from geo.crs import require_crs, to_working
+from geo.crs import require_crs
 from geo.errors import InputError
 
 __all__ = ["DEFAULT_BUFFER_M", "DEFAULT_MIN_CASES", "EXTRA_COLUMNS", "BackgroundHotspots",
@@ -84,7 +89,7 @@ __all__ = ["DEFAULT_BUFFER_M", "DEFAULT_MIN_CASES", "EXTRA_COLUMNS", "Background
 
 DEFAULT_CELL_M = 10.0
 DEFAULT_BACKGROUND_RADIUS_M = 500.0
-DEFAULT_SCAN_WINDOWS_M = (10.0, 50.0, 90.0)
+DEFAULT_SCAN_WINDOWS_M = (10.0, 40.0, 70.0, 100.0, 130.0)
 DEFAULT_ALPHA = 0.05
 DEFAULT_DENSITY_RATIO = 2.0
 DEFAULT_MIN_CASES = 10
@@ -92,7 +97,11 @@ DEFAULT_SMOOTH_M = 20.0
 DEFAULT_SADDLE_RATIO = 0.5
 DEFAULT_BUFFER_M = 3.0
 DEFAULT_HULL_RATIO = 0.3
+WINDOW_REACH = 1.5
 EXTRA_COLUMNS = ["expected_cases", "excess_ratio", "p_min"]
+KeepRule = Literal["fdr", "fwer"]
+KEEP_RULES: tuple[KeepRule, ...] = get_args(KeepRule)
+DEFAULT_KEEP_RULE: KeepRule = "fdr"
 
 
 @dataclass(frozen=True)
@@ -106,8 +115,8 @@ class BackgroundHotspots:
     polygons : ndarray of shape (k,)
         Shapely polygon of each hotspot, working CRS.
     case_count, expected_cases, p_min : ndarray of shape (k,)
-        Cases in the hotspot's cells, the background expected there, and the smallest
-        (window-corrected, before FDR) p-value of its cells.
+        Cases in the hotspot's cells, the background expected there, and its family-wise
+        bound ``p * windows * study cells`` (capped at 1; module docstring, step 3).
     """
 
     labels: npt.NDArray[np.int64]
@@ -119,8 +128,11 @@ class BackgroundHotspots:
 
 def _check_options(cell_m: float, background_radius_m: float, scan_windows_m: Sequence[float],
                    alpha: float, min_density_ratio: float, min_cases: int, smooth_m: float,
-                   saddle_ratio: float, buffer_m: float, hull_ratio: float) -> None:
+                   saddle_ratio: float, buffer_m: float, hull_ratio: float,
+                   keep_rule: str) -> None:
     problems = []
+    if keep_rule not in KEEP_RULES:
+        problems.append(f"keep_rule 应为 {' 或 '.join(KEEP_RULES)}，实际为「{keep_rule}」")
     if not cell_m > 0:
         problems.append(f"cell_m（网格边长）必须为正数，实际为 {cell_m}")
     if not background_radius_m >= 2 * cell_m:
@@ -141,6 +153,35 @@ def _check_options(cell_m: float, background_radius_m: float, scan_windows_m: Se
         raise InputError("背景热点参数有误：" + "；".join(problems) + "。")
 
 
+def keep_hotspots(count: npt.ArrayLike, bound: npt.NDArray[np.float64], *,
+                  min_cases: int, alpha: float, rule: KeepRule) -> npt.NDArray[np.int64]:
+    """Indices of the candidate hotspots to keep.
+
+    Parameters
+    ----------
+    count : ndarray of shape (k,)
+        Cases in each candidate's cells.
+    bound : ndarray of shape (k,)
+        The smallest family-wise bound ``p * windows * study cells`` of the candidate's cells
+        (uncapped).
+    min_cases, alpha
+        Fewest cases in a hotspot; the error rate.
+    rule : {"fdr", "fwer"}
+        ``"fwer"``: keep a candidate when its bound is at most ``alpha`` (at most ``alpha``
+        chance of any false hotspot on the map). ``"fdr"``: Benjamini–Hochberg over the
+        candidates holding ``min_cases``: sorted by bound, the first ``r`` are kept, ``r`` the
+        largest rank with ``bound <= alpha * r`` (at most about ``alpha`` of the hotspots false;
+        each study cell and window counts as a test, so a false hotspot — a group of cells —
+        is rarer than this bound allows).
+    """
+    big = np.flatnonzero(np.asarray(count) >= min_cases)
+    if rule == "fwer":
+        return big[bound[big] <= alpha]
+    order = big[np.argsort(bound[big], kind="stable")]
+    passed = np.flatnonzero(bound[order] <= alpha * np.arange(1, len(order) + 1))
+    return order[: int(passed[-1]) + 1] if len(passed) else order[:0]
+
+
 def _none(n: int) -> BackgroundHotspots:
     return BackgroundHotspots(np.full(n, -1, np.int64), np.empty(0, dtype=object),
                               np.empty(0, np.int64), np.empty(0), np.empty(0))
@@ -159,6 +200,7 @@ def background_labels(
     saddle_ratio: float = DEFAULT_SADDLE_RATIO,
     buffer_m: float = DEFAULT_BUFFER_M,
     hull_ratio: float = DEFAULT_HULL_RATIO,
+    keep_rule: KeepRule = DEFAULT_KEEP_RULE,
 ) -> BackgroundHotspots:
     """Hotspot label of each point and hotspot polygons (numeric core; metres).
 
@@ -167,7 +209,7 @@ def background_labels(
     xy : array_like of shape (n, 2)
         Case coordinates in a metric CRS.
     cell_m, background_radius_m, scan_windows_m, alpha, min_density_ratio, min_cases, smooth_m, \
-saddle_ratio, buffer_m, hull_ratio
+saddle_ratio, buffer_m, hull_ratio, keep_rule
         See :func:`find_background_hotspots`.
 
     Returns
@@ -181,7 +223,7 @@ saddle_ratio, buffer_m, hull_ratio
         Bad options, non-finite coordinates, or a grid of more than 40 million cells.
     """
     _check_options(cell_m, background_radius_m, scan_windows_m, alpha, min_density_ratio,
-                   min_cases, smooth_m, saddle_ratio, buffer_m, hull_ratio)
+                   min_cases, smooth_m, saddle_ratio, buffer_m, hull_ratio, keep_rule)
     pts = np.asarray(xy, dtype=float).reshape(-1, 2)
     if not np.isfinite(pts).all():
         raise InputError("有案件坐标不是有限数值；请先删除或修正缺失坐标。")
@@ -193,8 +235,9 @@ saddle_ratio, buffer_m, hull_ratio
         return _none(n)
     bg, study = local_background(grid.counts, cell_m=cell_m,
                                  background_radius_m=background_radius_m)
-    sizes = window_sizes(tuple(scan_windows_m), cell_m)
-    p, p_spot, p_spot_cell = scan_pvalues(grid.counts, bg, sizes, int(study.sum()))
+    diam = window_diameters(scan_windows_m, cell_m)
+    sizes = [max(1, round(max(diam)))]
+    p, _, p_spot_cell = scan_pvalues(grid.counts, bg, diam, int(study.sum()))
     seeds = fdr_seeds(p, study, alpha=alpha)
     cells = segment(grid.counts, bg, seeds, p_spot_cell <= alpha, sizes=sizes,
                     min_density_ratio=min_density_ratio, smooth_cells=smooth_m / cell_m,
@@ -205,9 +248,9 @@ saddle_ratio, buffer_m, hull_ratio
     flat = cells.ravel()
     count = np.bincount(flat, weights=grid.counts.ravel(), minlength=k + 1)[1:]
     expected = np.bincount(flat, weights=bg.ravel(), minlength=k + 1)[1:]
-    p_min = np.ones(k + 1)
-    np.minimum.at(p_min, flat, p_spot.ravel().astype(np.float64))
-    ok = np.flatnonzero((count >= min_cases) & (p_min[1:] <= alpha))
+    p_min = np.r_[np.inf, component_bounds(grid.counts, bg, cells, diam, int(study.sum()),
+                                           reach=WINDOW_REACH)]
+    ok = keep_hotspots(count, p_min[1:], min_cases=min_cases, alpha=alpha, rule=keep_rule)
     if len(ok) == 0:
         return _none(n)
     ok = ok[np.argsort(-count[ok], kind="stable")]
@@ -219,7 +262,7 @@ saddle_ratio, buffer_m, hull_ratio
                             buffer_m=buffer_m, hull_ratio=hull_ratio)
     return BackgroundHotspots(point_label, poly,
                               np.rint(count[ok]).astype(np.int64),
-                              expected[ok].astype(np.float64), p_min[1:][ok])
+                              expected[ok].astype(np.float64), np.minimum(p_min[1:][ok], 1.0))
 
 
 def find_background_hotspots(
@@ -236,6 +279,7 @@ def find_background_hotspots(
     saddle_ratio: float = DEFAULT_SADDLE_RATIO,
     buffer_m: float = DEFAULT_BUFFER_M,
     hull_ratio: float = DEFAULT_HULL_RATIO,
+    keep_rule: KeepRule = DEFAULT_KEEP_RULE,
     at: pd.Timestamp | str | None = None,
     half_life_days: float = 30.0,
     communities: gpd.GeoDataFrame | None = None,
@@ -256,7 +300,8 @@ def find_background_hotspots(
     background_radius_m : float
         Half-width of the window the local background median is taken over, metres (500).
     scan_windows_m : sequence of float
-        Sides of the square scan windows, metres (10, 50, 90).
+        Scan windows, metres: under 1.5 cells the single cell, else the diameter of a round
+        window (10, 40, 70, 100, 130).
     alpha : float
         Benjamini–Hochberg false-discovery rate over the cells (0.05).
     min_density_ratio : float
@@ -272,6 +317,9 @@ def find_background_hotspots(
         Buffer around the concave hull of a hotspot's cases, metres (3).
     hull_ratio : float
         ``shapely.concave_hull`` ratio (0.3; 1 is the convex hull, smaller hugs tighter).
+    keep_rule : {"fdr", "fwer"}
+        Hotspot-level test (module docstring, step 3): Benjamini–Hochberg over the candidates
+        (default) or the stricter family-wise bound.
     at, half_life_days, communities, working_crs, gi_cell_m
         As in :func:`geo.analysis.hotspots.find_hotspots`.
 
@@ -282,7 +330,7 @@ def find_background_hotspots(
         ``case_count``), ``hotspot_id`` H01, H02, …; the columns of
         :func:`geo.analysis.hotspots.find_hotspots` followed by ``expected_cases`` (background cases
         expected in the hotspot's cells), ``excess_ratio`` (``case_count / expected_cases``) and
-        ``p_min`` (the smallest cell p-value, before FDR), geometry last. Empty (same columns)
+        ``p_min`` (the family-wise bound of the hotspot, capped at 1), geometry last. Empty (same columns)
         when there is no hotspot.
 
     Raises
@@ -294,26 +342,20 @@ def find_background_hotspots(
     """
     require_crs(cases, what="案件数据")
     at_ts = as_timestamp(at, cases)
-    sel = to_working(select_cases(cases, category, at=at_ts), crs=working_crs)
+    sel = select_cases(cases, category, at=at_ts)
+    xy, crs = working_coordinates(sel, working_crs)
     label, _ = resolve_category(category)
-    xy = shapely.get_coordinates(sel.geometry.to_numpy())
     res = background_labels(xy, cell_m=cell_m, background_radius_m=background_radius_m,
                             scan_windows_m=scan_windows_m, alpha=alpha,
                             min_density_ratio=min_density_ratio, min_cases=min_cases,
                             smooth_m=smooth_m, saddle_ratio=saddle_ratio, buffer_m=buffer_m,
-                            hull_ratio=hull_ratio)
+                            hull_ratio=hull_ratio, keep_rule=keep_rule)
     if len(res.polygons) == 0:
-        return finish_hotspots(empty_hotspots(sel.crs), EXTRA_COLUMNS)
-    out = describe_hotspots(sel, res.labels, res.polygons, label=label)
-    prof = time_profile(case_times(sel), res.labels, len(res.polygons), at=at_ts,
-                        half_life_days=half_life_days)
-    out = place_hotspots(pd.concat([out, prof], axis=1), sel, res.labels, communities)
+        return finish_hotspots(empty_hotspots(crs), EXTRA_COLUMNS)
+    out = hotspot_frame(sel, xy, crs, res.labels, res.polygons, label=label, at=at_ts,
+                        half_life_days=half_life_days, communities=communities,
+                        gi_cell_m=gi_cell_m)
     out["expected_cases"] = res.expected_cases
     out["excess_ratio"] = res.case_count / np.maximum(res.expected_cases, 1e-9)
     out["p_min"] = res.p_min
-    if gi_cell_m:
-        from geo.analysis.significance import hotspot_grid, tag_hotspots
-
-        out = tag_hotspots(out, hotspot_grid(sel, cell_m=gi_cell_m))
     return finish_hotspots(out, EXTRA_COLUMNS)
-

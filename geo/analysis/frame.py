@@ -18,13 +18,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 
-from geo.crs import WGS84
+from geo.analysis.profile import time_profile
+from geo.analysis.significance import hotspot_grid_xy, tag_hotspots
+from geo.crs import WGS84, require_crs, require_metric, working_crs
 from geo.errors import InputError
 
 __all__ = ["CATEGORY_GROUPS", "COLUMNS", "GROUP_ALIASES", "as_timestamp", "case_times",
-           "describe_hotspots", "empty_hotspots", "finish_hotspots", "hotspots_to_geojson",
-           "place_hotspots", "resolve_category", "select_cases"]
+           "describe_hotspots", "empty_hotspots", "finish_hotspots", "hotspot_frame",
+           "hotspots_to_geojson", "place_hotspots", "resolve_category", "select_cases",
+           "working_coordinates"]
 
 CATEGORY_GROUPS: dict[str, tuple[str, ...]] = {
     "stall": ("09006", "09001", "09005", "09002"),
@@ -119,9 +123,63 @@ def case_times(sel: gpd.GeoDataFrame) -> pd.Series:
     return t
 
 
+def working_coordinates(sel: gpd.GeoDataFrame,
+                        crs: str | CRS | None = None) -> tuple[npt.NDArray[np.float64], CRS]:
+    """Coordinates of the (point) cases in the working CRS, and that CRS.
+
+    The same numbers as :func:`geo.crs.to_working` (``crs`` if given, else chosen from the
+    median lon/lat by :func:`geo.crs.working_crs`) without building a projected GeoDataFrame:
+    the coordinates are transformed as arrays (a million points in a fraction of a second).
+
+    Raises
+    ------
+    CRSError
+        If ``sel`` has no CRS or ``crs`` is not metric.
+    """
+    src = require_crs(sel, what="案件数据")
+    pts = shapely.get_coordinates(sel.geometry.to_numpy())
+    if crs is not None:
+        target = require_metric(crs, what="目标坐标系")
+    else:
+        wgs = CRS.from_user_input(WGS84)
+        lon, lat = (pts[:, 0], pts[:, 1]) if src == wgs else Transformer.from_crs(
+            src, wgs, always_xy=True).transform(pts[:, 0], pts[:, 1])
+        target = working_crs(lon, lat)
+    if target == src:
+        return pts, target
+    x, y = Transformer.from_crs(src, target, always_xy=True).transform(pts[:, 0], pts[:, 1])
+    return np.column_stack([x, y]), target
+
+
+def hotspot_frame(sel: gpd.GeoDataFrame, xy: npt.NDArray[np.float64], crs: CRS,
+                  labels: npt.NDArray[np.int64], poly: npt.NDArray[np.object_], *, label: str,
+                  at: pd.Timestamp | None, half_life_days: float,
+                  communities: gpd.GeoDataFrame | None,
+                  gi_cell_m: float | None) -> gpd.GeoDataFrame:
+    """The described hotspots of any method, before :func:`finish_hotspots`.
+
+    Counts and category mix (:func:`describe_hotspots`), time profile
+    (:func:`geo.analysis.profile.time_profile`), community and centre
+    (:func:`place_hotspots`) and, with ``gi_cell_m``, the Gi* tag
+    (:mod:`geo.analysis.significance`) of the hotspots ``poly`` (working CRS ``crs``) of the
+    cases ``sel`` (any CRS; ``xy`` are their coordinates in ``crs``, ``labels`` their hotspot).
+    """
+    out = describe_hotspots(sel, labels, poly, label=label, crs=crs)
+    prof = time_profile(case_times(sel), labels, len(poly), at=at,
+                        half_life_days=half_life_days)
+    out = place_hotspots(pd.concat([out, prof], axis=1), sel, labels, communities)
+    if gi_cell_m:
+        out = tag_hotspots(out, hotspot_grid_xy(xy, crs, cell_m=gi_cell_m))
+    return out
+
+
 def describe_hotspots(sel: gpd.GeoDataFrame, labels: npt.NDArray[np.int64],
-                      poly: npt.NDArray[np.object_], *, label: str) -> gpd.GeoDataFrame:
-    """Counts, area, density and category mix of each hotspot (label ``0..k-1``)."""
+                      poly: npt.NDArray[np.object_], *, label: str,
+                      crs: object | None = None) -> gpd.GeoDataFrame:
+    """Counts, area, density and category mix of each hotspot (label ``0..k-1``).
+
+    ``poly`` is in ``crs`` (default: the CRS of ``sel``).
+    """
     n_clusters = len(poly)
     counts = np.bincount(labels[labels >= 0], minlength=n_clusters)
     area = shapely.area(poly)
@@ -148,7 +206,7 @@ def describe_hotspots(sel: gpd.GeoDataFrame, labels: npt.NDArray[np.int64],
         {"category": label, "case_count": counts, "area_m2": area,
          "density_per_ha": counts / (area / 10_000.0), "dominant_category": dom,
          "dominant_category_name": dom_name, "category_mix": mix},
-        geometry=poly, crs=sel.crs,
+        geometry=poly, crs=sel.crs if crs is None else crs,
     )
 
 

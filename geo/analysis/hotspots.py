@@ -7,9 +7,10 @@ and describes each hotspot (counts, category mix, community, time profile, Gi* t
 Methods
 -------
 ``"background"`` (default; :mod:`geo.analysis.background`)
-    A 10 m count grid tested, window by window (10/50/90 m), against the local background
-    (median of the surrounding ~1 km), Poisson upper tail, Benjamini–Hochberg FDR 5 % over the
-    cells and a family-wise keep rule per hotspot; adjacent hotspots split at saddles; the
+    A 10 m count grid tested, window by window (the 10 m cell and discs 40/70/100/130 m
+    across), against the local background (median of the surrounding ~1 km), Poisson upper
+    tail, Benjamini–Hochberg FDR 5 % over the cells and again over the candidate hotspots
+    (their family-wise bounds; ``keep_rule="fwer"`` for the stricter rule); adjacent hotspots split at saddles; the
     polygon is the concave hull of the hotspot's cases buffered by 3 m. Hotspots stay tight and
     apart in a heavy, uneven background (a dense core, a gradient), and uniform noise gives none.
     A selection made *only* of hotspot cases (no background at all) has no background to stand
@@ -72,16 +73,14 @@ from geo.analysis.frame import (
     COLUMNS,
     GROUP_ALIASES,
     as_timestamp,
-    case_times,
-    describe_hotspots,
     empty_hotspots,
     finish_hotspots,
+    hotspot_frame,
     hotspots_to_geojson,
-    place_hotspots,
     resolve_category,
     select_cases,
+    working_coordinates,
 )
-from geo.analysis.profile import time_profile
 from geo.crs import require_crs, to_working
 from geo.errors import InputError
 
@@ -190,23 +189,18 @@ def find_hotspots(
             gi_cell_m=gi_cell_m)
     require_crs(cases, what="案件数据")
     at_ts = as_timestamp(at, cases)
-    sel = to_working(select_cases(cases, category, at=at_ts), crs=working_crs)
+    sel = select_cases(cases, category, at=at_ts)
+    xy, crs = working_coordinates(sel, working_crs)
     label, _ = resolve_category(category)
-    labels = label_points(sel, method=method, min_cases=min_cases, min_samples=min_samples,
-                          eps_m=eps_m, cell_m=cell_m, min_density_ratio=min_density_ratio)
-    labels, poly = hotspot_labels(sel, labels, merge_gap_m=merge_gap_m,
-                                  buffer_m=DENSITY_BUFFER_M if buffer_m is None else buffer_m)
-    n_clusters = len(poly)
-    if n_clusters == 0:
-        return empty_hotspots(sel.crs)
-    out = describe_hotspots(sel, labels, poly, label=label)
-    prof = time_profile(case_times(sel), labels, n_clusters, at=at_ts,
-                        half_life_days=half_life_days)
-    out = place_hotspots(pd.concat([out, prof], axis=1), sel, labels, communities)
-    if gi_cell_m:
-        from geo.analysis.significance import hotspot_grid, tag_hotspots
-
-        out = tag_hotspots(out, hotspot_grid(sel, cell_m=gi_cell_m))
+    labels = _xy_labels(xy, method=method, min_cases=min_cases, min_samples=min_samples,
+                        eps_m=eps_m, cell_m=cell_m, min_density_ratio=min_density_ratio)
+    labels, poly = _xy_hotspots(xy, labels, merge_gap_m=merge_gap_m,
+                                buffer_m=DENSITY_BUFFER_M if buffer_m is None else buffer_m)
+    if len(poly) == 0:
+        return empty_hotspots(crs)
+    out = hotspot_frame(sel, xy, crs, labels, poly, label=label, at=at_ts,
+                        half_life_days=half_life_days, communities=communities,
+                        gi_cell_m=gi_cell_m)
     return finish_hotspots(out)
 
 
@@ -223,7 +217,14 @@ def label_points(
     (:func:`hotspot_labels` does that).
     """
     _check_method(method, min_samples, None)
-    xy = shapely.get_coordinates(cases.geometry.to_numpy())
+    return _xy_labels(shapely.get_coordinates(cases.geometry.to_numpy()), method=method,
+                      min_cases=min_cases, min_samples=min_samples, eps_m=eps_m, cell_m=cell_m,
+                      min_density_ratio=min_density_ratio)
+
+
+def _xy_labels(xy: npt.NDArray[np.float64], *, method: Method, min_cases: int | None,
+               min_samples: int | None, eps_m: float, cell_m: float,
+               min_density_ratio: float | None) -> npt.NDArray[np.int64]:
     if method == "background":
         return bg.background_labels(
             xy, cell_m=cell_m,
@@ -246,7 +247,13 @@ def hotspot_labels(
 
     Returns the final label of each case (``-1`` outside every hotspot) and the polygons.
     """
-    xy = shapely.get_coordinates(cases.geometry.to_numpy())
+    return _xy_hotspots(shapely.get_coordinates(cases.geometry.to_numpy()), labels,
+                        buffer_m=buffer_m, merge_gap_m=merge_gap_m)
+
+
+def _xy_hotspots(xy: npt.NDArray[np.float64], labels: npt.NDArray[np.int64], *,
+                 buffer_m: float, merge_gap_m: float | None,
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
     gap = 2.0 * buffer_m if merge_gap_m is None else merge_gap_m
     labels = merge_close_clusters(xy, labels, gap_m=gap)
     if len(labels) == 0 or labels.max() < 0:

@@ -204,13 +204,21 @@ def hotspot_grid(
         If the cases are not in a metric CRS.
     """
     require_metric(cases.crs, what="案件数据")
-    xy = shapely.get_coordinates(cases.geometry.to_numpy())
+    return hotspot_grid_xy(shapely.get_coordinates(cases.geometry.to_numpy()), cases.crs,
+                           cell_m=cell_m, band_m=band_m, shape=shape, fdr=fdr)
+
+
+def hotspot_grid_xy(xy: npt.ArrayLike, crs: object, *, cell_m: float = 100.0,
+                    band_m: float | None = None, shape: Shape = "square",
+                    fdr: bool = True) -> gpd.GeoDataFrame:
+    """:func:`hotspot_grid` of point coordinates ``xy`` (n, 2) in the metric CRS ``crs``."""
+    require_metric(crs, what="案件数据")
     centres, point_cell = make_lattice(xy, cell_m=cell_m, shape=shape)
     counts = np.bincount(point_cell, minlength=len(centres)).astype(float)
     w = neighbour_matrix(centres, band_m=band_m if band_m else 2.0 * cell_m)
     z = gi_star(counts, w)
     p, bins = confidence_bins(z, fdr=fdr)
-    return _grid_frame(centres, counts, z, p, bins, cell_m, shape, cases.crs)
+    return _grid_frame(centres, counts, z, p, bins, cell_m, shape, crs)
 
 
 def _grid_frame(centres: FloatArray, counts: FloatArray, z: FloatArray, p: FloatArray,
