@@ -5,9 +5,12 @@ each method trained only on events before its origin, three horizons: ``week`` (
 from the origin), ``day`` (the day from the origin) and ``am`` (06:00–09:00 on the 7 days from
 the origin; every model sees only the 06:00–09:00 history, as a category of its own). Models:
 the baselines, ``blend`` and ``hawkes`` (geo.forecast.hawkes). Datasets: Chicago crime types,
-NYC vehicle thefts, simulated Xiaonan cases, and a simulated self-exciting process
-(``sim:hawkes``) whose true conditional intensity is known (``true*``: the forecast with the
-true parameters). "Chosen on Chicago": the own model (blend or hawkes) with the best mean ratio
+NYC vehicle thefts, simulated Xiaonan cases, and a simulated self-exciting process with 500
+and 1000 days of history (``sim:hawkes``, ``sim:hawkes_1000d``) whose true conditional
+intensity is known (``true*``: the forecast with the true parameters; ``true_mu*`` and
+``true_trig*`` swap in the true background or the true triggering to show where the gap is).
+Where the history is longer than 730 days (NYC, the 1000-day simulation) ``hawkes730`` is the
+fit restricted to the former 730-day window. "Chosen on Chicago": the own model (blend or hawkes) with the best mean ratio
 over the Chicago datasets and horizons, then read on New York untouched (and the reverse). The study area is fixed per
 dataset: the cells intersecting the convex hull of every event before the FIRST origin (no
 future data decides the area; for the simulated Xiaonan cases: the 53 communities' polygons);
@@ -65,6 +68,8 @@ HORIZON = 7.0
 HORIZONS: dict[str, tuple[float, bool]] = {"week": (7.0, False), "day": (1.0, False),
                                            "am": (7.0, True)}  # (days, 06:00-09:00 only)
 OWN = ("blend", "hawkes")
+WINDOW_DAYS = 730
+"""The Hawkes history window before it became all history (compared where history is longer)."""
 CHICAGO_TYPES = ["THEFT", "BATTERY", "CRIMINAL DAMAGE", "NARCOTICS", "BURGLARY",
                  "MOTOR VEHICLE THEFT"]
 QUICK_TYPES = ["THEFT", "BURGLARY"]
@@ -134,23 +139,32 @@ def _simulated() -> tuple[EventHistory, GridSpec, pd.Timestamp] | None:
 
 class CachedHawkes:
     """``hawkes`` with the fit kept per (history size, origin): the week and day horizons share
-    one fit (the same events before the same origin), as a deployment refitting daily would."""
+    one fit (the same events before the same origin), as a deployment refitting daily would.
+    ``options`` go to :func:`fit_hawkes` (``max_days=730``: the former history window)."""
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
         self.fits: dict[tuple[int, float], HawkesFit] = {}
+        self.options = options
 
-    def __call__(self, h: EventHistory, t0: float, hz: float) -> FloatArray:
+    def fit(self, h: EventHistory, t0: float) -> HawkesFit:
+        """The (cached) fit on the events before ``t0``."""
         key = (int(h.t_days.size), float(t0))
         if key not in self.fits:
-            self.fits[key] = fit_hawkes(h, t0)
-        return hawkes_expected(self.fits[key], h, t0, hz)
+            self.fits[key] = fit_hawkes(h, t0, **self.options)
+        return self.fits[key]
+
+    def __call__(self, h: EventHistory, t0: float, hz: float) -> FloatArray:
+        return hawkes_expected(self.fit(h, t0), h, t0, hz)
 
 
 def _methods(spec: GridSpec, history: EventHistory, hawkes_fn: CachedHawkes,
-             truth: HawkesFit | None = None) -> dict[str, Any]:
+             truth: HawkesFit | None = None, window_fn: CachedHawkes | None = None
+             ) -> dict[str, Any]:
     ms: dict[str, Any] = {name: METHODS[name] for name in BASELINES}
     ms["blend"] = partial(METHODS["blend"], mask=spec.mask)
     ms["hawkes"] = hawkes_fn
+    if window_fn is not None:  # the former 730-day window, where the history is longer
+        ms["hawkes730"] = window_fn
 
     def oracle(_: EventHistory, t0: float, hz: float) -> FloatArray:
         keep = (history.t_days < t0) | (history.t_days >= t0 + hz)
@@ -159,6 +173,16 @@ def _methods(spec: GridSpec, history: EventHistory, hawkes_fn: CachedHawkes,
     ms["oracle*"] = oracle
     if truth is not None:
         ms["true*"] = lambda h, t0, hz: hawkes_expected(truth, h, t0, hz)
+
+        def mixed(h: EventHistory, t0: float, hz: float, *, true_mu: bool) -> FloatArray:
+            f = hawkes_fn.fit(h, t0)
+            part = (HawkesFit(truth.mu, f.theta, f.q, f.eta, truth.shape) if true_mu
+                    else HawkesFit(f.mu, truth.theta, truth.q, truth.eta, truth.shape))
+            return hawkes_expected(part, h, t0, hz)
+
+        # where the gap to the true intensity comes from: the background, or the triggering
+        ms["true_mu*"] = partial(mixed, true_mu=True)
+        ms["true_trig*"] = partial(mixed, true_mu=False)
     return ms
 
 
@@ -177,12 +201,15 @@ def run_dataset(h: EventHistory, spec: GridSpec, first: pd.Timestamp, n_origins:
                            "first_origin": str(first.date()), "n_origins": n_origins,
                            "horizons": {}}
     fits = {False: CachedHawkes(), True: CachedHawkes()}
+    long = bool(t_first - h.t_days.min() > WINDOW_DAYS)
+    out["history_days"] = float(t_first - h.t_days.min())
+    windows = {False: CachedHawkes(max_days=WINDOW_DAYS), True: CachedHawkes(max_days=WINDOW_DAYS)}
     for name, (days, am) in HORIZONS.items():
         hh = _am_only(h) if am else h
         if am and truth is not None:
             continue  # the simulated process has no time of day
-        res = rolling_origin(hh, spec.mask, origins, _methods(spec, hh, fits[am], truth),
-                             horizon_days=days)
+        ms = _methods(spec, hh, fits[am], truth, windows[am] if long else None)
+        res = rolling_origin(hh, spec.mask, origins, ms, horizon_days=days)
         summary = {m: r.summary() for m, r in res.items()}
         out["horizons"][name] = {"n_events": int(hh.t_days.size), "methods": summary,
                                  "target": _target(summary)}
@@ -194,16 +221,18 @@ def run_dataset(h: EventHistory, spec: GridSpec, first: pd.Timestamp, n_origins:
     return out
 
 
-def simulated_hawkes(n_origins: int) -> tuple[EventHistory, GridSpec, pd.Timestamp, HawkesFit]:
-    """A 60 x 60 grid (150 m) with a gamma background and known self-excitation."""
+def simulated_hawkes(n_origins: int, history_days: int = 500
+                     ) -> tuple[EventHistory, GridSpec, pd.Timestamp, HawkesFit]:
+    """A 60 x 60 grid (150 m) with a gamma background and known self-excitation, simulated for
+    ``history_days`` before the first origin."""
     rng = np.random.default_rng(11)
     ny = nx = 60
     mu = rng.gamma(0.5, 0.02, ny * nx)
     truth = HawkesFit(mu, 0.5, float(np.exp(-1 / 5)), np.array([0.5, 0.3, 0.2]), (ny, nx))
-    n_days = 500 + 7 * n_origins
+    n_days = history_days + 7 * n_origins
     h = simulate_hawkes(mu, (ny, nx), theta=truth.theta, q=truth.q, eta=truth.eta,
                         n_days=n_days, cell_m=CELL_M, seed=12)
-    first = EPOCH + pd.Timedelta(days=500)
+    first = EPOCH + pd.Timedelta(days=history_days)
     h = EventHistory(h.cell, h.t_days, h.shape, CELL_M)
     spec = grid_spec(shapely.box(1, 1, nx * CELL_M - 1, ny * CELL_M - 1), cell_m=CELL_M,
                      crs="EPSG:32650")
@@ -251,15 +280,43 @@ def print_tables(results: dict[str, Any]) -> None:
             print(f"{ds:24s}{hz:>8}" + "".join(f"{hr['target']['ratio'][m]:>9.3f}" for m in OWN))
 
 
+def print_vs_true(results: dict[str, Any]) -> None:
+    """PAI@5% of each model relative to the true intensity on the simulated processes, and the
+    Hawkes window comparison where the history is longer than it."""
+    keys = ("hawkes", "hawkes730", "blend", "true_mu", "true_trig", "oracle")
+    print("\nsimulated self-exciting process, PAI@5% / true intensity (true_mu: fitted triggering "
+          "with the true background; true_trig: fitted background with the true triggering):")
+    print(f"{'dataset':24s}{'horizon':>8}" + "".join(f"{k:>11}" for k in keys))
+    for ds, r in results["datasets"].items():
+        if not ds.startswith("sim:"):
+            continue
+        for hz, hr in r["horizons"].items():
+            t = hr["target"]
+            print(f"{ds:24s}{hz:>8}" + "".join(
+                f"{t[k + '_vs_true']:>11.3f}" if k + "_vs_true" in t else f"{'-':>11}"
+                for k in keys))
+    print(f"\nhistory longer than {WINDOW_DAYS} days: hawkes (all history) vs hawkes730, "
+          "PAI@5% / best baseline:")
+    for ds, r in results["datasets"].items():
+        for hz, hr in r["horizons"].items():
+            if "hawkes730_ratio" in hr["target"]:
+                print(f"{ds:24s}{hz:>8}{hr['target']['ratio']['hawkes']:>9.3f}"
+                      f"{hr['target']['hawkes730_ratio']:>9.3f}")
+
+
 def _target(methods: dict[str, dict[str, float]]) -> dict[str, Any]:
     best = max(BASELINES, key=lambda m: methods[m]["pai@5%_mean"])
     base = methods[best]["pai@5%_mean"]
     out: dict[str, Any] = {"best_baseline": best, "best_baseline_pai5": base,
                            "ratio": {m: methods[m]["pai@5%_mean"] / base for m in OWN},
                            "oracle_ratio": methods["oracle*"]["pai@5%_mean"] / base}
+    if "hawkes730" in methods:
+        out["hawkes730_ratio"] = methods["hawkes730"]["pai@5%_mean"] / base
     if "true*" in methods:
-        out["hawkes_vs_true"] = methods["hawkes"]["pai@5%_mean"] / methods["true*"]["pai@5%_mean"]
-        out["blend_vs_true"] = methods["blend"]["pai@5%_mean"] / methods["true*"]["pai@5%_mean"]
+        true = methods["true*"]["pai@5%_mean"]
+        for m in ("hawkes", "blend", "hawkes730", "true_mu*", "true_trig*", "oracle*"):
+            if m in methods:
+                out[f"{m.rstrip('*')}_vs_true"] = methods[m]["pai@5%_mean"] / true
     return out
 
 
@@ -293,6 +350,7 @@ def main() -> None:
                                "default_method": DEFAULT_METHOD, "datasets": {}}
     sets: dict[str, tuple[Any, ...]] = dict(load_datasets(args.quick))
     sets["sim:hawkes"] = simulated_hawkes(n_origins)
+    sets["sim:hawkes_1000d"] = simulated_hawkes(n_origins, history_days=1000)
     for name, item in sets.items():
         start = time.perf_counter()
         results["datasets"][name] = run_dataset(*item, n_origins=n_origins) if len(item) == 3 \
@@ -312,10 +370,7 @@ def main() -> None:
     print(f"\nmean / min PAI@5% relative to each dataset's best baseline: "
           f"{ {m: round(v, 3) for m, v in results['mean_pai5_relative_to_best_baseline'].items()} }"
           f" / { {m: round(v, 3) for m, v in results['min_pai5_relative_to_best_baseline'].items()} }")
-    sim = results["datasets"]["sim:hawkes"]["horizons"]
-    print("sim:hawkes PAI@5% relative to the true intensity: " + ", ".join(
-        f"{hz} hawkes {hr['target']['hawkes_vs_true']:.3f} blend {hr['target']['blend_vs_true']:.3f}"
-        for hz, hr in sim.items()))
+    print_vs_true(results)
     print(f"winner: {results['winner']} (default: {DEFAULT_METHOD}); generalisation: "
           f"{results['generalisation']}")
     print(f"100k training cases: {results['timing_100k']}")

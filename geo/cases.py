@@ -324,7 +324,8 @@ def analysis_cases(table: pd.DataFrame, *, required: Iterable[str] = ("lon", "la
     -------
     tuple of (geopandas.GeoDataFrame, int)
         The cases (EPSG:4326) with ``reported_at`` (tz-aware in ``tz``) and whichever of
-        ``case_id``, ``category``, ``category_name``, ``community``, ``squad`` the file has; and
+        ``case_id``, ``category``, ``category_name``, ``community``, ``squad``, ``source`` the
+        file has; and
         the number of rows without a readable time.
 
     Raises
@@ -349,7 +350,8 @@ def analysis_cases(table: pd.DataFrame, *, required: Iterable[str] = ("lon", "la
         times = pd.Series(pd.NaT, index=df.index, dtype=f"datetime64[ns, {tz}]")
     if problems:
         raise ValidationError(sorted(problems, key=lambda p: (p.row, p.column)), what="案件表")
-    keep = [c for c in ("case_id", "category", "category_name", "community", "squad") if c in df]
+    keep = [c for c in ("case_id", "category", "category_name", "community", "squad", "source")
+            if c in df]
     out = df[keep].apply(lambda s: s.astype(str).str.strip())
     gdf = gpd.GeoDataFrame(out.assign(reported_at=times.to_numpy()),
                            geometry=gpd.points_from_xy(df["_lon"], df["_lat"]), crs=WGS84)

@@ -163,3 +163,11 @@ PARTNER_UNITS: tuple[str, ...] = ("市政", "园林", "环卫", "物业", "网�
 manager, the community grid worker)."""
 CASE_SOURCE_PATROL = "巡查发现"
 """The source of a case an officer records on patrol (the dashboard's 巡查发现 form)."""
+
+Ranking = Literal["exposure", "counts"]
+RANKING_NAMES: dict[str, str] = {
+    "exposure": "按巡查时长校正（巡查发现的案件按每巡查小时计，投诉类原样计数）",
+    "counts": "按案件数（未按巡查时长校正）",
+}
+"""How hotspots and forecast cells were ranked: ``exposure`` (patrol-found cases per patrol-hour,
+:mod:`geo.analysis.effort_zones`) or ``counts`` (raw case counts / the forecast as is)."""

@@ -310,21 +310,29 @@ def _key(storage: Storage, kind: str, squads: tuple[str, ...] | None, *parts: An
 
 def hotspots(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,
              at: datetime | date | None = None, days: int = 90,
-             category: str | None = None) -> gpd.GeoDataFrame:
-    """Density hotspots (WGS84) of the cases of ``squads`` in the ``days`` before ``at``."""
+             category: str | None = None, exposure: bool = True) -> gpd.GeoDataFrame:
+    """Density hotspots (WGS84) of the cases of ``squads`` in the ``days`` before ``at``, ranked
+    as :func:`service.effort.layer` says (``exposure``) in ``attrs["ranking"]``."""
+    from geo.analysis.frame import select_cases
     from geo.analysis.hotspots import find_hotspots
+    from service import effort
 
     t = _at(at, settings.timezone)
+    span = effort.effort_span(t, days)
 
     def make() -> gpd.GeoDataFrame:
         cases = recent_cases(storage, squads, t, days)
         if len(cases) == 0:
-            return gpd.GeoDataFrame({"hotspot_id": []}, geometry=[], crs=4326)
+            empty = gpd.GeoDataFrame({"hotspot_id": []}, geometry=[], crs=4326)
+            return effort.layer("hotspots", empty, cases)
         found = find_hotspots(cases, category=category, at=t, communities=storage.communities(),
                               working_crs=settings.working_crs)
-        return found.to_crs(4326)
+        return effort.layer("hotspots", found, select_cases(cases, category, at=t), storage,
+                            squads, span, crs=settings.working_crs, exposure=exposure)
 
-    return CACHE.get_or_make(_key(storage, "hotspots", squads, t, days, category), make)
+    key = _key(storage, "hotspots", squads, t, days, category, exposure,
+               effort.effort_key(storage, squads, *span) if exposure else None)
+    return CACHE.get_or_make(key, make)
 
 
 def significance(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,
@@ -369,11 +377,14 @@ def trends(storage: Storage, settings: Settings, squads: tuple[str, ...] | None,
 
 def forecast(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,
              at: datetime | date | None = None, horizon_days: float = 7, cell_m: float = 150,
-             top: int | None = 200) -> gpd.GeoDataFrame:
-    """Forecast cells (WGS84, best ``top`` ranks) over the communities of ``squads``."""
+             top: int | None = 200, exposure: bool = True) -> gpd.GeoDataFrame:
+    """Forecast cells (WGS84, best ``top`` ranks) over the communities of ``squads``, ranked as
+    :func:`service.effort.layer` says (``exposure``) in ``attrs["ranking"]``."""
     from geo.forecast.cells import forecast_cells
+    from service import effort
 
     t = _at(at, settings.timezone)
+    span = effort.effort_span(t, effort.EFFORT_DAYS)
 
     def make() -> gpd.GeoDataFrame:
         cases = storage.query_cases(CaseFilter(squads=squads, end=t, precise=True))
@@ -381,8 +392,14 @@ def forecast(storage: Storage, settings: Settings, squads: tuple[str, ...] | Non
         if len(area) == 0:
             raise NotFoundError("没有可预测的社区范围。")
         cells = forecast_cells(cases, at=t, horizon_days=horizon_days, cell_m=cell_m,
-                               area=area.to_crs(settings.working_crs), crs=settings.working_crs)
-        return cells.to_crs(4326)
+                               area=area.to_crs(settings.working_crs), crs=settings.working_crs,
+                               patrol=effort.patrol_mask(cases, storage, squads, span)
+                               if exposure else None)
+        recent = cases[cases["reported_at"] >= t - timedelta(days=effort.EFFORT_DAYS)]
+        return effort.layer("cells", cells, recent, storage, squads, span,
+                            crs=settings.working_crs, exposure=exposure)
 
-    cells = CACHE.get_or_make(_key(storage, "forecast", squads, t, horizon_days, cell_m), make)
-    return cells[cells["rank"] <= top] if top else cells
+    key = _key(storage, "forecast", squads, t, horizon_days, cell_m, exposure,
+               effort.effort_key(storage, squads, *span) if exposure else None)
+    cells = CACHE.get_or_make(key, make)
+    return cells[cells["rank"] <= top] if top else cells  # attrs["ranking"] follows

@@ -20,6 +20,7 @@ from functools import partial
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -112,6 +113,7 @@ def forecast_cells(
     method: str = DEFAULT_METHOD,
     crs: str | None = None,
     max_cells: int = MAX_CELLS,
+    patrol: npt.ArrayLike | None = None,
 ) -> gpd.GeoDataFrame:
     """Score and rank grid cells by expected cases in ``[at, at + horizon_days)``.
 
@@ -135,13 +137,18 @@ def forecast_cells(
         Working CRS in metres; chosen from the cases when omitted.
     max_cells : int
         Refuse grids with more cells than this in their bounding rectangle.
+    patrol : array_like of bool, optional
+        Per row of ``cases``: found by patrol (巡查发现). When given, the model is also run on the
+        patrol-found cases and on the others separately, as columns ``score_patrol`` and
+        ``score_other`` (for :func:`geo.analysis.effort_zones.rank_cells_by_exposure`).
 
     Returns
     -------
     GeoDataFrame
         One square Polygon per cell in the working CRS, columns ``cell_id`` (int), ``score``
         (float, higher = more expected cases) and ``rank`` (1 = highest; ties broken by lower
-        ``cell_id``), sorted by ``rank``. ``attrs`` holds ``method``, ``at``, ``n_training``
+        ``cell_id``), sorted by ``rank`` (with ``patrol``: also ``score_patrol`` and
+        ``score_other``). ``attrs`` holds ``method``, ``at``, ``n_training``
         and ``grid`` (:class:`geo.grid.GridSpec`).
 
     Raises
@@ -182,8 +189,18 @@ def forecast_cells(
     h = EventHistory(cell[ok], t_days[ok], (spec.ny, spec.nx), float(spec.cell_m))
     scores = _score(method, h, spec, horizon_days)
     out = spec.to_geodataframe()[["cell_id", "geometry"]]
-    out.insert(1, "score", scores[out["cell_id"].to_numpy()])
+    ids = out["cell_id"].to_numpy()
+    out.insert(1, "score", scores[ids])
     out.insert(2, "rank", rank_scores(out["score"].to_numpy()))
+    if patrol is not None:
+        found = np.asarray(patrol, dtype=bool)
+        if found.shape != (len(cases),):
+            raise InputError(f"patrol 的长度（{found.size}）与案件数（{len(cases)}）不同。")
+        found = found[train][ok]
+        for col, keep in (("score_patrol", found), ("score_other", ~found)):
+            sub = EventHistory(h.cell[keep], h.t_days[keep], h.shape, h.cell_m)
+            part = _score(method, sub, spec, horizon_days) if keep.any() else np.zeros(h.n_cells)
+            out.insert(out.columns.get_loc("geometry"), col, part[ids])
     out = out.sort_values("rank", kind="stable").reset_index(drop=True)
     out.attrs.update(method=method, at=str(t_at), n_training=int(ok.sum()), grid=spec)
     return out

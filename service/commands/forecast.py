@@ -10,13 +10,23 @@ Asia/Shanghai); without one it is wall-clock time in ``--tz``. A case is used wh
 ``reported_at`` is before ``--at`` 00:00 in ``--tz``.
 
 Output: one RFC 7946 Polygon Feature (WGS84) per grid cell with ``cell_id``, ``score`` and
-``rank`` (1 = highest), sorted by rank. Exit 0 on success, 1 on bad input (message in Chinese).
+``rank`` (1 = highest), sorted by rank; the collection's ``ranking``/``ranking_label`` members
+say how it was ranked. Exit 0 on success, 1 on bad input (message in Chinese).
+
+``--effort FILE|auto`` (patrol effort records, or the database's confirmed visits / stored
+plans): the model is run on the patrol-found cases (来源 巡查发现) and on the others apart, and
+the patrol part of each cell is weighed by the patrol-hours of its 500 m zone
+(:func:`geo.analysis.effort_zones.rank_cells_by_exposure`); the zone factors come from the cases
+and effort of the records' days (all training cases when the records carry no date). Unknown
+sources count as complaints (said so); a record without a duration is an error unless
+``--effort-default-minutes``; no record at all keeps the plain forecast and says so.
 
 Wiring: ``from service.commands import forecast; forecast.register(app)``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +38,16 @@ from geo.case_columns import parse_map
 from geo.cases import analysis_cases
 from geo.errors import InputError, XunchaError
 from geo.forecast.cells import DEFAULT_METHOD, METHODS, forecast_cells
-from geo.io.tables import read_geofile, read_table, write_geojson
+from geo.io.tables import read_geofile, read_table
+from service.commands.effort_option import (
+    DbOpt,
+    DefaultMinOpt,
+    EffortOpt,
+    cli_message,
+    echo_ranking,
+    load_effort,
+)
+from service.effort import Ranked, patrol_mask, period_cases, rank_cells
 
 
 def _parse_cases(df: pd.DataFrame, *, tz: str = "Asia/Shanghai", coords: str | None = None,
@@ -72,25 +91,54 @@ def forecast(
         "--coords", help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:编号（默认按表头和数值判断）")] = None,
     map_: Annotated[list[str] | None, typer.Option(
         "--map", help="指定列的用途：列名=角色（可重复），例如 --map 受理时间=reported_at")] = None,
+    effort: EffortOpt = None,
+    db: DbOpt = None,
+    effort_default_minutes: DefaultMinOpt = None,
 ) -> None:
     """预测下一时段各网格的案件热度：每个网格一个多边形，含 cell_id、score、rank（1 为最高）。"""
     try:
         t_at = _parse_at(at, tz)
         gdf = _parse_cases(read_table(cases), tz=tz, coords=coords, columns=parse_map(map_ or []))
         area_gdf = _read_area(area) if area is not None else None
+        patrol = patrol_mask(gdf) if effort is not None else None
         result = forecast_cells(
-            gdf, at=t_at, horizon_days=horizon_days, cell_m=cell_m, area=area_gdf, method=method
+            gdf, at=t_at, horizon_days=horizon_days, cell_m=cell_m, area=area_gdf, method=method,
+            patrol=patrol,
         )
-        write_geojson(result[["cell_id", "score", "rank", "geometry"]], out)
+        ranked = _ranked(result, gdf, t_at, effort, db=db, minutes=effort_default_minutes)
+        result = ranked.frame
+        _write(result[["cell_id", "score", "rank", "geometry"]], ranked, out)
     except XunchaError as exc:
-        typer.echo(f"错误：{exc}", err=True)
+        typer.echo(f"错误：{cli_message(exc)}", err=True)
         raise typer.Exit(code=1) from None
+    except OSError as exc:
+        typer.echo(f"错误：无法写入 {out}：{exc.strerror}", err=True)
+        raise typer.Exit(code=1) from None
+    if effort is not None:
+        echo_ranking(ranked)
     top = result.iloc[0]
     typer.echo(
         f"已用 {result.attrs['n_training']} 条 {t_at.date()} 之前的案件（方法 {method}）"
         f"预测 {len(result)} 个 {cell_m:g} 米网格，最高分网格 {int(top['cell_id'])}"
         f"（score={float(top['score']):.3g}）；已写入 {out}"
     )
+
+
+def _ranked(cells: gpd.GeoDataFrame, cases: gpd.GeoDataFrame, at: pd.Timestamp,
+            effort: str | None, *, db: str | None, minutes: float | None) -> Ranked:
+    if effort is None:
+        return Ranked(cells, "counts")
+    train = cases[cases["reported_at"] < at]
+    records, source, notes = load_effort(effort, db=db, start=train["reported_at"].min().date(),
+                                         end=(at - pd.Timedelta(days=1)).date())
+    return rank_cells(cells, period_cases(train, records, at), records, effort=source,
+                      notes=notes, default_duration_s=None if minutes is None else minutes * 60.0)
+
+
+def _write(cells: gpd.GeoDataFrame, ranked: Ranked, out: Path) -> None:
+    fc = json.loads(cells.to_crs(4326).to_json(drop_id=True, ensure_ascii=False))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**fc, **ranked.members()}, ensure_ascii=False), encoding="utf-8")
 
 
 def register(app: typer.Typer) -> None:

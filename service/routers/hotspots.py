@@ -5,6 +5,14 @@ memory for a few minutes per parameter set and case count. The hotspots are also
 Features collection ``hotspots`` (last 90 days, all categories; :mod:`service.ogc_layers`), with
 the same properties: ``peak_hours`` as a label GIS tools keep as text (``09–10时``) and the first
 window as ``peak_start_hour``/``peak_end_hour``.
+
+Ranking (``GET /api/hotspots``): when the period has patrol effort data (confirmed visits, else
+stored plans), the hotspots are ranked by exposure by default — patrol-found cases weighed by
+the patrol-hours of their community, complaints as they are (:mod:`service.effort`) — with
+``rank``, ``exposure_score``, ``patrol_cases`` and ``other_cases``; ``exposure=false`` keeps
+the order by recency and counts. The collection says which: ``ranking`` (``exposure`` /
+``counts``), ``ranking_label`` (Chinese, :data:`geo.labels.RANKING_NAMES`), ``effort``
+(``confirmed`` / ``planned`` / ``none``) and ``notes``.
 """
 
 from __future__ import annotations
@@ -33,24 +41,35 @@ TREND_PROPS = ["cell_id", "pattern", "pattern_zh", "count_total", "hot_periods",
                "n_periods", "final_z", "trend_z", "trend_p"]
 
 
-def _collection(gdf: gpd.GeoDataFrame, id_column: str, props: list[str]) -> Response:
+EXPOSURE_PROPS = ["rank", "exposure_score", "patrol_cases", "other_cases"]
+Exposure = Annotated[bool, Query(description="有巡查记录（到达确认或已保存的计划）时按巡查时长校正排序"
+                                            "（默认）；false 则按案件数")]
+
+
+def _collection(gdf: gpd.GeoDataFrame, id_column: str, props: list[str],
+                extra: dict[str, Any] | None = None) -> Response:
     feats = frame_features(gdf, id_column=id_column, properties=props) if len(gdf) else []
     return geojson_response({"type": "FeatureCollection", "features": feats,
-                             "numberMatched": len(feats), "numberReturned": len(feats)})
+                             "numberMatched": len(feats), "numberReturned": len(feats),
+                             **(extra or {})})
 
 
 @router.get("", response_model=FeatureCollection, responses=_ERRORS, summary="热点（GeoJSON）")
 def list_hotspots(storage: StorageDep, settings: SettingsDep, user: CurrentUser,
                   squad: Squad = None, at: At = None, days: Days = 90,
                   category: Annotated[str | None, Query(
-                      max_length=64, description="类别代码、逗号分隔代码或类别组（如 stall）")] = None
-                  ) -> Response:
+                      max_length=64, description="类别代码、逗号分隔代码或类别组（如 stall）")] = None,
+                  exposure: Exposure = True) -> Response:
     """One polygon per density hotspot: ``hotspot_id``, ``case_count``, ``category``,
     ``peak_hours`` (``09–10时、18–22时``), ``peak_start_hour``/``peak_end_hour`` (first window),
-    ``gi_confidence`` (Gi* 99/95/90/0), ``community``, ``squad``…"""
+    ``gi_confidence`` (Gi* 99/95/90/0), ``community``, ``squad``… ranked as ``ranking`` says
+    (module docstring)."""
     squads = pages_data.scope(user, squad)
-    gdf = pages_data.hotspots(storage, settings, squads, at=at, days=days, category=category)
-    return _collection(gis_hotspots(gdf) if len(gdf) else gdf, "hotspot_id", HOTSPOT_PROPS)
+    gdf = pages_data.hotspots(storage, settings, squads, at=at, days=days, category=category,
+                              exposure=exposure)
+    props = HOTSPOT_PROPS + [c for c in EXPOSURE_PROPS if c in gdf.columns]
+    return _collection(gis_hotspots(gdf) if len(gdf) else gdf, "hotspot_id", props,
+                       gdf.attrs.get("ranking"))
 
 
 @router.get("/significance", response_model=FeatureCollection, responses=_ERRORS,

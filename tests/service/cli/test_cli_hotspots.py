@@ -49,7 +49,9 @@ def test_writes_hotspot_polygons(app: typer.Typer, tmp_path: Path) -> None:
     src = tmp_path / "cases.csv"
     case_table().to_csv(src, index=False)
     out = tmp_path / "hs.geojson"
-    res = run(app, "--cases", str(src), "--category", "09006", "--out", str(out))
+    # only the hotspot's own cases are selected (no background): hdbscan, as the docs advise
+    res = run(app, "--cases", str(src), "--category", "09006", "--method", "hdbscan",
+              "--out", str(out))
     assert res.exit_code == 0, res.output
     fc = json.loads(out.read_text(encoding="utf-8"))
     assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 1
