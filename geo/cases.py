@@ -135,7 +135,7 @@ def _check_coords(df: pd.DataFrame, names: dict[str, str], cmap: ColumnMap, *,
         out = [p for mask, role, message in loc.problems
                for p in row_problems(mask & ~wanted, df, role, names, message)]
         df["_lon"], df["_lat"], df["coord_system"] = loc.lon, loc.lat, loc.system
-        df["location_precision"] = ["point" if np.isfinite(v) else None for v in loc.lon]
+        df["location_precision"] = np.where(np.isfinite(np.asarray(loc.lon, float)), "point", None)
         notes = loc.notes
     if gazetteer is None:
         return out, notes, []
@@ -353,7 +353,8 @@ def analysis_cases(table: pd.DataFrame, *, required: Iterable[str] = ("lon", "la
     keep = [c for c in ("case_id", "category", "category_name", "community", "squad", "source")
             if c in df]
     out = df[keep].apply(lambda s: s.astype(str).str.strip())
-    gdf = gpd.GeoDataFrame(out.assign(reported_at=times.to_numpy()),
+    # .array keeps the tz-aware dtype (.to_numpy() makes Python objects that are parsed again)
+    gdf = gpd.GeoDataFrame(out.assign(reported_at=times.array),
                            geometry=gpd.points_from_xy(df["_lon"], df["_lat"]), crs=WGS84)
     return gdf, int(times.isna().sum())
 
