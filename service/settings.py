@@ -82,9 +82,9 @@ class Settings(BaseSettings):
         default=24.0, ge=0, le=24 * 365,
         description="Report times further in the future than this are rejected on import.")
     prepare_plans: bool = Field(
-        default=False, description="Plan today and tomorrow for every squad in the background "
-        "at start-up, so the first dashboard does not wait for the planner (xuncha serve turns "
-        "it on unless XUNCHA_PREPARE_PLANS is set).")
+        default=False, description="Make the missing plans of today … +7 days for every squad in the "
+        "background at start-up and hourly (today and tomorrow first), so no dashboard waits "
+        "for the planner (xuncha serve turns it on unless XUNCHA_PREPARE_PLANS is set).")
     photo_max_mb: int = Field(default=10, ge=1, le=100,
                               description="Largest photo attached to a case step, MiB.")
     revisit_days: int = Field(default=3, ge=1, le=30,
