@@ -81,17 +81,42 @@ def _by_solver(rows: list[dict[str, Any]], key: str) -> dict[str, list[float]]:
     return out
 
 
+def _spread(rows: list[dict[str, Any]], key: str) -> tuple[int, int, float]:
+    """(instances, runs, largest spread over seeds of one instance's ``key``)."""
+    per: dict[str, list[float]] = {}
+    for r in rows:
+        per.setdefault(r["instance"], []).append(float(r.get(key) or 0.0))
+    return len(per), len(rows), max((max(v) - min(v) for v in per.values()), default=0.0)
+
+
+def _routing_rows(part: dict[str, Any], label: str, key: str) -> list[list[Any]]:
+    out = []
+    for solver in sorted({r["solver"] for r in part["rows"]}):
+        sub = [r for r in part["rows"] if r["solver"] == solver]
+        vals = [float(r[key]) for r in sub if r.get("ok", True) and r.get(key) is not None]
+        n_inst, n_runs, spread = _spread(sub, key)
+        clock = sum("time" in str(r.get("search", "")) for r in sub)
+        cpu = statistics.mean(float(r.get("cpu_s", r["time_s"])) for r in sub)
+        if key == "ratio":
+            worst_by: dict[str, float] = {}
+            for r in sub:
+                worst_by[r["instance"]] = min(worst_by.get(r["instance"], 1.0), float(r["ratio"]))
+            below = sum(v < 0.97 for v in worst_by.values())
+            mean, worst = f"{100 * statistics.mean(vals):.2f} %", f"{100 * min(vals):.1f} % ({below} below 97 %)"
+            spread *= 100
+        else:
+            mean, worst = f"{statistics.mean(vals):.2f} %", f"{max(vals):.2f} %"
+        out.append([label, solver, n_inst, n_runs, mean, worst, f"{spread:.2f}", clock,
+                    f"{part['time_limit_s']:g} s", f"{cpu:.1f}"])
+    return out
+
+
 def routing(d: dict[str, Any]) -> str:
     rows = []
-    for solver, gaps in _by_solver(d["tsplib"]["rows"], "gap_pct").items():
-        rows.append(["TSPLIB gap to optimum", solver, len(gaps), f"{statistics.mean(gaps):.2f} %",
-                     f"{max(gaps):.2f} %", f"{d['tsplib']['time_limit_s']:g} s"])
-    for solver, ratios in _by_solver(d["chao"]["rows"], "ratio").items():
-        below = sum(r < 0.97 for r in ratios)
-        rows.append(["Chao TOP score / best known", solver, len(ratios),
-                     f"{100 * statistics.mean(ratios):.2f} %",
-                     f"min {100 * min(ratios):.1f} % ({below} below 97 %)",
-                     f"{d['chao']['time_limit_s']:g} s"])
+    if "tsplib" in d:
+        rows += _routing_rows(d["tsplib"], "TSPLIB gap to optimum", "gap_pct")
+    if "chao" in d:
+        rows += _routing_rows(d["chao"], "Chao TOP score / best known", "ratio")
     sol = d.get("solomon", {}).get("rows", [])
     pairs: dict[tuple[str, int], dict[str, float]] = {}
     for r in sol:
@@ -102,10 +127,25 @@ def routing(d: dict[str, Any]) -> str:
         losses = sum(p["pyvrp"] < p["ortools"] for p in both)
         ties = sum(p["pyvrp"] == p["ortools"] for p in both)
         share = statistics.mean(p["ortools"] / p["pyvrp"] for p in both if p["pyvrp"])
-        rows.append(["Solomon TOPTW (priority = demand)", "pyvrp vs ortools", len(both),
-                     f"PyVRP better {wins}, OR-Tools better {losses}, tied {ties}", f"OR-Tools reaches {100 * share:.1f} % of PyVRP",
-                     f"{d['solomon']['time_limit_s']:g} s"])
-    return _table(["set", "solver", "instances", "mean", "worst / note", "limit"], rows)
+        rows.append(["Solomon TOPTW (priority = demand)", "pyvrp vs ortools", len(both), len(both),
+                     f"PyVRP better {wins}, OR-Tools better {losses}, tied {ties}",
+                     f"OR-Tools reaches {100 * share:.1f} % of PyVRP", "–", "–",
+                     f"{d['solomon']['time_limit_s']:g} s", "–"])
+    table = _table(["set", "solver", "instances", "runs", "mean", "worst / note",
+                    "seed spread (points)", "cut by clock", "limit", "mean CPU s"], rows)
+    notes = []
+    runs = [(part, d[part]["run"]) for part in ("tsplib", "chao", "solomon")
+            if d.get(part, {}).get("run")]
+    if d.get("limits"):
+        notes.append(f"Limits in {d['limits']} (a run may take {d.get('wall_guard', '?')}× "
+                     f"its limit in wall-clock time)"
+                     + ("" if runs else f"; seeds {d.get('seeds', [0])}"))
+    notes += [f"{part} run {str(run['machine'].get('date', '?'))[:16]} UTC, seeds "
+              f"{run['seeds']}, {run['wall_s'] / 60:.0f} min wall, load {run['load'][:1]}"
+              for part, run in runs]
+    if d.get("wall_s") and not runs:
+        notes.append(f"wall time of the whole run {d['wall_s'] / 60:.0f} min")
+    return table + (f"\n\n{'; '.join(notes)}." if notes else "")
 
 
 def siting(d: dict[str, Any]) -> str:

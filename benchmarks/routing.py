@@ -5,11 +5,16 @@ Run ``python benchmarks/routing.py --quick`` (subsets) or without ``--quick`` (e
 387 Chao instances once (about 65 min); ``--seeds 0,1,2,3,4`` repeats every run per seed and
 reports each instance's spread. Every solution is checked with :func:`geo.routing.check_solution`;
 a violation counts as a failure. Results: a table on stdout and ``benchmarks/results/routing.json``.
-Each PyVRP row records how its search ended (``search``: iterations and ``budget``/``stall``/
-``time``): a run ended by its budget or stall is reproducible, one ended by the clock may not be.
+Each PyVRP row records how its search ended (``search``: iterations, or kicks of the free-path
+search, and ``budget``/``stall``/``time``): a run ended by its budget or stall is reproducible,
+one ended by the clock may not be. The limits are CPU seconds of the solving process
+(:class:`geo.routing.ils.Deadline`; the machine is shared, so wall-clock limits measured the
+load, not the solver); ``--wall-guard`` (default 10) sets how many times the limit a run may
+take in wall-clock seconds before it is cut. Rows record both ``time_s`` (wall) and ``cpu_s``.
 
 * TSPLIB: 12 symmetric instances, EUC_2D nint-rounded matrix, ``distance`` objective with a
-  matrix (the depot is city 1). Gap to the proven optimum.
+  matrix (the depot is city 1). Gap to the proven optimum. One team visiting every stop in any
+  order: PyVRP's back-end hands it to the free-path search (:mod:`geo.routing.tsp`).
 * Chao TOP (sets 1–7, 2–4 teams): first point = start, last = end, budget tmax = shift length at
   speed 1, score = priority. Score / best known score (instances with best known 0 count 100%
   when the score is 0). ``bks.csv`` holds Chao et al.'s 1996 scores; some are not reachable with
@@ -39,6 +44,7 @@ from _machine import machine_info  # noqa: E402
 
 from geo.errors import InfeasibleError, XunchaError  # noqa: E402
 from geo.routing import check_solution, parse_patrol_problem, solve_patrol  # noqa: E402
+from geo.routing import ils as routing_ils  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
 OUT = ROOT / "benchmarks" / "results" / "routing.json"
@@ -53,7 +59,7 @@ BKS_NOTES = {
 
 
 class _LastSearch(logging.Handler):
-    """Keeps the PyVRP back-end's last 'N iterations, stopped by X' debug message."""
+    """Keeps the router's last 'N iterations (kicks), stopped by X' debug message."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -64,8 +70,8 @@ class _LastSearch(logging.Handler):
 
 
 _SEARCH = _LastSearch()
-logging.getLogger("geo.routing.pyvrp").addHandler(_SEARCH)
-logging.getLogger("geo.routing.pyvrp").setLevel(logging.DEBUG)
+logging.getLogger("geo.routing").addHandler(_SEARCH)
+logging.getLogger("geo.routing").setLevel(logging.DEBUG)
 
 
 def _run(problem: dict[str, Any], solver: str, limit: float, seed: int = 0) -> dict[str, Any]:
@@ -82,7 +88,7 @@ def _run(problem: dict[str, Any], solver: str, limit: float, seed: int = 0) -> d
     errors = check_solution(parsed, sol)
     return {"ok": not errors, "errors": errors[:3], "time_s": elapsed, "cpu_s": cpu,
             "priority": sol["priority_total"], "distance": sol["distance_total_m"], "seed": seed,
-            "search": _SEARCH.last.removeprefix("PyVRP search: ")}
+            "search": _SEARCH.last.removeprefix("PyVRP search: ").removeprefix("path search: ")}
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -230,7 +236,12 @@ def main() -> None:
     ap.add_argument("--chao-only", default="", help="only these Chao instances (comma list)")
     ap.add_argument("--seeds", default="0", help="seeds, comma list (spread per instance)")
     ap.add_argument("--out", default=str(OUT), help="JSON output path")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the parts of an existing --out file that this run does not redo")
+    ap.add_argument("--wall-guard", type=float, default=10.0,
+                    help="a run may take this many times its CPU limit in wall-clock seconds")
     args = ap.parse_args()
+    routing_ils.WALL_GUARD = args.wall_guard
     solvers = args.solvers.split(",")
     parts = args.parts.split(",")
     every = 1 if args.chao_all else args.chao_every or (6 if args.quick else 1)
@@ -241,7 +252,10 @@ def main() -> None:
     result: dict[str, Any] = {"machine": machine_info(), "quick": args.quick,
                               "solvers": solvers, "chao_every": every, "chao_extra": list(extra),
                               "chao_solvers": chao_solvers, "seeds": seeds,
-                              "chao_only": list(only), "load_before": _load()}
+                              "chao_only": list(only), "load_before": _load(),
+                              "limits": "CPU seconds of the solving process",
+                              "wall_guard": args.wall_guard}
+    started = time.perf_counter()
     if "tsplib" in parts:
         rows = bench_tsplib(solvers, 5.0, seeds)
         result["tsplib"] = {"time_limit_s": 5.0, "rows": rows, "summary": _summary(rows, "gap_pct")}
@@ -255,8 +269,17 @@ def main() -> None:
         rows = bench_solomon(solvers, 5.0, names, counts)
         result["solomon"] = {"time_limit_s": 5.0, "rows": rows, "compare": _compare(rows)}
     result["load_after"] = _load()
+    result["wall_s"] = time.perf_counter() - started
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    for part in ("tsplib", "chao", "solomon"):
+        if part in result:
+            result[part]["run"] = {"machine": result["machine"], "seeds": seeds,
+                                   "wall_s": result["wall_s"], "load": result["load_before"]}
+    if args.merge and out.exists():
+        kept = {k: v for k, v in json.loads(out.read_text()).items()
+                if k in ("tsplib", "chao", "solomon") and k not in result}
+        result = kept | result
     out.write_text(json.dumps(result, indent=1, default=float))
     _print_table(result)
     print(f"written {out}")
@@ -299,6 +322,8 @@ def _print_table(result: dict[str, Any]) -> None:
                       f"clock_stopped={s['clock_stopped']}")
     if "solomon" in result:
         print("solomon ", result["solomon"]["compare"])
+    print(f"wall time {result.get('wall_s', 0.0):.0f} s, load {result['load_before']} -> "
+          f"{result['load_after']}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from geo.routing.intmodel import IntModel
 from geo.routing.model import PatrolProblem
 from geo.routing.ortools import solve_ortools
 from geo.routing.pyvrp import solve_pyvrp
+from geo.routing.tsp import is_free_path, solve_free_path
 
 __all__ = ["DEFAULT_SOLVER", "SOLVERS", "SolverName", "as_solver", "solve_routes"]
 
@@ -45,7 +46,10 @@ def solve_routes(
     """Solve ``problem`` and return, per team, the visited stop indices in visiting order.
 
     ``iterations`` fixes PyVRP's search effort (default: in proportion to ``time_limit_s``,
-    :func:`geo.routing.ils.iteration_budget`); OR-Tools ignores it.
+    :func:`geo.routing.ils.iteration_budget`); OR-Tools ignores it. With ``pyvrp``, a problem
+    that is one free-order route through every stop (:func:`geo.routing.tsp.is_free_path`) goes
+    to the dedicated path search of :mod:`geo.routing.tsp` (``iterations`` = its kicks); PyVRP
+    runs when that route would overrun the shift.
 
     Raises
     ------
@@ -59,6 +63,10 @@ def solve_routes(
     name = as_solver(solver)
     if problem.n_stops == 0:
         return [[] for _ in problem.team_ids]
+    if name == "pyvrp" and is_free_path(problem):
+        routes = solve_free_path(problem, time_limit_s=time_limit_s, seed=seed, kicks=iterations)
+        if routes is not None:
+            return routes
     model = IntModel(problem)
     if name == "pyvrp":
         return solve_pyvrp(model, time_limit_s=time_limit_s, seed=seed, iterations=iterations)

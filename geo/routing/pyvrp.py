@@ -15,14 +15,13 @@ imported inside the functions, so that ``import geo.routing`` stays light.
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 from typing import Any
 
 import numpy as np
 
 from geo.errors import SolverError
-from geo.routing.ils import iterated_search, iteration_budget
+from geo.routing.ils import Deadline, iterated_search, iteration_budget
 from geo.routing.intmodel import IntModel, infeasible
 
 __all__ = ["PENALTY_RANGE", "solve_pyvrp"]
@@ -41,15 +40,16 @@ def solve_pyvrp(
     """Solve with PyVRP's local search in :func:`~geo.routing.ils.iterated_search`.
 
     The effort is ``iterations`` (default :func:`~geo.routing.ils.iteration_budget` of the time
-    limit; fewer when the search stalls), capped by the wall clock at ``time_limit_s``. Give
-    ``iterations`` with a generous ``time_limit_s`` for routes that do not depend on the load. While no feasible solution is found the search
-    continues once more, from the best one, with PyVRP's wide default penalty range.
+    limit), capped at ``time_limit_s`` CPU seconds and a wall-clock guard
+    (:class:`~geo.routing.ils.Deadline`). Give ``iterations`` with a generous ``time_limit_s``
+    for routes that do not depend on the machine. While no feasible solution is found the
+    search continues once more, from the best one, with PyVRP's wide default penalty range.
     """
     from pyvrp.exceptions import PenaltyBoundWarning
 
     data, owner = _problem_data(m)
     params, wide = _params(m)
-    deadline = time.perf_counter() + time_limit_s
+    deadline = Deadline(time_limit_s)
     budget = iteration_budget(time_limit_s) if iterations is None else max(1, int(iterations))
     try:
         with warnings.catch_warnings():
@@ -64,7 +64,8 @@ def solve_pyvrp(
                 )
     except Exception as exc:  # the C++ core raises plain RuntimeError/ValueError
         raise SolverError(f"PyVRP 求解失败：{exc}") from exc
-    _log.debug("PyVRP search: %d iterations, stopped by %s", stats.iterations, stats.stop)
+    _log.debug("PyVRP search: %d iterations, %d restarts, stopped by %s", stats.iterations,
+               stats.restarts, stats.stop)
     routes: list[list[int]] = [[] for _ in m.p.team_ids]
     visited: set[int] = set()
     for route in best.routes():

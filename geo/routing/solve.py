@@ -43,7 +43,7 @@ from geo.travel import WALK_SPEED_MPS, TravelModel
 __all__ = [
     "DEFAULT_SOLVER", "DEFAULT_TIME_LIMIT_S", "SOLVERS", "PatrolPlan", "PatrolProblem",
     "SolverName", "Team", "check_solution", "parse_patrol_problem", "schedule_route",
-    "solve_patrol", "solve_patrol_gdf", "solve_problem",
+    "solve_patrol", "solve_patrol_gdf", "solve_problem", "team_time_matrices",
 ]
 
 DEFAULT_TIME_LIMIT_S = 5.0
@@ -115,8 +115,10 @@ def solve_problem(
         Matrices and per-stop arrays (from :func:`parse_patrol_problem` or built directly).
     time_limit_s : float, optional
         Solver time budget; default the problem's ``time_limit_s``, else 5 s. PyVRP turns it
-        into a fixed effort (iterations in proportion to the limit, fewer when the search
-        stalls; :func:`geo.routing.ils.iteration_budget`) and stops at the time limit only
+        into a fixed effort (iterations in proportion to the limit,
+        :func:`geo.routing.ils.iteration_budget`; kicks of the free-path search,
+        :func:`geo.routing.tsp.kick_budget`) and stops at the limit, counted in CPU seconds
+        of this process with a wall-clock guard (:class:`geo.routing.ils.Deadline`), only
         where the machine is too slow for that effort.
     solver : {"pyvrp", "ortools"}
         A :data:`~geo.routing.backends.SolverName`.
@@ -126,9 +128,11 @@ def solve_problem(
         no seed and stops at the clock, so its result can depend on the machine's speed and
         load.
     iterations : int, optional
-        PyVRP's search effort; default in proportion to ``time_limit_s``. Fix it (with a
-        time limit well above what it needs) for a plan that is the same on any machine and
-        under any load: the time limit then only guards against a stuck machine.
+        PyVRP's search effort (iterations; for one free-order route the kicks of
+        :mod:`geo.routing.tsp`); default in proportion to ``time_limit_s``. Fix it (with a
+        time limit well above what it needs) for a plan that is the same on any machine: the
+        time limit then only guards against a stuck machine. The limit is counted in CPU
+        seconds, so other processes' load does not change the result.
 
     Raises
     ------
@@ -153,6 +157,7 @@ def solve_problem(
         "distance_total_m": float(sum(r["distance_m"] for r in routes)),
         "unvisited": [sid for s, sid in enumerate(problem.stop_ids) if s not in visited],
         "solver": name,
+        "seed": int(seed),
     }
     problems = check_solution(problem, solution)
     if problems:
@@ -177,7 +182,8 @@ def solve_patrol(
     dict
         ``routes`` (one per team, input order: ``team``, ``visits`` [``id``, ``arrive_s``,
         ``depart_s``], ``distance_m``, ``duration_s``, ``start_s``, ``end_s``),
-        ``priority_total``, ``distance_total_m``, ``unvisited``, ``solver``.
+        ``priority_total``, ``distance_total_m``, ``unvisited``, ``solver``, ``seed`` (the
+        random seed of the search: the same problem, seed and effort give the same routes).
 
     Raises
     ------
@@ -273,6 +279,9 @@ def solve_patrol_gdf(
         Start/end points (stations); ids from ``id`` or the index.
     travel : TravelModel
         :class:`~geo.travel.EuclideanTravel` or :class:`~geo.travel.NetworkTravel`, in ``crs``.
+        Distances (the objective and ``distance_m``) from its ``distance_matrix``; each team's
+        travel times from its ``time_matrix`` at the team's own speed
+        (:func:`team_time_matrices`).
     crs : str or pyproj.CRS
         Working CRS in metres (the travel model's).
     objective, time_limit_s, solver, seed, iterations
@@ -291,12 +300,23 @@ def solve_patrol_gdf(
     dist = travel.distance_matrix(xy)
     parsed = dataclasses.replace(
         base, cost=dist, dist_m=np.broadcast_to(dist, (len(teams), *dist.shape)),
-        time_s=dist[None, :, :] / base.speed_mps[:, None, None], xy=xy, crs=work.to_string(),
+        time_s=team_time_matrices(travel, xy, base.speed_mps), xy=xy, crs=work.to_string(),
     )
     check_reachability(parsed)
     solution = solve_problem(parsed, time_limit_s=time_limit_s, solver=solver, seed=seed,
                              iterations=iterations)
     return _plan(parsed, solution, travel, work)
+
+
+def team_time_matrices(travel: TravelModel, xy: np.ndarray, speeds: np.ndarray) -> np.ndarray:
+    """Travel times per team, shape (T, N, N): the travel model's ``time_matrix`` at each speed.
+
+    One matrix per distinct speed, from the model itself: on a road network the times come from
+    per-edge times (steps at half speed, an e-bike pushed on footways), which a distance matrix
+    divided by one speed would miss.
+    """
+    by_speed = {float(v): travel.time_matrix(xy, speed_mps=float(v)) for v in np.unique(speeds)}
+    return np.stack([by_speed[float(v)] for v in speeds])
 
 
 def _plan(p: PatrolProblem, solution: dict[str, Any], travel: TravelModel, crs: Any) -> PatrolPlan:
