@@ -135,7 +135,9 @@ def _check_coords(df: pd.DataFrame, names: dict[str, str], cmap: ColumnMap, *,
         out = [p for mask, role, message in loc.problems
                for p in row_problems(mask & ~wanted, df, role, names, message)]
         df["_lon"], df["_lat"], df["coord_system"] = loc.lon, loc.lat, loc.system
-        df["location_precision"] = np.where(np.isfinite(np.asarray(loc.lon, float)), "point", None)
+        precision = np.full(len(df), None, dtype=object)
+        precision[np.isfinite(np.asarray(loc.lon, float))] = "point"
+        df["location_precision"] = precision
         notes = loc.notes
     if gazetteer is None:
         return out, notes, []
