@@ -224,7 +224,8 @@ def end_session(storage: Storage, token: str | None, *, key: str) -> str | None:
 
 def _admin_view(user: User) -> UserAdmin:
     return UserAdmin(username=user.username, role=user.role,  # type: ignore[arg-type]
-                     squad_id=user.squad_id, active=bool(user.active))
+                     squad_id=user.squad_id, active=bool(user.active),
+                     district_code=user.district_code)
 
 
 def list_users(storage: Storage, *, include_disabled: bool = False) -> list[UserAdmin]:
@@ -237,8 +238,9 @@ def list_users(storage: Storage, *, include_disabled: bool = False) -> list[User
 
 
 def update_user(storage: Storage, actor: Principal, username: str, *, active: bool | None = None,
-                password: str | None = None) -> UserAdmin:
-    """Disable/enable ``username`` and/or set its password on behalf of the admin ``actor``.
+                password: str | None = None, district: str | None = None) -> UserAdmin:
+    """Disable/enable ``username``, set its password and/or bind it to ``district`` (``""``:
+    unbind; ``None``: unchanged) on behalf of the admin ``actor``.
 
     A real change (not setting ``active`` to the value it already has) revokes the user's tokens
     (:class:`service.models.User` bumps the token version).
@@ -248,16 +250,23 @@ def update_user(storage: Storage, actor: Principal, username: str, *, active: bo
     NotFoundError
         No such user.
     ConflictError
-        The admin tries to disable their own account (nobody would be left to enable it).
+        The admin tries to disable their own account or bind it to a district.
     InputError
-        Nothing to change, or a password shorter than 8 characters.
+        Nothing to change, a password shorter than 8 characters, or a district that does not
+        suit the user (:func:`validate_user_fields`; an unknown one is :class:`NotFoundError`).
     """
-    if active is None and password is None:
-        raise InputError("请给出要修改的内容：active（停用/启用）或 password（新密码）。")
+    if active is None and password is None and district is None:
+        raise InputError("请给出要修改的内容：active（停用/启用）、password（新密码）或 district_code（区县）。")
     if password is not None and len(password) < 8:
         raise InputError("密码至少需要 8 个字符。")
-    if active is False and username == actor.username:
-        raise ConflictError("不能停用自己的账号；请让另一位管理员操作。")
+    if (active is False or district) and username == actor.username:
+        raise ConflictError("不能停用自己的账号或给自己绑定区县；请让另一位管理员操作。")
+    if district:
+        with storage.begin() as session:
+            found = session.execute(select(User.role, User.squad_id)
+                                    .where(User.username == username)).first()
+        if found is not None:  # no such user: 404 below
+            validate_user_fields(storage, username, found[0], found[1], district)
     new_hash = hash_password(password) if password is not None else None
     with storage.begin() as session:
         user = session.scalar(select(User).where(User.username == username))
@@ -267,6 +276,8 @@ def update_user(storage: Storage, actor: Principal, username: str, *, active: bo
             user.active = active
         if new_hash is not None:
             user.password_hash = new_hash
+        if district is not None:
+            user.district_code = district or None
         session.flush()
         return _admin_view(user)
 

@@ -246,7 +246,7 @@ def require_roles(*roles: str) -> Callable[[Principal], Principal]:
 
 def require_deployment_roles(*roles: str) -> Callable[[Principal], Principal]:
     """Like :func:`require_roles`, and the user must be bound to no district (403 otherwise): for
-    what spans every district (user management, siting scenarios), where a district-bound user
+    what spans every district (user management), where a district-bound user
     would see or change other districts (or make itself a deployment-wide admin)."""
     check = require_roles(*roles)
 

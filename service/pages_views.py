@@ -141,7 +141,8 @@ def admin_page(storage: Storage, tz: str) -> dict[str, Any]:
     zone = ZoneInfo(tz)
     with storage.begin() as session:
         users = [{"username": u.username, "role": ROLE_NAMES.get(u.role, u.role),
-                  "squad": u.squad_id or "", "active": bool(u.active)}
+                  "squad": u.squad_id or "", "district": u.district_code or "",
+                  "active": bool(u.active)}
                  for u in session.scalars(select(User).order_by(User.username)).all()]
         batches = [{"id": b.id, "filename": b.filename, "coords": b.coords,
                     "at": b.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),

@@ -6,14 +6,18 @@ communities, and a maximal-covering (or p-median / set-covering) model
 (:func:`geo.siting.frames.site_relocation_points`); the result is stored as JSON (summary, sites
 and catchments as GeoJSON). The API (:mod:`service.routers.siting`) and the planner page
 (:mod:`service.routers.pages`) both call these functions.
+
+A planner or admin bound to a district computes only for its squads (:func:`scoped`: they are
+the default) and sees only the scenarios of its squads (:func:`visible`); a missing and an
+invisible scenario get the same 404.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -22,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from geo.errors import InputError, NotFoundError
 from service.auth import Principal
+from service.errors import PermissionDenied
 from service.geojson import frame_features
 from service.models import SitingScenario
 from service.schemas import ScenarioCreate
@@ -37,6 +42,9 @@ DEMAND_PROPS = ["demand_id", "weight", "case_count"]
 
 Progress = Callable[[float, str], None]
 """A progress callback: the fraction done (0–1) and what is being done, in Chinese."""
+Body = TypeVar("Body", bound=ScenarioCreate)
+MAX_SQUADS = 20
+"""The most squads one scenario covers (:attr:`ScenarioCreate.squads`)."""
 
 
 def _landmarks(settings: Settings) -> gpd.GeoDataFrame | None:
@@ -63,6 +71,49 @@ def check_squads(storage: Storage, squads: list[str] | None) -> None:
     unknown = [s for s in squads or () if s not in known]
     if unknown:
         raise NotFoundError(f"没有中队 {'、'.join(unknown)}；可用：{'、'.join(sorted(known))}。")
+
+
+def visible(params: Mapping[str, Any] | None, user: Principal | None) -> bool:
+    """Whether a scenario or job computed with ``params`` is visible to ``user``.
+
+    A deployment-wide user (and ``None``: the tools) sees every one; a district-bound user only
+    those whose ``squads`` are all theirs (a deployment-wide scenario, ``squads`` None, spans
+    other districts: not visible).
+    """
+    allowed = None if user is None else user.squads
+    if allowed is None:
+        return True
+    chosen = (params or {}).get("squads") or ()
+    return bool(chosen) and set(chosen) <= set(allowed)
+
+
+def scoped(body: Body, user: Principal) -> Body:
+    """``body`` within ``user``'s scope: a district-bound user's ``squads`` default to theirs.
+
+    Raises
+    ------
+    PermissionDenied
+        A squad of ``body.squads`` is outside the user's district, or the district has no squad.
+    InputError
+        The district has more squads than one scenario covers and none were chosen.
+    """
+    allowed = user.squads
+    if allowed is None:
+        return body
+    where = f"你绑定区县 {user.district_code}" if user.district_code else "你的范围"
+    if not allowed:
+        raise PermissionDenied(f"{where}还没有中队，无法选址；请先用 xuncha boundaries import 导入"
+                               "该区县的中队。")
+    outside = [s[:32] for s in body.squads or () if s not in allowed]
+    if outside:
+        raise PermissionDenied(f"无权为中队「{'、'.join(outside)}」选址（{where}，可选中队："
+                               f"{'、'.join(allowed)}）。")
+    if body.squads:
+        return body
+    if len(allowed) > MAX_SQUADS:
+        raise InputError(f"{where}，共 {len(allowed)} 个中队，一个方案最多 {MAX_SQUADS} 个；"
+                         "请在范围（squads）中选出要考虑的中队。")
+    return body.model_copy(update={"squads": list(allowed)})
 
 
 def _has_stalls(cases: pd.DataFrame) -> bool:
@@ -163,19 +214,27 @@ def create_scenario(storage: Storage, settings: Settings, body: ScenarioCreate,
         return store_scenario(session, body, result, user.username)
 
 
-def list_scenarios(storage: Storage, *, limit: int = 50) -> list[dict[str, Any]]:
-    """Stored scenarios, newest first (without their features)."""
+def list_scenarios(storage: Storage, *, user: Principal | None = None,
+                   limit: int = 50) -> list[dict[str, Any]]:
+    """Stored scenarios ``user`` may see (:func:`visible`), newest first (without features)."""
+    newest = select(SitingScenario).order_by(SitingScenario.id.desc())
     with storage.begin() as session:
-        rows = session.scalars(select(SitingScenario).order_by(SitingScenario.id.desc())
-                               .limit(limit)).all()
+        if user is not None and user.squads is not None:  # the parameters are small
+            pairs = session.execute(select(SitingScenario.id, SitingScenario.params)
+                                    .order_by(SitingScenario.id.desc())).all()
+            ids = [i for i, params in pairs if visible(params, user)][:limit]
+            newest = newest.where(SitingScenario.id.in_(ids))
+        rows = session.scalars(newest.limit(limit)).all()
         return [_public(r, full=False) for r in rows]
 
 
-def get_scenario(storage: Storage, scenario_id: int) -> dict[str, Any]:
-    """One stored scenario; :class:`NotFoundError` if there is none."""
+def get_scenario(storage: Storage, scenario_id: int, *,
+                 user: Principal | None = None) -> dict[str, Any]:
+    """One stored scenario; :class:`NotFoundError` if there is none or ``user`` may not see it
+    (:func:`visible`; the same answer, so a district user learns nothing of other districts)."""
     with storage.begin() as session:
         row = session.get(SitingScenario, scenario_id)
-        if row is None:
+        if row is None or not visible(row.params, user):
             raise NotFoundError(f"没有编号为 {scenario_id} 的选址方案。")
         return _public(row)
 
@@ -205,12 +264,13 @@ def scenario_frames(result: dict[str, Any]) -> tuple[gpd.GeoDataFrame | None,
 
 
 def scenario_map(storage: Storage, settings: Settings, scenario_id: int, *,
-                 static_prefix: str) -> str:
-    """The map page (HTML) of stored scenario ``scenario_id``: its points and catchments over the
-    communities and the stall demand, with the map scripts loaded from ``static_prefix``."""
+                 static_prefix: str, user: Principal | None = None) -> str:
+    """The map page (HTML) of stored scenario ``scenario_id`` (404 unless ``user`` may see it):
+    its points and catchments over the communities and the stall demand, with the map scripts
+    loaded from ``static_prefix``."""
     from geo.maps.squad import squad_map
 
-    sc = get_scenario(storage, scenario_id)
+    sc = get_scenario(storage, scenario_id, user=user)
     pts, areas = scenario_frames(sc)
     squads = tuple(sc["params"].get("squads") or ()) or None
     m = squad_map(communities=storage.communities(squads=squads), relocation=pts,

@@ -74,6 +74,11 @@ class Token(BaseModel):
     token_type: Literal["bearer"] = "bearer"
 
 
+DistrictCode = Annotated[str, Field(min_length=1, max_length=12, description=(
+    "绑定的区县编码（xuncha boundaries list）：管理员、规划人员只看该区县的中队"))]
+"""The code of the district an admin or planner is bound to (:class:`service.models.District`)."""
+
+
 class UserPublic(BaseModel):
     username: str
     role: Role
@@ -86,10 +91,17 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=8, max_length=256)
     role: Role
     squad_id: str | None = None
+    district_code: DistrictCode | None = None
 
 
-class UserAdmin(UserPublic):
-    """A user as the administrator sees it: with whether the account is in use."""
+class UserRecord(UserPublic):
+    """A user as user administration shows it: with the district an admin or planner is bound to."""
+
+    district_code: str | None = Field(default=None, description="绑定的区县；空为面向全部区县")
+
+
+class UserAdmin(UserRecord):
+    """A user as the administrator sees it: with its district and whether the account is in use."""
 
     active: bool = True
 
@@ -102,6 +114,9 @@ class UserUpdate(BaseModel):
                                 "签发的令牌和会话永久失效（启用后须重新登录）")
     password: str | None = Field(default=None, min_length=8, max_length=256,
                                  description="新密码（此前签发的令牌和会话随即失效）")
+    district_code: DistrictCode | None = Field(
+        default=None, description="绑定到该区县；null 解除绑定（面向全部区县）；不给则不变。"
+        "改变后该用户此前的令牌和会话随即失效")
 
 
 class SquadPublic(BaseModel):

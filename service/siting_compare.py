@@ -20,15 +20,19 @@ from geo.errors import InputError
 from geo.labels import distance_method_text
 from geo.maps.siting import COMPARE_COLOURS
 from service import scenarios
+from service.auth import Principal
 from service.settings import Settings
 from service.storage import Storage
 
 
-def load_pair(storage: Storage, a: int, b: int) -> list[dict[str, Any]]:
-    """Stored scenarios ``a`` and ``b`` (404 if either is missing; 400 if they are the same)."""
+def load_pair(storage: Storage, a: int, b: int, *,
+              user: Principal | None = None) -> list[dict[str, Any]]:
+    """Stored scenarios ``a`` and ``b`` (404 if either is missing or ``user`` may not see it;
+    400 if they are the same)."""
     if a == b:
         raise InputError("请选两个不同的方案进行比较（a 和 b 是同一个方案）。")
-    return [scenarios.get_scenario(storage, a), scenarios.get_scenario(storage, b)]
+    return [scenarios.get_scenario(storage, a, user=user),
+            scenarios.get_scenario(storage, b, user=user)]
 
 
 def label(sc: dict[str, Any]) -> str:
@@ -63,12 +67,12 @@ def _squads(pair: list[dict[str, Any]]) -> tuple[str, ...] | None:
 
 
 def compare_map(storage: Storage, settings: Settings, a: int, b: int, *,
-                static_prefix: str) -> str:
+                static_prefix: str, user: Principal | None = None) -> str:
     """The comparison map page (HTML): both site sets and their catchments in two colours over
     the communities and the stall demand, scripts loaded from ``static_prefix``."""
     from geo.maps.compare import comparison_map
 
-    pair = load_pair(storage, a, b)
+    pair = load_pair(storage, a, b, user=user)
     demand = next((d for d in map(scenarios.demand_frame, pair) if d is not None), None)
     m = comparison_map({label(sc): sites_frame(sc) for sc in pair},
                        communities=storage.communities(squads=_squads(pair)), demand=demand,
@@ -112,10 +116,11 @@ def compare_rows(pair: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
     ]
 
 
-def compare_page(storage: Storage, a: int, b: int) -> dict[str, Any]:
+def compare_page(storage: Storage, a: int, b: int, *,
+                 user: Principal | None = None) -> dict[str, Any]:
     """What the comparison page shows: both scenarios, their labels and colours, the table and
     the map's address."""
-    pair = load_pair(storage, a, b)
+    pair = load_pair(storage, a, b, user=user)
     return {"pair": pair, "labels": [label(sc) for sc in pair],
             "colours": list(COMPARE_COLOURS[:2]), "rows": compare_rows(pair),
             "map_url": f"/maps/siting/compare?a={a}&b={b}"}

@@ -133,11 +133,12 @@ def public(row: SitingJob) -> dict[str, Any]:
             "params": dict(row.params or {})}
 
 
-def get_job(storage: Storage, job_id: int) -> dict[str, Any]:
-    """One job; a lost one is marked failed first. :class:`NotFoundError` if there is none."""
+def get_job(storage: Storage, job_id: int, *, user: Principal | None = None) -> dict[str, Any]:
+    """One job; a lost one is marked failed first. :class:`NotFoundError` if there is none or
+    ``user`` may not see it (:func:`service.scenarios.visible`)."""
     with storage.begin() as session:
         row = session.get(SitingJob, job_id)
-        if row is None:
+        if row is None or not scenarios.visible(row.params, user):
             raise NotFoundError(f"没有编号为 {job_id} 的选址计算任务。")
         if is_lost(storage, row):
             _fail_row(row, RESTART_MESSAGE)
@@ -158,10 +159,13 @@ def _fail_lost_jobs_of(session: Session, storage: Storage, username: str) -> Sit
 
 def submit(storage: Storage, settings: Settings, body: SitingJobCreate,
            user: Principal) -> dict[str, Any]:
-    """Queue a siting job for ``user``; the job (status ``queued``).
+    """Queue a siting job for ``user`` (a district-bound user's squads by default,
+    :func:`service.scenarios.scoped`); the job (status ``queued``).
 
     Raises
     ------
+    PermissionDenied
+        A squad of ``body.squads`` is outside the user's district.
     NotFoundError
         A squad of ``body.squads`` does not exist.
     InputError
@@ -171,6 +175,7 @@ def submit(storage: Storage, settings: Settings, body: SitingJobCreate,
     """
     if body.compare_sites and body.model == "lscp":
         raise InputError("集合覆盖模型自己决定点数，不能按点数比较；请选最大覆盖或 p-中位模型。")
+    body = scenarios.scoped(body, user)
     scenarios.check_squads(storage, body.squads)
     username = user.username[:64]
     with storage.begin() as session:

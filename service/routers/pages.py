@@ -265,13 +265,12 @@ def planner_page(request: Request, storage: StorageDep, settings: SettingsDep, u
     """Siting scenarios: the form, stored scenarios, and the chosen one's map and table."""
     if user is None:
         return login_redirect(request)
-    if user.role not in ("admin", "planner") or user.district_code is not None:
-        raise PermissionDenied("规划页面仅对规划人员和管理员开放"
-                               "（选址方案涉及所有区县，绑定区县的用户暂不可用）。")
-    current = scenarios.get_scenario(storage, scenario) if scenario else None
-    return render(request, "planner.html", user, squads=storage.squads(),
-                  scenarios=pages_views.scenario_rows(scenarios.list_scenarios(storage),
-                                                      settings.timezone), current=current)
+    if user.role not in ("admin", "planner"):
+        raise PermissionDenied("规划页面仅对规划人员和管理员开放。")
+    current = scenarios.get_scenario(storage, scenario, user=user) if scenario else None
+    rows = scenarios.list_scenarios(storage, user=user)
+    return render(request, "planner.html", user, squads=pages_data.visible_squads(storage, user),
+                  scenarios=pages_views.scenario_rows(rows, settings.timezone), current=current)
 
 
 @router.post("/planner/siting")
@@ -280,8 +279,8 @@ async def planner_siting(request: Request, storage: StorageDep, settings: Settin
     """Queue a scenario (or a 3 vs 5 comparison) from the planner form and show its progress
     (:mod:`service.siting_jobs`; the job page is ``/siting/jobs/{id}``)."""
     u = _require(user)
-    if u.role not in ("admin", "planner") or u.district_code is not None:
-        raise PermissionDenied("只有不绑定区县的规划人员和管理员可以计算选址方案。")
+    if u.role not in ("admin", "planner"):
+        raise PermissionDenied("只有规划人员和管理员可以计算选址方案。")
     form = await request.form()
     try:
         job = siting_jobs.submit(storage, settings, siting_jobs.job_from_form(form), u)

@@ -175,7 +175,8 @@ def test_admin_disables_and_enables_a_user_over_http(api: Api) -> None:
     try:
         off = _patch_user(api, "admin", "leader_xh", active=False)
         assert off.status_code == 200 and off.json() == {
-            "username": "leader_xh", "role": "squad_leader", "squad_id": "xinhua", "active": False}
+            "username": "leader_xh", "role": "squad_leader", "squad_id": "xinhua", "active": False,
+            "district_code": None}
         # the next request with the earlier token, or the earlier session cookie, is refused
         refused = api.client.get("/api/worklogs", headers=old_token)
         assert refused.status_code == 401 and "停用" in refused.json()["detail"]
