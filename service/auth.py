@@ -1,5 +1,5 @@
-"""Users, passwords (Argon2id), signed tokens (JWT, HS256), sign-in and sign-out, user updates
-and the failed-login rate limit.
+"""Users, passwords (Argon2id), signed tokens (JWT, HS256), sign-in and sign-out and the
+failed-login rate limit (an admin's listing and changes of users: :mod:`service.user_admin`).
 
 Tokens carry the username (``sub``), role, squad and the user's token version (``ver``); every
 request re-reads the user from the database and refuses a token whose version is not the user's
@@ -31,7 +31,6 @@ from geo.cases import find_control
 from geo.errors import InputError, NotFoundError
 from service.errors import AuthError, ConflictError, RateLimited
 from service.models import District, Squad, User
-from service.schemas import UserAdmin
 from service.storage import Storage
 from service.workflow import ROLES, SQUAD_ROLES
 
@@ -220,66 +219,6 @@ def end_session(storage: Storage, token: str | None, *, key: str) -> str | None:
         return None  # already revoked (or disabled)
     revoke_tokens(storage, username)
     return username
-
-
-def _admin_view(user: User) -> UserAdmin:
-    return UserAdmin(username=user.username, role=user.role,  # type: ignore[arg-type]
-                     squad_id=user.squad_id, active=bool(user.active),
-                     district_code=user.district_code)
-
-
-def list_users(storage: Storage, *, include_disabled: bool = False) -> list[UserAdmin]:
-    """Every active user by name (and the disabled ones with ``include_disabled``)."""
-    stmt = select(User).order_by(User.username)
-    if not include_disabled:
-        stmt = stmt.where(User.active)
-    with storage.begin() as session:
-        return [_admin_view(u) for u in session.scalars(stmt).all()]
-
-
-def update_user(storage: Storage, actor: Principal, username: str, *, active: bool | None = None,
-                password: str | None = None, district: str | None = None) -> UserAdmin:
-    """Disable/enable ``username``, set its password and/or bind it to ``district`` (``""``:
-    unbind; ``None``: unchanged) on behalf of the admin ``actor``.
-
-    A real change (not setting ``active`` to the value it already has) revokes the user's tokens
-    (:class:`service.models.User` bumps the token version).
-
-    Raises
-    ------
-    NotFoundError
-        No such user.
-    ConflictError
-        The admin tries to disable their own account or bind it to a district.
-    InputError
-        Nothing to change, a password shorter than 8 characters, or a district that does not
-        suit the user (:func:`validate_user_fields`; an unknown one is :class:`NotFoundError`).
-    """
-    if active is None and password is None and district is None:
-        raise InputError("请给出要修改的内容：active（停用/启用）、password（新密码）或 district_code（区县）。")
-    if password is not None and len(password) < 8:
-        raise InputError("密码至少需要 8 个字符。")
-    if (active is False or district) and username == actor.username:
-        raise ConflictError("不能停用自己的账号或给自己绑定区县；请让另一位管理员操作。")
-    if district:
-        with storage.begin() as session:
-            found = session.execute(select(User.role, User.squad_id)
-                                    .where(User.username == username)).first()
-        if found is not None:  # no such user: 404 below
-            validate_user_fields(storage, username, found[0], found[1], district)
-    new_hash = hash_password(password) if password is not None else None
-    with storage.begin() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFoundError(f"没有用户「{username[:64]}」。")
-        if active is not None:
-            user.active = active
-        if new_hash is not None:
-            user.password_hash = new_hash
-        if district is not None:
-            user.district_code = district or None
-        session.flush()
-        return _admin_view(user)
 
 
 def create_token(user: Principal, *, key: str, ttl_minutes: int) -> str:

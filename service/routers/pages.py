@@ -31,6 +31,7 @@ from service import (
     pages_views,
     scenarios,
     siting_jobs,
+    user_admin,
     worklog_form,
     worklogs,
 )
@@ -331,7 +332,7 @@ def admin_user_active(storage: StorageDep, user: PageUser,
     u = _admin(user)
     on = active == "1"
     try:
-        auth.update_user(storage, u, username, active=on)
+        user_admin.update_user(storage, u, username, active=on)
     except XunchaError as exc:
         return _back("/admin", f"用户 {username} 未改变：{exc}", error=True)
     return _back("/admin", f"已{'启用' if on else '停用'}用户 {username}"
@@ -345,7 +346,7 @@ def admin_user_password(storage: StorageDep, user: PageUser,
     """Set a new password for a user from the admin page."""
     u = _admin(user)
     try:
-        auth.update_user(storage, u, username, password=password)
+        user_admin.update_user(storage, u, username, password=password)
     except XunchaError as exc:
         return _back("/admin", f"用户 {username} 的密码未修改：{exc}", error=True)
     return _back("/admin", f"已重置用户 {username} 的密码。")

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from service import auth
+from service import auth, user_admin
 from service.deps import AdminUser, StorageDep
 from service.schemas import ErrorBody, UserAdmin, UserCreate, UserRecord, UserUpdate
 
@@ -32,7 +32,7 @@ def list_users(storage: StorageDep, _admin: AdminUser,
                include_disabled: Annotated[bool, Query(description="也列出已停用的用户")] = False,
                ) -> list[UserAdmin]:
     """Every active user (and the disabled ones with ``include_disabled=true``)."""
-    return auth.list_users(storage, include_disabled=include_disabled)
+    return user_admin.list_users(storage, include_disabled=include_disabled)
 
 
 @router.post("", response_model=UserRecord, status_code=201,
@@ -59,5 +59,5 @@ def patch_user(username: Username, body: UserUpdate, storage: StorageDep,
     district = None
     if "district_code" in body.model_fields_set:
         district = body.district_code or ""  # null: bound to no district
-    return auth.update_user(storage, admin, username, active=body.active, password=body.password,
+    return user_admin.update_user(storage, admin, username, active=body.active, password=body.password,
                             district=district)
