@@ -36,6 +36,7 @@ ROUTERS: tuple[str, ...] = (
     "ogc",
     "plans",
     "maps",
+    "tiles",  # /tiles/cases/{z}/{x}/{y}.mvt (the case layer as vector tiles)
     "hotspots",
     "forecast",
     "siting",

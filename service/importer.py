@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import ARRAY, String, Table, any_, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from geo.case_merge import merge_case
@@ -44,12 +44,16 @@ from geo.catalogue import Catalogue, default_catalogue
 from geo.errors import Problem
 from geo.gazetteer import Gazetteer
 from geo.io.tables import MAX_TABLE_BYTES
+from service.bulk_copy import copy_events, copy_new_cases
 from service.deployment import deployment_catalogue, deployment_gazetteer
 from service.models import Case, CaseEvent, ImportBatch, utcnow
 from service.settings import Settings
 from service.storage import Storage
 
 _CHUNK = 5000
+BULK_COPY = True
+"""On PostgreSQL, write new cases and history rows by ``COPY`` (:mod:`service.bulk_copy`);
+``False`` uses the row-by-row ``INSERT`` path of SQLite (for comparisons, benchmarks)."""
 _CASES = cast(Table, Case.__table__)
 _EVENTS = cast(Table, CaseEvent.__table__)
 NO_RIGHT = "案件编号无效或无权修改。"
@@ -340,8 +344,13 @@ def _existing(session: Session, ids: list[str], *, lock: bool = False
     written)."""
     cols = [Case.id, Case.case_id, *(getattr(Case, c) for c in STORED_COLUMNS)]
     found: dict[str, dict[str, Any]] = {}
-    for k in range(0, len(ids), _CHUNK):
-        stmt = select(*cols).where(Case.case_id.in_(ids[k:k + _CHUNK]))
+    # PostgreSQL: one array parameter per 100k ids (= ANY), not thousands of bound values
+    chunk = _CHUNK * 20 if BULK_COPY and session.get_bind().dialect.name == "postgresql" else 0
+    for k in range(0, len(ids), chunk or _CHUNK):
+        part = ids[k:k + (chunk or _CHUNK)]
+        where = Case.case_id == any_(bindparam("ids", part, type_=ARRAY(String))) if chunk \
+            else Case.case_id.in_(part)
+        stmt = select(*cols).where(where)
         if lock:
             stmt = stmt.with_for_update()
         found.update({row.case_id: dict(row._mapping) for row in session.execute(stmt)})
@@ -353,19 +362,28 @@ def _write(session: Session, plan: _Plan) -> None:
 
     The existing map was read (and, for guarded imports, checked and locked) earlier in the
     same transaction: a row counted as new is inserted, never turned into an update of a case
-    that appeared since (the unique constraint fails the import instead).
+    that appeared since (the unique constraint fails the import instead). On PostgreSQL the new
+    rows and the history go by ``COPY`` (:mod:`service.bulk_copy`, same rules) unless
+    :data:`BULK_COPY` is off.
     """
-    for k in range(0, len(plan.new), _CHUNK):
+    bulk = BULK_COPY and session.get_bind().dialect.name == "postgresql"
+    created = copy_new_cases(session, plan.new) if bulk and plan.new else {}
+    for k in range(0, len(plan.new) if not bulk else 0, _CHUNK):
         session.execute(insert(_CASES), plan.new[k:k + _CHUNK])
     for k in range(0, len(plan.changed), _CHUNK):
         session.execute(update(Case), plan.changed[k:k + _CHUNK])
-    if plan.new and session.get_bind().dialect.name == "postgresql":
-        # fresh statistics, or PostgreSQL plans the id lookups below as sequential scans of a
-        # table it believes empty (an import of 66k rows spent over 50 s in them)
-        session.execute(text("ANALYZE cases"))
-    created = _existing(session, [e["_case_id"] for e in plan.new_events])
-    events = [{**e, "case_pk": created[e.pop("_case_id")]["id"]} for e in plan.new_events]
+    if plan.new and not bulk:
+        if session.get_bind().dialect.name == "postgresql":
+            # fresh statistics, or PostgreSQL plans the id lookups below as sequential scans of
+            # a table it believes empty (an import of 66k rows spent over 50 s in them)
+            session.execute(text("ANALYZE cases"))
+        found = _existing(session, [e["_case_id"] for e in plan.new_events])
+        created = {cid: row["id"] for cid, row in found.items()}
+    events = [{**e, "case_pk": created[e.pop("_case_id")]} for e in plan.new_events]
     events += plan.change_events
+    if bulk:
+        copy_events(session, events)
+        return
     for k in range(0, len(events), _CHUNK):
         session.execute(insert(_EVENTS), events[k:k + _CHUNK])
 

@@ -55,6 +55,7 @@ _CLUSTER = "npm:leaflet.markercluster@1.1.0"
 _FA = "npm:@fortawesome/fontawesome-free@6.2.0"
 _BS = "npm:bootstrap@5.2.2"
 _OMS = "npm:overlapping-marker-spiderfier-leaflet@0.2.7"  # folium's CDN pins 0.2.6 (same code)
+_VG = "npm:leaflet.vectorgrid@1.3.0"  # the case layer as vector tiles (geo.maps.case_tiles)
 
 VENDOR_ASSETS: tuple[VendorAsset, ...] = (
     VendorAsset("leaflet", f"{_JSD}/npm/leaflet@1.9.3/dist/leaflet.js", _LEAFLET,
@@ -104,6 +105,15 @@ VENDOR_ASSETS: tuple[VendorAsset, ...] = (
                 f"{_CF}/OverlappingMarkerSpiderfier-Leaflet/0.2.6/oms.min.js", _OMS,
                 "package/dist/oms.js", "oms/oms.min.js"),
     VendorAsset("", "", _OMS, "package/README.md", "oms/README.md"),  # holds the MIT licence
+    VendorAsset("leaflet_vectorgrid",
+                f"{_JSD}/npm/leaflet.vectorgrid@1.3.0/dist/Leaflet.VectorGrid.bundled.min.js",
+                _VG, "package/dist/Leaflet.VectorGrid.bundled.min.js",
+                "vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
+    VendorAsset("", "", _VG, "package/README.md", "vectorgrid/README.md"),  # Beerware licence
+    # the bundle includes pbf and vector-tile (BSD-3-Clause): their licences go alongside
+    VendorAsset("", "", "npm:pbf@3.2.1", "package/LICENSE", "vectorgrid/LICENSE-pbf"),
+    VendorAsset("", "", "npm:vector-tile@1.3.0", "package/LICENSE.txt",
+                "vectorgrid/LICENSE-vector-tile.txt"),
 )
 
 _BY_URL: dict[str, VendorAsset] = {a.cdn_url: a for a in VENDOR_ASSETS if a.cdn_url}

@@ -1,6 +1,7 @@
 """Interactive maps (Folium/Leaflet HTML) per squad and for the district.
 
-``GET /maps/{squad}?date=YYYY-MM-DD``: the squad's communities, work stations, recent cases (heat),
+``GET /maps/{squad}?date=YYYY-MM-DD``: the squad's communities, work stations, recent cases (heat;
+past :data:`service.tiles.TILES_FROM` cases a vector-tile layer from ``/tiles/cases``),
 hotspots, next week's forecast and the day's routes per team. ``GET /maps/district`` (admin,
 planner): every community, hotspots and the stored routes of the day. Leaflet and the other
 scripts load from ``/static/vendor`` (no internet needed for the page itself; only the base-map
@@ -62,13 +63,20 @@ def render_map(storage: Storage, settings: Settings, *, squads: tuple[str, ...] 
            versions(storage)[0], title)
 
     def make() -> str:
+        from geo.maps.case_tiles import CaseTileLayer
+        from service.tiles import TILES_FROM, case_tile_url
+
         start = pd.Timestamp(day, tz=settings.timezone)
         frames = [pages_data.plan_frames(p) for p in plans]
         routes = pd.concat([f[0] for f in frames]) if frames else None
         stops = pd.concat([f[1] for f in frames]) if frames else None
-        cases = storage.query_cases(CaseFilter(squads=squads, precise=True,
-                                               start=start - timedelta(days=28),
-                                               end=start + timedelta(days=1)))
+        flt = CaseFilter(squads=squads, precise=True, start=start - timedelta(days=28),
+                         end=start + timedelta(days=1))
+        n_cases = storage.count_cases(flt)  # many cases: drawn from /tiles, not in the page
+        gcj = settings.basemap == "amap"  # its tiles are GCJ-02: so are the overlays
+        tiled = [CaseTileLayer(case_tile_url(flt, gcj02=gcj), count=n_cases)] \
+            if n_cases > TILES_FROM else []
+        cases = storage.query_cases(flt) if not tiled else gpd.GeoDataFrame()
         m = squad_map(
             communities=storage.communities(squads=squads),
             stations=storage.stations(squads=squads),
@@ -79,7 +87,7 @@ def render_map(storage: Storage, settings: Settings, *, squads: tuple[str, ...] 
             routes=gpd.GeoDataFrame(routes, crs=4326) if routes is not None and len(routes) else None,
             stops=gpd.GeoDataFrame(stops, crs=4326) if stops is not None and len(stops) else None,
             **settings.map_options(), static_prefix=STATIC_PREFIX, title=title,
-            data_label=pages_data.data_label(storage, squads))
+            data_label=pages_data.data_label(storage, squads), extra_layers=tiled)
         return str(m.get_root().render())
 
     return pages_data.CACHE.get_or_make(key, make)
