@@ -28,6 +28,7 @@ Definitions (the same words on the page and in the workbook):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -113,7 +114,7 @@ def _prepared(cases: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
             df[col] = default
         df[col] = df[col].fillna(default).astype(str)
     for col in ("reported_at", "closed_at", "deadline_at"):
-        df[col] = pd.to_datetime(df[col], utc=True)
+        df[col] = pd.to_datetime(df[col], utc=True).dt.tz_convert(start.tz)  # days in tz
     df = df[(df["reported_at"] >= start) & (df["reported_at"] < end)]
     status = df["status"].astype(str)
     dl, closed_at = df["deadline_at"], df["closed_at"]
@@ -124,9 +125,16 @@ def _prepared(cases: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
         overdue=dl.notna() & (((~status.isin(list(FINAL))) & (dl < as_of))
                               | ((status == CLOSED) & closed_at.notna() & (closed_at > dl))),
         hours=(closed_at - df["reported_at"]).dt.total_seconds() / 3600.0,
-        addr=df["address"].map(address_key),
-        source=df["source"].where(df["source"].str.strip() != "", "（未填）"))
+        addr=_per_unique(df["address"], address_key),
+        source=df["source"].where(_per_unique(df["source"], str.strip) != "", "（未填）"))
     return df
+
+
+def _per_unique(values: pd.Series, fn: Callable[[str], str]) -> pd.Series:
+    """``fn`` of each value of ``values`` (strings), computed once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    done = np.array([fn(v) for v in uniques] + [""], dtype=object)
+    return pd.Series(done[codes], index=values.index, dtype=object)
 
 
 def _recurrence(df: pd.DataFrame, min_repeats: int) -> pd.DataFrame:
@@ -135,50 +143,73 @@ def _recurrence(df: pd.DataFrame, min_repeats: int) -> pd.DataFrame:
     live = df[~df["is_void"] & (df["addr"] != "")]
     if live.empty:
         return pd.DataFrame(columns=cols)
-    rows = []
-    for (_addr, cat), g in live.groupby(["addr", "category"], sort=False):
-        if len(g) < min_repeats:
-            continue
-        g = g.sort_values("reported_at")
-        rows.append({"squad": g["squad"].iloc[-1],
-                     "community_code": g["community_code"].iloc[-1],
-                     "community": g["community"].iloc[-1],
-                     "address": g["address"].iloc[-1], "category": cat,
-                     "category_name": g["category_name"].iloc[-1], "count": len(g),
-                     "first_reported": g["reported_at"].iloc[0],
-                     "last_reported": g["reported_at"].iloc[-1],
-                     "case_ids": "、".join(map(str, g["case_id"]))})
-    out = pd.DataFrame(rows, columns=cols)
+    keys = ["addr", "category"]
+    size = live.groupby(keys, sort=False)["case_id"].transform("size")
+    rep = live[size >= min_repeats]
+    if rep.empty:
+        return pd.DataFrame(columns=cols)
+    rep = rep.sort_values("reported_at", kind="stable")  # a group is placed where its latest is
+    groups = rep.groupby(keys, sort=False)
+    last = groups[["squad", "community_code", "community", "address", "category",
+                   "category_name"]].last()
+    out = last.assign(count=groups.size(), first_reported=groups["reported_at"].min(),
+                      last_reported=groups["reported_at"].max(),
+                      case_ids=groups["case_id"].agg(lambda ids: "、".join(map(str, ids))))
+    out = out.reset_index(drop=True)[cols]
     return out.sort_values(["count", "last_reported"], ascending=[False, False],
                            ignore_index=True)
 
 
-def _summary(df: pd.DataFrame, recur: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    def figures(g: pd.DataFrame, r: pd.DataFrame) -> dict[str, float]:
-        live = g[~g["is_void"]]
-        closed = live[live["is_closed"]]
-        judged = closed[closed["deadline_at"].notna()]
-        return {"cases": len(live), "voided": int(g["is_void"].sum()), "closed": len(closed),
-                "closure_rate": _ratio(len(closed), len(live)),
-                "on_time": int(live["on_time"].sum()),
-                "on_time_rate": _ratio(int(live["on_time"].sum()), len(judged)),
-                "overdue": int(live["overdue"].sum()),
-                "overdue_rate": _ratio(int(live["overdue"].sum()), int(live["has_deadline"].sum())),
-                "median_hours": float(closed["hours"].median()) if len(closed) else float("nan"),
-                "recurrent_groups": len(r), "no_address": int((live["addr"] == "").sum())}
+_FIGURES = ("n", "void", "closed_n", "judged", "on_time_n", "overdue_n", "deadline_n",
+            "no_addr")
 
+
+def _indicators(df: pd.DataFrame) -> pd.DataFrame:
+    """Per case, 0/1 columns whose sums per group are the figures (void cases count only in
+    ``void``) and the handling hours of closed live cases (NaN otherwise)."""
+    live = ~df["is_void"]
+    closed = live & df["is_closed"]
+    return pd.DataFrame({
+        "n": live, "void": df["is_void"], "closed_n": closed,
+        "judged": closed & df["deadline_at"].notna(), "on_time_n": live & df["on_time"],
+        "overdue_n": live & df["overdue"], "deadline_n": live & df["has_deadline"],
+        "no_addr": live & (df["addr"] == ""), "closed_hours": df["hours"].where(closed)},
+        index=df.index).astype({c: "int64" for c in _FIGURES})
+
+
+def _figures(sums: pd.DataFrame, median: pd.Series, recurrent: pd.Series) -> pd.DataFrame:
+    def ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+        return (num / den.where(den > 0)).astype(float)
+
+    return pd.DataFrame({
+        "cases": sums["n"], "voided": sums["void"], "closed": sums["closed_n"],
+        "closure_rate": ratio(sums["closed_n"], sums["n"]), "on_time": sums["on_time_n"],
+        "on_time_rate": ratio(sums["on_time_n"], sums["judged"]), "overdue": sums["overdue_n"],
+        "overdue_rate": ratio(sums["overdue_n"], sums["deadline_n"]),
+        "median_hours": median.astype(float), "recurrent_groups": recurrent.astype("int64"),
+        "no_address": sums["no_addr"]}, index=sums.index)
+
+
+def _summary(df: pd.DataFrame, recur: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The :data:`SUMMARY_COLUMNS` over all of ``df`` (no ``keys``) or per group of ``keys``;
+    a recurrence group counts where its latest case is."""
+    ind = _indicators(df)
     if not keys:
-        return pd.DataFrame([figures(df, recur)], columns=list(SUMMARY_COLUMNS))
-    rows = []
-    for key, g in df.groupby(keys, sort=True):
-        kv = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-        r = recur
-        for k, v in kv.items():  # a group counts where its latest case is
-            r = r[r[k] == v]
-        rows.append({**kv, **({"community": g["community"].iloc[0]} if "community_code" in kv
-                              else {}), **figures(g, r)})
-    extra = ["community"] if "community_code" in keys else []
-    out = pd.DataFrame(rows, columns=[*keys, *extra, *SUMMARY_COLUMNS])
+        sums = ind[list(_FIGURES)].sum().to_frame().T
+        median = pd.Series([ind["closed_hours"].median()])
+        figures = _figures(sums, median, pd.Series([len(recur)]))
+        return figures.reset_index(drop=True)[list(SUMMARY_COLUMNS)]
+    if df.empty:
+        extra = ["community"] if "community_code" in keys else []
+        return pd.DataFrame(columns=[*keys, *extra, *SUMMARY_COLUMNS])
+    groups = ind.groupby([df[k] for k in keys], sort=True)
+    sums, median = groups[list(_FIGURES)].sum(), groups["closed_hours"].median()
+    counted = recur.groupby(keys).size() if len(recur) else pd.Series(dtype="int64")
+    figures = _figures(sums, median, counted.reindex(sums.index, fill_value=0))
+    if "community_code" in keys:
+        figures.insert(0, "community", df.groupby([df[k] for k in keys], sort=True)["community"]
+                       .first())
+    out = figures.reset_index()
     return out.sort_values(["cases", *keys], ascending=[False, *[True] * len(keys)],
                            ignore_index=True)
 

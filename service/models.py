@@ -417,3 +417,25 @@ class RenderedDoc(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AnalysisLayer(Base):
+    """An analysis layer (hotspots, Gi* cells, trends, forecast cells) computed once per data
+    version (0012, :mod:`service.layer_store`): the GeoJSON of its frame and what restores it
+    (column types, index, ``attrs`` such as the ranking), keyed by ``layer_key`` (kind, scope
+    and parameters) and ``version`` (the data it was computed from)."""
+
+    __tablename__ = "analysis_layers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    layer_key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(96))
+    kind: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(Text, default="*")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    n_features: Mapped[int] = mapped_column(Integer, default=0)
+    geojson: Mapped[bytes] = mapped_column(LargeBinary)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (UniqueConstraint("layer_key", "version",
+                                       name="uq_analysis_layers_key_version"),)

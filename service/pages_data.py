@@ -1,5 +1,6 @@
 """What the plan, map, layer and page routers share: squad visibility, plans read or made on
-demand, route sheets rebuilt from a stored plan, and analysis layers with a small in-memory cache.
+demand, route sheets rebuilt from a stored plan, and the analysis layers (computed once per data
+version and stored: :mod:`service.analysis_layers`, re-exported here).
 
 Every function takes the caller (:class:`service.auth.Principal`) where visibility matters: a
 squad-bound user asking for another squad gets :class:`NotFoundError` (404), exactly like a squad
@@ -22,11 +23,10 @@ import os
 import socket
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -35,18 +35,20 @@ from sqlalchemy import select
 
 from geo.errors import InputError, NotFoundError
 from geo.planning.clock import as_date
+from service.analysis_layers import CACHE as CACHE  # the layers' home; routers call them here
+from service.analysis_layers import forecast as forecast
+from service.analysis_layers import hotspots as hotspots
+from service.analysis_layers import recent_cases as recent_cases
+from service.analysis_layers import significance as significance
+from service.analysis_layers import trends as trends
 from service.auth import Principal
-from service.case_cache import versions
 from service.errors import ConflictError, RateLimited
 from service.models import Case
 from service.plans import SIM_TAG, load_plan, make_plan, plan_inputs
 from service.settings import Settings
-from service.storage import CaseFilter, Storage
+from service.storage import Storage
 
-T = TypeVar("T")
 SIM_LABEL = "模拟数据，仅供演示"
-_CACHE_TTL_S = 300.0
-_CACHE_MAX = 64
 PLAN_WINDOW = (-1, 7)
 """Days (from today, in the deployment zone) whose plan a read may make: yesterday … +7."""
 GENERATIONS_PER_MINUTE = 10
@@ -91,37 +93,6 @@ def parse_day(text: str | date | None, tz: str) -> date:
     return as_date(text)
 
 
-# ---------------------------------------------------------------- cache
-
-class _TTLCache:
-    """A tiny thread-safe LRU cache with expiry (per process)."""
-
-    def __init__(self, *, ttl_s: float = _CACHE_TTL_S, size: int = _CACHE_MAX) -> None:
-        self.ttl_s, self.size = ttl_s, size
-        self._data: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._data.get(key)
-            if hit is not None and now - hit[0] < self.ttl_s:
-                self._data.move_to_end(key)
-                return hit[1]  # type: ignore[no-any-return]
-        value = make()
-        with self._lock:
-            self._data[key] = (now, value)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-
-CACHE = _TTLCache()
-"""Analysis layers and rendered maps, keyed by what they depend on (cases counted in the key)."""
 _PLAN_LOCKS: dict[tuple[str, str, date], threading.Lock] = {}
 _PLAN_LOCKS_GUARD = threading.Lock()
 
@@ -285,121 +256,3 @@ def plan_frames(plan: dict[str, Any]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFram
     rf = gpd.GeoDataFrame(pd.DataFrame(routes, columns=rcols), geometry="geometry", crs=4326)
     sf = gpd.GeoDataFrame(pd.DataFrame(stops, columns=scols), geometry="geometry", crs=4326)
     return rf[rf.geometry.notna()], sf
-
-
-# ---------------------------------------------------------------- analysis layers
-
-def _at(at: datetime | date | None, tz: str) -> pd.Timestamp:
-    if at is None:
-        return pd.Timestamp.now(tz=tz).normalize() + pd.Timedelta(days=1)
-    ts = pd.Timestamp(at)
-    return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
-
-
-def recent_cases(storage: Storage, squads: tuple[str, ...] | None, at: pd.Timestamp,
-                 days: int) -> gpd.GeoDataFrame:
-    """Cases of ``squads`` reported in the ``days`` before ``at``, located to a point or a
-    landmark (community-level cases stay out of the point analyses)."""
-    return storage.query_cases(CaseFilter(squads=squads, start=at - timedelta(days=days), end=at,
-                                          precise=True))
-
-
-def _key(storage: Storage, kind: str, squads: tuple[str, ...] | None, *parts: Any) -> tuple[Any, ...]:
-    return (storage.url, kind, squads, versions(storage)[0], *parts)
-
-
-def hotspots(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,
-             at: datetime | date | None = None, days: int = 90,
-             category: str | None = None, exposure: bool = True) -> gpd.GeoDataFrame:
-    """Density hotspots (WGS84) of the cases of ``squads`` in the ``days`` before ``at``, ranked
-    as :func:`service.effort.layer` says (``exposure``) in ``attrs["ranking"]``."""
-    from geo.analysis.frame import select_cases
-    from geo.analysis.hotspots import find_hotspots
-    from service import effort
-
-    t = _at(at, settings.timezone)
-    span = effort.effort_span(t, days)
-
-    def make() -> gpd.GeoDataFrame:
-        cases = recent_cases(storage, squads, t, days)
-        if len(cases) == 0:
-            empty = gpd.GeoDataFrame({"hotspot_id": []}, geometry=[], crs=4326)
-            return effort.layer("hotspots", empty, cases)
-        found = find_hotspots(cases, category=category, at=t, communities=storage.communities(),
-                              working_crs=settings.working_crs)
-        return effort.layer("hotspots", found, select_cases(cases, category, at=t), storage,
-                            squads, span, crs=settings.working_crs, exposure=exposure)
-
-    key = _key(storage, "hotspots", squads, t, days, category, exposure,
-               effort.effort_key(storage, squads, *span) if exposure else None)
-    return CACHE.get_or_make(key, make)
-
-
-def significance(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,
-                 at: datetime | date | None = None, days: int = 90,
-                 cell_m: float = 100.0) -> gpd.GeoDataFrame:
-    """Gi* cells (WGS84) with cases or significant z, of the cases in the ``days`` before ``at``."""
-    from geo.analysis.significance import hotspot_grid
-    from geo.crs import to_working
-
-    t = _at(at, settings.timezone)
-
-    def make() -> gpd.GeoDataFrame:
-        cases = recent_cases(storage, squads, t, days)
-        if len(cases) == 0:
-            return gpd.GeoDataFrame({"cell_id": []}, geometry=[], crs=4326)
-        grid = hotspot_grid(to_working(cases, crs=settings.working_crs), cell_m=cell_m)
-        grid = grid[(grid["count"] > 0) | (grid["gi_bin"] != 0)]
-        return grid.to_crs(4326)
-
-    return CACHE.get_or_make(_key(storage, "gi", squads, t, days, cell_m), make)
-
-
-def trends(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,
-           at: datetime | date | None = None, days: int = 180, cell_m: float = 150.0,
-           period_days: float = 7.0) -> gpd.GeoDataFrame:
-    """Emerging hot-spot patterns (WGS84) of the cells with cases in the ``days`` before ``at``."""
-    from geo.analysis.trends import emerging_hotspots
-    from geo.crs import to_working
-
-    t = _at(at, settings.timezone)
-
-    def make() -> gpd.GeoDataFrame:
-        cases = recent_cases(storage, squads, t, days)
-        if len(cases) == 0:
-            return gpd.GeoDataFrame({"cell_id": []}, geometry=[], crs=4326)
-        cells = emerging_hotspots(to_working(cases, crs=settings.working_crs), cell_m=cell_m,
-                                  period_days=period_days, end=t)
-        return cells.to_crs(4326)
-
-    return CACHE.get_or_make(_key(storage, "trends", squads, t, days, cell_m, period_days), make)
-
-
-def forecast(storage: Storage, settings: Settings, squads: tuple[str, ...] | None, *,
-             at: datetime | date | None = None, horizon_days: float = 7, cell_m: float = 150,
-             top: int | None = 200, exposure: bool = True) -> gpd.GeoDataFrame:
-    """Forecast cells (WGS84, best ``top`` ranks) over the communities of ``squads``, ranked as
-    :func:`service.effort.layer` says (``exposure``) in ``attrs["ranking"]``."""
-    from geo.forecast.cells import forecast_cells
-    from service import effort
-
-    t = _at(at, settings.timezone)
-    span = effort.effort_span(t, effort.EFFORT_DAYS)
-
-    def make() -> gpd.GeoDataFrame:
-        cases = storage.query_cases(CaseFilter(squads=squads, end=t, precise=True))
-        area = storage.communities(squads=squads)
-        if len(area) == 0:
-            raise NotFoundError("没有可预测的社区范围。")
-        cells = forecast_cells(cases, at=t, horizon_days=horizon_days, cell_m=cell_m,
-                               area=area.to_crs(settings.working_crs), crs=settings.working_crs,
-                               patrol=effort.patrol_mask(cases, storage, squads, span)
-                               if exposure else None)
-        recent = cases[cases["reported_at"] >= t - timedelta(days=effort.EFFORT_DAYS)]
-        return effort.layer("cells", cells, recent, storage, squads, span,
-                            crs=settings.working_crs, exposure=exposure)
-
-    key = _key(storage, "forecast", squads, t, horizon_days, cell_m, exposure,
-               effort.effort_key(storage, squads, *span) if exposure else None)
-    cells = CACHE.get_or_make(key, make)
-    return cells[cells["rank"] <= top] if top else cells  # attrs["ranking"] follows

@@ -8,9 +8,12 @@ make each plan once) runs :func:`prepare_window` now and then every :data:`REFRE
    :data:`service.pages_data.PLAN_WINDOW`), and, once a day, those days' plans made ahead on an
    earlier day again (:func:`stale_prepared`), so a plan made ahead uses yesterday's cases;
    a plan somebody generated (``POST``, ``xuncha plan``, a page view) is never replaced;
-3. the first time, the heavy imports and today's hotspot layer of every squad's dashboard
-   (:func:`warm_dashboards`; that layer is cached per data version for a few minutes in each
-   process, :data:`service.pages_data.CACHE`).
+3. the first time, the heavy imports, then the dashboard layers (hotspots, and the forecast of
+   its map) of every squad for today and tomorrow, and once the plans are made those of the
+   rest of the window (:func:`warm_layers`; later runs: today and tomorrow). Each layer is
+   stored once per data version for every worker (:mod:`service.analysis_layers`), so the first
+   dashboard of any day of the window reads stored rows; a layer already stored for the
+   current version is only read.
 
 Today's plan follows the clock (:func:`service.plan_clock.prepare`): a server started during
 the shift plans only what is left of it, from then. A whole window for five squads is about
@@ -23,11 +26,13 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from geo.errors import InputError, NotFoundError
 from geo.planning.clock import day_start
 from service.models import Plan
 from service.pages_data import PLAN_WINDOW
@@ -79,28 +84,48 @@ def refresh_stale(storage: Storage, settings: Settings, *, now: datetime | None 
     return done
 
 
-def warm_dashboards(storage: Storage, settings: Settings) -> None:
-    """Import the heavy libraries of the first layer and sheet and compute today's hotspot layer
-    of every squad's dashboard (cached per data version in this process)."""
-    import geo.analysis.hotspots  # scipy, sklearn: seconds on first use
-    import geo.sheets  # noqa: F401
+def warm_layers(storage: Storage, settings: Settings, *, days: Sequence[int] = FIRST_DAYS,
+                now: datetime | None = None) -> int:
+    """Compute and store the dashboard layers of every squad for today + each of ``days``: the
+    hotspot table and the map's hotspots and forecast (:mod:`service.analysis_layers`); how many
+    layers were computed (those stored for the current data version are only read)."""
+    from service import layer_store, pages_data
     from service.pages_views import hotspot_rows
 
-    today = datetime.now(ZoneInfo(settings.timezone)).date()
-    for squad in storage.squads():
-        hotspot_rows(storage, settings, str(squad["id"]), today)
+    today = (now or datetime.now(ZoneInfo(settings.timezone))).date()
+    before = layer_store.writes()
+    for offset in days:
+        day = today + timedelta(days=offset)
+        for squad in storage.squads():
+            sid = str(squad["id"])
+            hotspot_rows(storage, settings, sid, day)
+            with suppress(InputError, NotFoundError):  # too few cases, no area: no forecast
+                pages_data.forecast(storage, settings, (sid,), at=day, top=60)
+    return layer_store.writes() - before
+
+
+def warm_dashboards(storage: Storage, settings: Settings) -> None:
+    """Import the heavy libraries of the first layer and sheet and store the dashboard layers
+    of every squad for today and tomorrow (:func:`warm_layers`)."""
+    import geo.analysis.hotspots  # scipy, sklearn: seconds on first use
+    import geo.sheets  # noqa: F401
+
+    warm_layers(storage, settings)
 
 
 def prepare_window(storage: Storage, settings: Settings, *, warm: bool = True) -> int:
-    """Steps 1–2 (and 3 when ``warm``) of the module text once; how many plans were made or made again."""
+    """Steps 1–3 of the module text once (the whole window's layers when ``warm``, else today's
+    and tomorrow's); how many plans were made or made again."""
     t0 = time.perf_counter()
     made = prepare_plans(storage, settings)
+    if warm:
+        warm_dashboards(storage, settings)
     made += prepare_plans(storage, settings,
                           days=range(FIRST_DAYS[-1] + 1, PLAN_WINDOW[1] + 1))
     made += refresh_stale(storage, settings)
-    if warm:
-        warm_dashboards(storage, settings)
-    _log.info("提前生成计划：%d 个，用时 %.1f 秒", made, time.perf_counter() - t0)
+    n = warm_layers(storage, settings,
+                    days=range(PLAN_WINDOW[1] + 1) if warm else FIRST_DAYS)
+    _log.info("提前生成计划：%d 个，图层 %d 个，用时 %.1f 秒", made, n, time.perf_counter() - t0)
     return made
 
 

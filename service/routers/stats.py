@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 
 from geo.errors import InputError
 from geo.stats import LABELS, BureauStats, bureau_stats
@@ -33,9 +33,9 @@ from service import pages_data
 from service.auth import Principal
 from service.deps import CurrentUser, SettingsDep, StorageDep
 from service.errors import PermissionDenied
-from service.models import PlanVisit
+from service.models import Case, PlanVisit
 from service.schemas import ErrorBody
-from service.storage import CaseFilter
+from service.storage import CaseFilter, Storage
 from service.web import PageUser, login_redirect, render
 
 router = APIRouter(tags=["cases"])
@@ -50,6 +50,10 @@ SHEETS = {"total": "汇总", "by_squad": "按中队", "by_community": "按社区
           "coverage": "巡查覆盖"}
 """Workbook sheet names of the :class:`BureauStats` tables."""
 _RATES = ("closure_rate", "on_time_rate", "overdue_rate")
+STATS_COLUMNS = ("case_id", "category", "category_name", "reported_at", "status", "closed_at",
+                 "deadline_at", "address", "source", "community_code", "community", "squad_id")
+"""The case columns the statistics read (:func:`period_cases`)."""
+_TIMES = ("reported_at", "closed_at", "deadline_at")
 Start = Annotated[date | None, Query(description="统计期第一天（含）；默认 30 天前")]
 End = Annotated[date | None, Query(description="统计期最后一天（含）；默认今天")]
 SquadQ = Annotated[str | None, Query(max_length=32, description="中队；中队长只能看本中队")]
@@ -60,6 +64,23 @@ def _allowed(user: Principal) -> Principal:
     if user.role not in ROLES:
         raise PermissionDenied("考核统计仅对中队长、规划人员和管理员开放。")
     return user
+
+
+def period_cases(storage: Storage, flt: CaseFilter) -> pd.DataFrame:
+    """The columns of the cases of ``flt`` that :func:`geo.stats.bureau_stats` reads (one
+    query; no description, coordinates or geometry), times tz-aware UTC."""
+    # times as the driver gives them (SQLite: naive UTC text; PostgreSQL: aware datetimes),
+    # parsed once per column below instead of once per value by the column type
+    cols = [type_coerce(getattr(Case, c), String) if c in _TIMES else getattr(Case, c)
+            for c in STATS_COLUMNS]
+    with storage.begin() as session:
+        rows = session.execute(storage.case_query(flt).with_only_columns(*cols)).all()
+    names = [c if c != "squad_id" else "squad" for c in STATS_COLUMNS]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    df = pd.DataFrame({n: pd.Series(v, dtype=object) for n, v in zip(names, columns, strict=True)})
+    for col in _TIMES:
+        df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
+    return df
 
 
 def compute(storage: StorageDep, settings: SettingsDep, user: Principal, *,
@@ -75,7 +96,7 @@ def compute(storage: StorageDep, settings: SettingsDep, user: Principal, *,
     scope = pages_data.scope(user, squad)
     lo = pd.Timestamp(start).tz_localize(settings.timezone).to_pydatetime()
     hi = pd.Timestamp(end + timedelta(days=1)).tz_localize(settings.timezone).to_pydatetime()
-    cases = storage.query_cases(CaseFilter(squads=scope, start=lo, end=hi))
+    cases = period_cases(storage, CaseFilter(squads=scope, start=lo, end=hi))
     comms = storage.communities(squads=scope)[["code", "name", "squad"]]
     stmt = select(PlanVisit.community_code, PlanVisit.plan_date).where(
         PlanVisit.plan_date <= end, PlanVisit.plan_date > end - timedelta(days=stale_days + 366))
@@ -83,7 +104,7 @@ def compute(storage: StorageDep, settings: SettingsDep, user: Principal, *,
         stmt = stmt.where(PlanVisit.squad_id.in_(scope))
     with storage.begin() as session:
         visits = pd.DataFrame(session.execute(stmt).all(), columns=["community_code", "visit_date"])
-    stats = bureau_stats(pd.DataFrame(cases.drop(columns="geometry")), period_start=start,
+    stats = bureau_stats(cases, period_start=start,
                          period_end=end, tz=settings.timezone, communities=comms,
                          visits=visits, stale_days=stale_days)
     names = {sq["id"]: sq["name"] for sq in storage.squads() if scope is None or sq["id"] in scope}
@@ -102,9 +123,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _values(col: pd.Series) -> list[Any]:
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return [None if t is pd.NaT else t.isoformat() for t in col]
+    if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_integer_dtype(col.dtype):
+        return col.tolist()
+    return [_plain(v) for v in col.tolist()]
+
+
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """A table as JSON-ready records (NaN → null, times → ISO text)."""
-    return [{k: _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
+    """A table as JSON-ready records (NaN → null, times → ISO text), column by column."""
+    cols = [_values(table[c]) for c in table.columns]
+    names = [str(c) for c in table.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
 
 
 def as_json(stats: BureauStats, names: dict[str, str], stale_days: int) -> dict[str, Any]:
