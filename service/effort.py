@@ -244,22 +244,6 @@ def effort_span(at: pd.Timestamp, days: float) -> tuple[date, date]:
     return (at - pd.Timedelta(days=days)).date(), last + pd.Timedelta(days=1).to_pytimedelta()
 
 
-def effort_key(storage: Storage, squads: Sequence[str] | None, start: date, end: date
-               ) -> tuple[Any, ...]:
-    """What the effort of a period depends on (a cache key part): plans and confirmed visits."""
-    from sqlalchemy import func
-
-    from service.case_cache import versions
-
-    stmt = select(func.count(ConfirmedVisit.id), func.max(ConfirmedVisit.id)).where(
-        ConfirmedVisit.plan_date >= start, ConfirmedVisit.plan_date < end)
-    if squads is not None:
-        stmt = stmt.where(ConfirmedVisit.squad_id.in_(tuple(squads)))
-    with storage.begin() as session:
-        n, last = session.execute(stmt).one()
-    return versions(storage)[1], int(n or 0), last
-
-
 def stored_ranking(kind: str, frame: gpd.GeoDataFrame, cases: gpd.GeoDataFrame,
                    storage: Storage, squads: Sequence[str] | None, start: date, end: date,
                    *, crs: str | None = None) -> Ranked:
