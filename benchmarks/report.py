@@ -208,8 +208,11 @@ def _run_notes(run: dict[str, Any]) -> str:
     met = run.get("targets_met", {})
     bad = [k for k, v in met.items() if v is False]
     unjudged = [k for k, v in met.items() if v is None]
-    out = (f"Seeded {run['cases']:,} cases in {seed.get('seconds', 0):.0f} s "
-           f"({seed.get('import_path', '?')}); load generator: {gen}; "
+    made = (f"Existing database of {run['cases']:,} simulated cases"
+            if str(seed.get("import_path", "")).startswith("existing") else
+            f"Seeded {run['cases']:,} cases in {seed.get('seconds', 0):.0f} s "
+            f"({seed.get('import_path', '?')})")
+    out = (f"{made}; load generator: {gen}; "
            f"{run.get('seconds_per_level', 0):g} s per level. Targets: "
            + ("all met" if not bad else "missed " + ", ".join(bad))
            + (f" (not judged, level not run: {', '.join(unjudged)})" if unjudged else "") + ".")
@@ -223,8 +226,24 @@ def _run_notes(run: dict[str, Any]) -> str:
     return out + f" {_machine(run)}"
 
 
+def _cpu_alone(run: dict[str, Any]) -> str:
+    """Each endpoint alone: the server's (and database's) CPU per request and what one core
+    could serve of it unloaded (1 / CPU s per request)."""
+    alone = run.get("cpu_per_endpoint")
+    if not alone:
+        return ""
+    rows = [[name, v["requests"], f"{v['server_cpu_ms']:.2f}", f"{v['db_cpu_ms']:.2f}",
+             "–" if v["requests_per_core_s"] is None else f"{v['requests_per_core_s']:.0f}"]
+            for name, v in alone.items()]
+    return ("\n\nEach endpoint alone (4 clients): CPU per request, the machine-independent "
+            "number on a shared machine\n\n"
+            + _table(["endpoint", "requests", "server CPU ms/req", "database CPU ms/req",
+                      "req/s per core"], rows))
+
+
 def service_load(d: dict[str, Any]) -> str:
-    """One table per run (backend, cases, workers): every endpoint at every client level."""
+    """One table per run (backend, cases, workers): every endpoint at every client level, and
+    each endpoint's CPU per request measured alone."""
     if "runs" not in d:
         return _legacy_service_load(d)
     parts = []
@@ -234,13 +253,15 @@ def service_load(d: dict[str, Any]) -> str:
             for name, v in level["endpoints"].items():
                 ms = ["–" if v[k] is None else f"{v[k]:.0f}"
                       for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
-                rows.append([n, name, v["requests"], v["errors"], *ms,
-                             f"{level['server_cpu_ms_per_request']:.1f}"])
+                cpu = level["server_cpu_ms_per_request"] + level.get("db_cpu_ms_per_request", 0)
+                rows.append([n, name, v["requests"], v["errors"], *ms, f"{cpu:.1f}",
+                             f"{level.get('load_avg', 0):.1f}"])
         parts.append(f"**{run['backend']}, {run['cases']:,} cases, {run['workers']} workers** "
                      f"(`{key}`)\n\n"
                      + _table(["clients", "endpoint", "requests", "errors", "p50 ms", "p95 ms",
-                               "p99 ms", "max ms", "server CPU ms/req (level)"], rows)
-                     + f"\n\n{_run_notes(run)}")
+                               "p99 ms", "max ms", "server+db CPU ms/req (level mix)",
+                               "load avg"], rows)
+                     + _cpu_alone(run) + f"\n\n{_run_notes(run)}")
     return "\n\n".join(parts)
 
 

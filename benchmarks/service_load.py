@@ -2,9 +2,10 @@
 
 Usage (from a fresh clone, after ``bash scripts/setup.sh``)::
 
-    .venv/bin/python benchmarks/service_load.py            # SQLite, 22k cases, 2 workers, 10/50 clients
+    .venv/bin/python benchmarks/service_load.py            # SQLite, 22k cases, 2 workers, 10/50/200
     .venv/bin/python benchmarks/service_load.py --backend postgis --workers 4 --cases 1000000
-    .venv/bin/python benchmarks/service_load.py --full     # the whole matrix (quiet machine: ~30 min)
+    .venv/bin/python benchmarks/service_load.py --full     # the whole matrix (quiet machine: ~1 h)
+    .venv/bin/python benchmarks/service_load.py --database-url sqlite:///big.db   # an existing db
 
 1. Seeds a fresh database (SQLite in a temp folder, or a new PostGIS database on ``--postgis-url``
    that is dropped afterwards) with a simulated year up to today (``geo.simulate``): 22k cases are
@@ -23,35 +24,34 @@ Usage (from a fresh clone, after ``bash scripts/setup.sh``)::
    client draws its next request from its weights); ``--client`` chooses, the result says which.
 4. Reports p50/p95/p99/max, requests and errors (any status but 200, timeouts, resets) per
    endpoint and level, and the server's CPU seconds per request (psutil over the server's process
-   tree). Optional: ``--soak S`` (50 clients of the mix for S seconds, RSS sampled) and
+   tree; on PostGIS also the database backends serving it, ``db_cpu``). Before the levels each
+   endpoint runs alone for ``--cpu-seconds`` (4 clients): its server CPU per request, the number
+   that says what the machine could serve unloaded (requests/s per core = 1 / CPU s per
+   request), whatever else runs on a shared machine. Optional: ``--soak S`` (50 clients of the mix for S seconds, RSS sampled) and
    ``--import-rows N`` (a CSV upload while 10 clients read; lost rows, slowest read).
 
 Targets (issues 6, 14): p99 < 100 ms at 50 clients for the case list (bbox + month), squad + month
 and OGC items, PostGIS with 4 workers and SQLite with 2, at 22k and 1M cases; no errors; sheet
 PDF p99 < 1 s. Results are merged into ``benchmarks/results/service_load.json`` (one entry per
-backend/cases/workers/client). Only 127.0.0.1 is contacted.
+backend/cases/workers/client); ``benchmarks/report.py`` renders it. Only 127.0.0.1 is contacted.
 """
+
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import os
 import random
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -60,362 +60,44 @@ import pandas as pd
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _load_clients import run_python, run_wrk, summary
+from _load_setup import (
+    CASE_COLUMNS,
+    PERSONAS,
+    POSTGIS_URL,
+    SQUADS,
+    TZ,
+    Pick,
+    ServerCpu,
+    auth_headers,
+    clients_of,
+    database,
+    endpoints,
+    existing,
+    seed,
+    server_rss_mb,
+    sign_in,
+    start_server,
+    stop_server,
+)
 from _machine import machine_info
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECRET = "service-load-benchmark-secret-key-0123456789"
-PASSWORD = "bench-password-1"
-TZ = "Asia/Shanghai"
-SQUADS = ("shuyuan", "xinhua", "guangchang", "chezhan", "nanda")
 TARGET_ENDPOINTS = ("cases_bbox_month", "cases_squad_month", "ogc_items")
 TARGETS = {"p99_ms_at_50_clients": 100.0, "sheet_pdf_p99_ms": 1000.0, "errors": 0}
-POSTGIS_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-# persona → endpoint weights (relative request shares of one client of that persona)
-PERSONAS: dict[str, dict[str, int]] = {
-    "leader": {"dashboard": 2, "cases_bbox_month": 4, "cases_squad_month": 3, "sheet_pdf": 1},
-    "officer": {"route_sheet_html": 3, "cases_bbox_month": 2},
-    "analyst": {"ogc_items": 4, "cases_bbox_month": 2, "cases_squad_month": 1},
-}
-PATTERN = ("leader", "officer", "leader", "officer", "analyst")  # client i → PATTERN[i % 5]
-CASE_COLUMNS = ["case_id", "category", "reported_at", "lon", "lat", "description", "address",
-                "source", "status", "closed_at", "community"]
-Pick = Callable[[random.Random], str]
-
-
-# ----------------------------------------------------------------------------- database, server
-@contextmanager
-def database(backend: str, folder: Path, postgis_url: str) -> Iterator[str]:
-    """A fresh, empty database URL: a SQLite file in ``folder`` or a new PostGIS database."""
-    if backend == "sqlite":
-        yield f"sqlite:///{folder / 'load.db'}"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(make_url(postgis_url), isolation_level="AUTOCOMMIT")
-    name = f"xuncha_load_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgis_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def seed(url: str, n_cases: int, today: dt.date, folder: Path) -> dict[str, Any]:
-    """Simulated cases up to ``today`` and the benchmark users; returns counts and timings."""
-    from geo.boundaries import load_default
-    from geo.simulate.generator import simulate_cases
-    from service.auth import create_user
-    from service.importer import import_file, import_table
-    from service.storage import Storage
-
-    storage = Storage(url, tz=TZ)
-    storage.init()
-    area, start = load_default(), (today - dt.timedelta(days=364)).isoformat()
-    t0 = time.perf_counter()
-    stored, path, sim_s = 0, "import_file (CSV, as xuncha demo)", 0.0
-    if n_cases <= 50_000:
-        cases, _ = simulate_cases(area, start=start, days=365)
-        sim_s = time.perf_counter() - t0
-        csv = folder / "cases_simulated.csv"
-        cases[CASE_COLUMNS].to_csv(csv, index=False)
-        stored = import_file(storage, csv, actor="bench").inserted
-    else:
-        path, k = "import_table, 100k-row transactions (bulk)", 0
-        chunk: list[pd.DataFrame] = []
-        while stored + sum(len(c) for c in chunk) < n_cases:
-            s0 = time.perf_counter()
-            cases, _ = simulate_cases(area, start=start, days=365, seed=20261128 + k)
-            sim_s += time.perf_counter() - s0
-            cases["case_id"] = f"B{k:02d}-" + cases["case_id"].astype(str)
-            chunk.append(cases[CASE_COLUMNS].astype(str).replace({"NaT": "", "None": ""}))
-            k += 1
-            pending = sum(len(c) for c in chunk)
-            if pending >= 100_000 or stored + pending >= n_cases:
-                table = pd.concat(chunk, ignore_index=True).iloc[:n_cases - stored]
-                stored += import_table(storage, table, filename=f"bulk{k}.csv", actor="bench").inserted
-                chunk = []
-                print(f"  seeded {stored:,} cases …", flush=True)
-    seed_s = time.perf_counter() - t0
-    create_user(storage, "analyst", PASSWORD, role="admin")
-    for sq in SQUADS:
-        create_user(storage, f"leader_{sq}", PASSWORD, role="squad_leader", squad=sq)
-        create_user(storage, f"officer_{sq}", PASSWORD, role="officer", squad=sq)
-    boxes = {sq: [tuple(g.bounds) for g in storage.communities(squads=(sq,)).geometry]
-             for sq in SQUADS}
-    storage.engine.dispose()
-    print(f"seeded {stored:,} simulated cases in {seed_s:.1f} s ({path})", flush=True)
-    return {"cases": stored, "seconds": round(seed_s, 1), "simulate_s": round(sim_s, 1),
-            "import_path": path, "boxes": boxes}
-
-
-def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    """``xuncha serve`` on 127.0.0.1:port; returns once /health answers (and workers are up)."""
-    env = {**os.environ, "XUNCHA_DATABASE_URL": url, "XUNCHA_SECRET_KEY": SECRET,
-           "XUNCHA_TIMEZONE": TZ, "XUNCHA_MAX_UPLOAD_MB": "200"}
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--host",
-                                 "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise RuntimeError(f"服务未能启动；请查看日志 {log}:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                time.sleep(1.0 if workers > 1 else 0.0)  # let every worker come up
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"服务 120 秒内未响应 /health；请查看日志 {log}")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate the server we started (its workers follow) and wait for it."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
-def server_cpu(proc: psutil.Process) -> float:
-    """CPU seconds (user + system) of the server and its worker processes."""
-    total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def server_rss_mb(proc: psutil.Process) -> float:
-    """Resident memory (MB) of the server and its worker processes."""
-    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
-
-
-def sign_in(base: str, user: str) -> tuple[str, float]:
-    """A bearer token for ``user`` and how long the sign-in took (s)."""
-    t0 = time.perf_counter()
-    resp = httpx.post(f"{base}/api/auth/token", data={"username": user, "password": PASSWORD},
-                      timeout=60)
-    resp.raise_for_status()
-    return str(resp.json()["access_token"]), time.perf_counter() - t0
-
-
-def auth_headers(token: str) -> dict[str, str]:
-    """The token as a bearer header (API) and as the session cookie (the web pages read only that)."""
-    return {"Authorization": f"Bearer {token}", "Cookie": f"xuncha_session={token}"}
-
-
-# ----------------------------------------------------------------------------- the mix
-def endpoints(boxes: dict[str, list[Any]], today: dt.date) -> dict[str, Callable[[str], Pick]]:
-    """Endpoint name → (squad → random path) for one client of that squad."""
-    day = today.isoformat()
-    months = [(pd.Timestamp(today) - pd.DateOffset(months=i)).strftime("%Y-%m") for i in range(12)]
-    every = [b for bs in boxes.values() for b in bs]
-
-    def pan(rng: random.Random, pool: list[Any]) -> str:  # a map view of 0.5–3 km around a community
-        x0, y0, x1, y1 = rng.choice(pool)
-        cx, cy = rng.uniform(x0, x1), rng.uniform(y0, y1)
-        hw = rng.uniform(0.0025, 0.015)
-        return f"{cx - hw:.6f},{cy - hw * 0.8:.6f},{cx + hw:.6f},{cy + hw * 0.8:.6f}"
-
-    def q(path: str, **params: Any) -> str:
-        return f"{path}?{urlencode(params)}"
-
-    return {
-        "dashboard": lambda sq: lambda r: f"/squad/{sq}",
-        "cases_bbox_month": lambda sq: lambda r: q("/api/cases", bbox=pan(r, boxes.get(sq, every)),
-                                                   month=r.choice(months)),
-        "cases_squad_month": lambda sq: lambda r: q("/api/cases", squad=sq, month=r.choice(months)),
-        "ogc_items": lambda sq: lambda r: q("/ogc/collections/cases/items", limit=100,
-                                            bbox=pan(r, every)),
-        "route_sheet_html": lambda sq: lambda r: f"/api/plans/{sq}/{day}/sheet.html",
-        "sheet_pdf": lambda sq: lambda r: f"/api/plans/{sq}/{day}/sheet.pdf",
-    }
-
-
-def clients_of(n: int) -> list[tuple[str, str, str]]:
-    """Client i → (persona, squad, username); analysts are district-wide (squad varies)."""
-    out = []
-    for i in range(n):
-        persona, squad = PATTERN[i % 5], SQUADS[(i + i // 5) % 5]
-        out.append((persona, squad, "analyst" if persona == "analyst" else f"{persona}_{squad}"))
-    return out
-
-
-def summary(lat_s: list[float], errors: int, seconds: float) -> dict[str, Any]:
-    """Requests, errors, p50/p95/p99/max (ms) and req/s of one endpoint at one level."""
-    lat = np.array(lat_s) * 1000
-    pct = {f"p{p}_ms": round(float(np.percentile(lat, p)), 1) if lat_s else None
-           for p in (50, 95, 99)}
-    return {"requests": len(lat_s), "errors": errors, **pct,
-            "max_ms": round(float(lat.max()), 1) if lat_s else None,
-            "rps": round(len(lat_s) / seconds, 1) if seconds else 0.0}
-
-
-# ----------------------------------------------------------------------------- python client
-class Http:
-    """A minimal keep-alive HTTP/1.1 GET client (Content-Length or chunked bodies)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def get(self, path: str, headers: dict[str, str]) -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        assert self.reader is not None
-        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}\r\n".encode())
-        status_line = await self.reader.readline()
-        if not status_line:
-            raise ConnectionError("connection closed")
-        hdrs: dict[str, str] = {}
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            k, _, v = line.decode("latin-1").partition(":")
-            hdrs[k.strip().lower()] = v.strip()
-        if hdrs.get("transfer-encoding") == "chunked":
-            while (size := int((await self.reader.readline()).split(b";")[0], 16)) > 0:
-                await self.reader.readexactly(size + 2)
-            await self.reader.readline()
-        else:
-            await self.reader.readexactly(int(hdrs.get("content-length", "0")))
-        if hdrs.get("connection") == "close":
-            await self.close()
-        return int(status_line.split()[1])
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-
-
-async def _python_client(port: int, token: str, mix: list[tuple[str, int, Pick]], stop: float,
-                         lat: dict[str, list[float]], err: dict[str, int], seed_: int) -> None:
-    rng, http = random.Random(seed_), Http(port)
-    names, weights = [m[0] for m in mix], [m[1] for m in mix]
-    picks = {m[0]: m[2] for m in mix}
-    headers = auth_headers(token)
-    try:
-        while time.perf_counter() < stop:
-            name = rng.choices(names, weights)[0]
-            path, t0 = picks[name](rng), time.perf_counter()
-            try:
-                ok = await asyncio.wait_for(http.get(path, headers), 60) == 200
-            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
-                ok = False
-                await http.close()
-            lat.setdefault(name, []).append(time.perf_counter() - t0)
-            err[name] = err.get(name, 0) + (0 if ok else 1)
-    finally:
-        await http.close()
-
-
-def run_python(port: int, plan: list[tuple[str, list[tuple[str, int, Pick]]]], seconds: float
-               ) -> tuple[dict[str, list[float]], dict[str, int]]:
-    """Every client (token, mix) for ``seconds``; in-flight requests finish."""
-    lat: dict[str, list[float]] = {}
-    err: dict[str, int] = {}
-
-    async def go() -> None:
-        stop = time.perf_counter() + seconds
-        await asyncio.gather(*[_python_client(port, tok, mix, stop, lat, err, i)
-                               for i, (tok, mix) in enumerate(plan)])
-
-    asyncio.run(go())
-    return lat, err
-
-
-# ----------------------------------------------------------------------------- wrk
-WRK_LUA = """
-local lines, i, threads = {}, 0, {}
-bad = 0
-function setup(thread) table.insert(threads, thread) end
-function response(status, headers, body) if status ~= 200 then bad = bad + 1 end end
-function init(args)
-  for line in io.lines(args[1]) do lines[#lines + 1] = line end
-  math.randomseed(tonumber(args[2]))
-  i = math.random(#lines)
-end
-function request()
-  i = i % #lines + 1
-  local tok, path = lines[i]:match("([^\\t]*)\\t(.*)")
-  return wrk.format("GET", path, {["Authorization"] = "Bearer " .. tok,
-                                   ["Cookie"] = "xuncha_session=" .. tok})
-end
-function done(summary, latency, requests)
-  local e, non200 = summary.errors, 0
-  for _, t in ipairs(threads) do non200 = non200 + t:get("bad") end
-  io.write(string.format("RESULT %d %d %d %d %f %f %f %f\\n", summary.requests,
-    non200 + e.connect + e.read + e.write, e.timeout, summary.duration,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
-end
-"""
-
-
-def split_connections(plan: list[tuple[str, list[tuple[str, int, Pick]]]]) -> dict[str, int]:
-    """Clients per endpoint in proportion to the mix's request shares (each endpoint ≥ 1)."""
-    share: dict[str, float] = {}
-    for _tok, mix in plan:
-        total = sum(w for _n, w, _p in mix)
-        for n, w, _p in mix:
-            share[n] = share.get(n, 0.0) + w / total
-    conns = {n: max(1, int(s)) for n, s in share.items()}
-    for n in sorted(share, key=lambda n: int(share[n]) - share[n]):  # largest remainders first
-        if sum(conns.values()) >= len(plan):
-            break
-        conns[n] += 1
-    return conns
-
-
-def run_wrk(port: int, plan: list[tuple[str, list[tuple[str, int, Pick]]]], seconds: float,
-            folder: Path) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
-    """One ``wrk`` per endpoint at once, with pre-drawn (token, path) lines of the clients."""
-    (folder / "mix.lua").write_text(WRK_LUA)
-    conns, procs = split_connections(plan), {}
-    rng = random.Random(len(plan))
-    for name, c in conns.items():
-        users = [(tok, p) for tok, mix in plan for n, _w, p in mix if n == name]
-        lines = [f"{tok}\t{p(rng)}" for tok, p in (rng.choice(users) for _ in range(5000))]
-        (folder / f"{name}.txt").write_text("\n".join(lines) + "\n")
-        procs[name] = subprocess.Popen(
-            ["wrk", "-t1", f"-c{c}", f"-d{seconds:.0f}s", "--timeout", "30s", "-s",
-             str(folder / "mix.lua"), f"http://127.0.0.1:{port}", "--", str(folder / f"{name}.txt"),
-             str(rng.randrange(1, 10**6))], stdout=subprocess.PIPE, text=True)
-    rows = {}
-    for name, proc in procs.items():
-        out, _ = proc.communicate(timeout=seconds + 120)
-        line = next((ln for ln in out.splitlines() if ln.startswith("RESULT")), None)
-        if line is None:
-            raise RuntimeError(f"wrk 未输出结果（{name}）:\n{out}")
-        n, errs, tmo, dur, p50, p95, p99, mx = (float(v) for v in line.split()[1:])
-        ms = {k: round(v / 1e3, 1) if n else None
-              for k, v in (("p50_ms", p50), ("p95_ms", p95), ("p99_ms", p99), ("max_ms", mx))}
-        rows[name] = {"requests": int(n), "errors": int(errs + tmo), **ms,
-                      "rps": round(n / (dur / 1e6), 1)}
-    return rows, conns
-
+Eps = dict[str, Callable[[str], Pick]]
 
 # ----------------------------------------------------------------------------- one level, one run
-def run_level(base: str, port: int, n: int, eps: dict[str, Callable[[str], Pick]], seconds: float,
-              client: str, sproc: psutil.Process, folder: Path) -> dict[str, Any]:
+def run_level(base: str, port: int, n: int, eps: Eps, seconds: float,
+              client: str, meter: ServerCpu, folder: Path) -> dict[str, Any]:
     """``n`` clients sign in once, then send their mix for ``seconds``; stats per endpoint."""
     plan, signs = [], []
     for persona, squad, user in clients_of(n):
         tok, s = sign_in(base, user)
         signs.append(s)
         plan.append((tok, [(name, w, eps[name](squad)) for name, w in PERSONAS[persona].items()]))
-    c0, p0, t0 = server_cpu(sproc), time.process_time(), time.perf_counter()
+    meter.start()
+    p0, t0 = time.process_time(), time.perf_counter()
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     conns: dict[str, int] | None = None
     if client == "wrk":
@@ -425,14 +107,15 @@ def run_level(base: str, port: int, n: int, eps: dict[str, Callable[[str], Pick]
         lat, err = run_python(port, plan, seconds)
         elapsed = time.perf_counter() - t0
         rows = {k: summary(lat[k], err.get(k, 0), elapsed) for k in sorted(lat)}
-    cpu = server_cpu(sproc) - c0
+    cpu, db_cpu = meter.stop()
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     client_cpu = (time.process_time() - p0) + (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     total = sum(r["requests"] for r in rows.values())
     return {"clients": n, "seconds": round(elapsed, 1), "endpoints": rows, "requests": total,
             "errors": sum(r["errors"] for r in rows.values()),
-            "server_cpu_s": round(cpu, 1),
+            "server_cpu_s": round(cpu, 1), "db_cpu_s": round(db_cpu, 1),
             "server_cpu_ms_per_request": round(cpu / max(total, 1) * 1000, 2),
+            "db_cpu_ms_per_request": round(db_cpu / max(total, 1) * 1000, 2),
             "client_cpu_ms_per_request": round(client_cpu / max(total, 1) * 1000, 3),
             "sign_in": summary(signs, 0, sum(signs)), "load_avg": round(os.getloadavg()[0], 2),
             **({"wrk_connections": conns} if conns else {})}
@@ -455,8 +138,8 @@ def check(levels: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def soak(base: str, port: int, eps: dict[str, Callable[[str], Pick]], seconds: float,
-         client: str, sproc: psutil.Process, folder: Path) -> dict[str, Any]:
+def soak(base: str, port: int, eps: Eps, seconds: float,
+         client: str, meter: ServerCpu, folder: Path) -> dict[str, Any]:
     """50 clients of the mix for ``seconds`` while the server's RSS is sampled every 2 s."""
     import threading
 
@@ -465,12 +148,12 @@ def soak(base: str, port: int, eps: dict[str, Callable[[str], Pick]], seconds: f
 
     def sample() -> None:
         while not done.is_set():
-            samples.append(server_rss_mb(sproc))
+            samples.append(server_rss_mb(meter.proc))
             done.wait(2.0)
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
-    level = run_level(base, port, 50, eps, seconds, client, sproc, folder)
+    level = run_level(base, port, 50, eps, seconds, client, meter, folder)
     done.set()
     th.join()
     k = max(1, len(samples) // 5)
@@ -480,7 +163,7 @@ def soak(base: str, port: int, eps: dict[str, Callable[[str], Pick]], seconds: f
             "rss_max_mb": round(max(samples), 1), "endpoints": level["endpoints"]}
 
 
-def import_under_load(base: str, port: int, eps: dict[str, Callable[[str], Pick]], rows: int,
+def import_under_load(base: str, port: int, eps: Eps, rows: int,
                       today: dt.date) -> dict[str, Any]:
     """Upload a ``rows``-row CSV while 10 clients read (python client); lost rows, slowest read."""
     import threading
@@ -524,7 +207,45 @@ def import_under_load(base: str, port: int, eps: dict[str, Callable[[str], Pick]
             "reads_over_1s": sum(v > 1.0 for v in lat)}
 
 
-def warm_up(base: str, eps: dict[str, Callable[[str], Pick]]) -> dict[str, float]:
+def settle(meter: ServerCpu, *, busy: float = 0.05, limit_s: float = 20.0) -> None:
+    """Wait (at most ``limit_s``) until the server uses under ``busy`` of a core (background work
+    of earlier requests done), so the next measurement is its own."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        meter.start()
+        time.sleep(0.5)
+        if sum(meter.stop()) < busy * 0.5:
+            return
+
+
+def cpu_per_endpoint(base: str, port: int, eps: Eps, seconds: float,
+                     meter: ServerCpu) -> dict[str, dict[str, Any]]:
+    """Each endpoint alone, 4 clients (leaders; the analyst for OGC items) for ``seconds``: the
+    server's (and database's) CPU per request and the requests/s one core could serve."""
+    out: dict[str, dict[str, Any]] = {}
+    order = [*TARGET_ENDPOINTS, *(e for e in eps if e not in TARGET_ENDPOINTS)]
+    for name, make in ((e, eps[e]) for e in order):  # heavy pages last: work they leave behind
+        settle(meter)                                  # would land on the next endpoint
+
+        users = ["analyst"] * 4 if name == "ogc_items" else \
+            [f"leader_{sq}" for sq in SQUADS[:4]]
+        plan = [(sign_in(base, u)[0], [(name, 1, make(SQUADS[i]))]) for i, u in enumerate(users)]
+        meter.start()
+        lat, err = run_python(port, plan, seconds)
+        cpu, db = meter.stop()
+        n = len(lat.get(name, []))
+        per = (cpu + db) / max(n, 1)
+        out[name] = {"requests": n, "errors": err.get(name, 0),
+                     "server_cpu_ms": round(cpu / max(n, 1) * 1000, 2),
+                     "db_cpu_ms": round(db / max(n, 1) * 1000, 2),
+                     "requests_per_core_s": round(1 / per, 1) if n and per > 0 else None}
+        print(f"  {name:20s} alone: {n:5d} requests, server CPU {out[name]['server_cpu_ms']:6.2f} "
+              f"ms/req, db {out[name]['db_cpu_ms']:5.2f} ms/req → "
+              f"{out[name]['requests_per_core_s']} req/s per core", flush=True)
+    return out
+
+
+def warm_up(base: str, eps: Eps) -> dict[str, float]:
     """Each endpoint once per squad before the levels (the first PDF of a day is rendered, later
     ones come from the sheet cache); returns the slowest first request per endpoint (s)."""
     slowest: dict[str, float] = {}
@@ -542,9 +263,10 @@ def run_config(args: argparse.Namespace, backend: str, n_cases: int, workers: in
                levels_n: list[int], client: str) -> dict[str, Any]:
     """Seed, serve, warm today's plans, run every client level (and the optional extras)."""
     today = dt.datetime.now(ZoneInfo(TZ)).date()
-    with tempfile.TemporaryDirectory() as tmp, database(backend, Path(tmp), args.postgis_url) as url:
+    with tempfile.TemporaryDirectory() as tmp, database(backend, Path(tmp), args.postgis_url,
+                                                        args.database_url) as url:
         folder = Path(tmp)
-        info = seed(url, n_cases, today, folder)
+        info = existing(url) if args.database_url else seed(url, n_cases, today, folder)
         eps = endpoints(info.pop("boxes"), today)
         t0 = time.perf_counter()
         server = start_server(url, args.port, workers, folder / "server.log")
@@ -554,19 +276,24 @@ def run_config(args: argparse.Namespace, backend: str, n_cases: int, workers: in
                                "seconds_per_level": args.seconds, "day": today.isoformat(),
                                "command": " ".join(["python", *sys.argv]), "levels": {}}
         try:
-            sproc, base = psutil.Process(server.pid), f"http://127.0.0.1:{args.port}"
+            meter = ServerCpu(psutil.Process(server.pid), url)
+            base = f"http://127.0.0.1:{args.port}"
             auth = auth_headers(sign_in(base, "analyst")[0])
             t0 = time.perf_counter()
             for sq in SQUADS:  # today's plans, as the first morning visit makes them
                 httpx.get(f"{base}/api/plans/{sq}/{today}", headers=auth, timeout=600).raise_for_status()
             run["plans_s"] = round(time.perf_counter() - t0, 1)
             run["first_requests_s"] = warm_up(base, eps)
+            if args.cpu_seconds:
+                run["cpu_per_endpoint"] = cpu_per_endpoint(base, args.port, eps,
+                                                           args.cpu_seconds, meter)
             for n in levels_n:
-                level = run_level(base, args.port, n, eps, args.seconds, client, sproc, folder)
+                level = run_level(base, args.port, n, eps, args.seconds, client, meter, folder)
                 run["levels"][str(n)] = level
-                print_level(f"{backend} {info['cases']:,} cases, {workers} workers, {client}", level)
+                print_level(f"{backend} {info['cases']:,} cases, {workers} workers, {client}", level,
+                            run.get("cpu_per_endpoint"))
             if args.soak:
-                run["soak"] = soak(base, args.port, eps, args.soak, client, sproc, folder)
+                run["soak"] = soak(base, args.port, eps, args.soak, client, meter, folder)
                 print("soak", {k: v for k, v in run["soak"].items() if k != "endpoints"})
             if args.import_rows:
                 run["import_under_load"] = import_under_load(base, args.port, eps,
@@ -578,20 +305,23 @@ def run_config(args: argparse.Namespace, backend: str, n_cases: int, workers: in
     return run
 
 
-def print_level(title: str, level: dict[str, Any]) -> None:
-    """The endpoint table of one level."""
+def print_level(title: str, level: dict[str, Any], cpu: dict[str, Any] | None = None) -> None:
+    """The endpoint table of one level (with each endpoint's CPU per request, measured alone)."""
     print(f"\n{title} — {level['clients']} clients, {level['seconds']:.0f} s, server CPU "
           f"{level['server_cpu_ms_per_request']:.2f} ms/request, load {level['load_avg']:.1f}")
     print(f"  {'endpoint':20s} {'requests':>8s} {'errors':>6s} {'p50':>7s} {'p95':>7s} "
-          f"{'p99':>7s} {'max':>7s} {'req/s':>7s}  (ms)")
+          f"{'p99':>7s} {'max':>7s} {'req/s':>7s} {'cpu/req':>8s} {'req/s/core':>10s}  (ms)")
     def ms(v: float | None) -> str:
         return f"{v:7.1f}" if v is not None else f"{'–':>7s}"
 
     rows = [*level["endpoints"].items(), ("(sign-in, once)", level["sign_in"])]
     for name, r in rows:
+        alone = (cpu or {}).get(name)
+        per = f"{alone['server_cpu_ms'] + alone['db_cpu_ms']:8.2f} " \
+              f"{alone['requests_per_core_s'] or 0:10.0f}" if alone else f"{'':8s} {'':10s}"
         print(f"  {name:20s} {r['requests']:8d} {r['errors']:6d} "
               + " ".join(ms(r[k]) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))
-              + f" {r['rps']:7.1f}", flush=True)
+              + f" {r['rps']:7.1f} {per}", flush=True)
 
 
 def save(out: Path, key: str, run: dict[str, Any]) -> None:
@@ -610,7 +340,11 @@ def main() -> None:
     ap.add_argument("--postgis-url", default=POSTGIS_URL, help="PostGIS 服务器（将新建并删除一个库）")
     ap.add_argument("--cases", type=int, default=22_000, help="22000 or 1000000 simulated cases")
     ap.add_argument("--workers", type=int, default=None, help="默认 SQLite 2、PostGIS 4")
-    ap.add_argument("--clients", default="10,50", help="comma-separated client levels")
+    ap.add_argument("--database-url", default="",
+                    help="an existing database (not seeded, not dropped; users added if missing)")
+    ap.add_argument("--clients", default="10,50,200", help="comma-separated client levels")
+    ap.add_argument("--cpu-seconds", type=float, default=3.0,
+                    help="each endpoint alone this long first: CPU per request (0: skip)")
     ap.add_argument("--seconds", type=float, default=20.0, help="duration of each level")
     ap.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
                     help="load generator (auto: wrk when installed, else the asyncio client)")
@@ -631,11 +365,16 @@ def main() -> None:
         levels = [10, 50, 200]
     else:
         workers = args.workers or (2 if args.backend == "sqlite" else 4)
-        configs = [(args.backend, args.cases, workers)]
+        backend = args.backend
+        if args.database_url:
+            backend = "postgis" if args.database_url.startswith("postgresql") else "sqlite"
+            workers = args.workers or (2 if backend == "sqlite" else 4)
+        configs = [(backend, args.cases, workers)]
         levels = [int(v) for v in args.clients.split(",") if v.strip()]
     for backend, n_cases, workers in configs:
         run = run_config(args, backend, n_cases, workers, levels, client)
-        key = f"{backend}/{n_cases}/w{workers}/{client}"
+        size = n_cases if not args.database_url else run["cases"]
+        key = f"{backend}/{size}/w{workers}/{client}"
         save(args.out, key, run)
         print(f"\n{key}: targets {run['targets_met']}")
     print(f"wrote {args.out}")

@@ -132,11 +132,12 @@ def decode_cursor(text: str) -> tuple[datetime, int]:
 
 
 def not_modified(if_none_match: str | None, tag: str) -> bool:
-    """Whether an ``If-None-Match`` header names ``tag`` (or ``*``)."""
+    """Whether an ``If-None-Match`` header names ``tag`` (or ``*``); weak comparison (RFC 9110
+    §13.1.2: a ``W/`` prefix on either side is ignored)."""
     if not if_none_match:
         return False
     given = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-    return tag in given or "*" in given
+    return tag.removeprefix("W/") in given or "*" in given
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ class Page:
 
     ``expires`` is a :func:`time.monotonic` instant, ``stale_at`` a UTC timestamp (seconds) when an
     open case on the page becomes overdue (``inf`` when none does); ``last`` is the keyset of the
-    page's last row (``reported_at``, row id), the cursor of the next page.
+    page's last row (``reported_at``, row id), the cursor of the next page; ``exact`` says whether
+    ``matched`` is an exact count or an estimate (:func:`service.case_features.count_matches`).
     """
 
     features: bytes
@@ -155,6 +157,7 @@ class Page:
     expires: float = float("inf")
     last: tuple[datetime, int] | None = None
     digest: str = ""
+    exact: bool = True
 
 
 class PageCache:
@@ -208,6 +211,7 @@ class PageCache:
             self._bytes = 0
         with _COUNTS_LOCK:
             _COUNTS.clear()
+            _VALUES.clear()
 
 
 PAGES = PageCache()
@@ -233,11 +237,12 @@ _COUNTS_LOCK = threading.Lock()
 
 
 def cached_count(storage: Storage, flt: CaseFilter, count: Callable[[CaseFilter], int], *,
-                 version: str | None = None) -> int:
+                 version: str | None = None, key: tuple[Any, ...] = ()) -> int:
     """``count()`` of ``flt`` (without its cursor, limit and offset), remembered per data
-    version, so walking the pages of one query counts its matches once."""
+    version (and ``key``: what else than the filter selects the count, e.g. a cap), so walking
+    the pages of one query counts its matches once."""
     flt = replace(flt, after=None, limit=None, offset=0)
-    key = (storage.url, version or data_version(storage), flt)
+    key = (storage.url, version or data_version(storage), flt, *key)
     now = time.monotonic()
     with _COUNTS_LOCK:
         hit = _COUNTS.get(key)
@@ -252,4 +257,23 @@ def cached_count(storage: Storage, flt: CaseFilter, count: Callable[[CaseFilter]
     return n
 
 
+def cached_value(storage: Storage, key: tuple[Any, ...], make: Callable[[], Any], *,
+                 version: str | None = None, ttl_s: float = TTL_S) -> Any:
+    """``make()`` remembered per data version and ``key`` for ``ttl_s`` at most (small values:
+    a page's filter choices, a count that follows the clock)."""
+    full = ("value", storage.url, version or data_version(storage), *key)
+    now = time.monotonic()
+    with _COUNTS_LOCK:
+        hit = _VALUES.get(full)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+    value = make()
+    with _COUNTS_LOCK:
+        _VALUES[full] = (now + ttl_s, value)
+        while len(_VALUES) > MAX_ENTRIES:
+            _VALUES.popitem(last=False)
+    return value
+
+
+_VALUES: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
 track_case_writes()

@@ -28,6 +28,7 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from geo.labels import ASSIGNEE_KINDS, CASE_SOURCE_PATROL, OPEN_STATUSES, STATUSES
 from geo.safe_text import formula_safe
 from service.auth import Principal
+from service.case_cache import cached_value, data_version
 from service.case_ops import catalogue
 from service.models import Case
 from service.settings import Settings
@@ -171,14 +172,21 @@ def list_rows(storage: Storage, user: Principal, squad_id: str, lq: ListQuery, *
     late = and_(Case.status.not_in(FINAL_STATUSES), Case.deadline_at.is_not(None),
                 Case.deadline_at < now)
 
-    def count(query: Select[Any]) -> Any:
-        return select(func.count()).select_from(
-            query.order_by(None).with_only_columns(Case.id).subquery())
+    def count(query: Select[Any]) -> int:
+        with storage.begin() as session:
+            return int(session.scalar(select(func.count()).select_from(
+                query.order_by(None).with_only_columns(Case.id).subquery())) or 0)
 
+    version = data_version(storage)
+    key = ("case_list", squad_id, replace(lq, notes=()))
     with storage.begin() as session:
         rows = session.execute(stmt.limit(limit).with_only_columns(*cols)).all()
-        total = len(rows) if len(rows) < limit else int(session.scalar(count(stmt)) or 0)
-        n_late = int(session.scalar(count(stmt.where(late))) or 0)
+    # counts per data version (and, for the overdue ones, per minute: they follow the clock)
+    total = len(rows) if len(rows) < limit else cached_value(
+        storage, (*key, "total", lq.overdue and now.strftime("%H%M")), lambda: count(stmt),
+        version=version)
+    n_late = cached_value(storage, (*key, "late", now.strftime("%Y%m%d%H%M")),
+                          lambda: count(stmt.where(late)), version=version, ttl_s=60.0)
     out = []
     for r in rows:
         rec = dict(zip(_ROW, r, strict=True))
@@ -211,14 +219,24 @@ def export_table(storage: Storage, squad_id: str, lq: ListQuery) -> pd.DataFrame
     return df
 
 
-def filter_options(storage: Storage, squad_id: str) -> dict[str, Any]:
-    """The choices of the filter form: the squad's communities, the categories its cases have,
-    the statuses and the sort orders."""
-    comm = storage.communities(squads=(squad_id,))
-    with storage.begin() as session:
-        cats = session.execute(select(Case.category, Case.category_name).distinct()
-                               .where(Case.squad_id == squad_id)
-                               .order_by(Case.category)).all()
+def _squad_categories(storage: Storage, squad_id: str) -> list[Any]:
+    """(code, name) of the categories the squad's cases have: a scan of the squad's cases, so
+    once per data version."""
+    def make() -> list[Any]:
+        with storage.begin() as session:
+            return list(session.execute(select(Case.category, Case.category_name).distinct()
+                                        .where(Case.squad_id == squad_id)
+                                        .order_by(Case.category)).all())
+
+    return list(cached_value(storage, ("squad_categories", squad_id), make))
+
+
+def filter_options(storage: Storage, squad_id: str, *,
+                   communities: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The choices of the filter form: the squad's communities (``communities`` when the caller
+    has them), the categories its cases have, the statuses and the sort orders."""
+    comm = communities if communities is not None else storage.communities(squads=(squad_id,))
+    cats = _squad_categories(storage, squad_id)
     seen: dict[str, str] = {}
     for code, name in cats:
         seen.setdefault(code, name or code)
@@ -234,12 +252,13 @@ def list_context(storage: Storage, user: Principal, squad_id: str,
     ``settings``: also the 巡查发现 map's squad outlines and tiles)."""
     lq = parse_query(params)
     extra: dict[str, Any] = {}
+    comm = storage.communities(squads=(squad_id,))
     if settings is not None:
-        comm = storage.communities(squads=(squad_id,))
         extra = {"list_tiles": page_tiles(settings),
                  "list_outline": [mapping(g.simplify(0.00005)) for g in comm.geometry]}
     return {**extra, "cases": list_rows(storage, user, squad_id, lq), "list_query": lq,
-            "list_qs": lq.query_string(), "list_options": filter_options(storage, squad_id),
+            "list_qs": lq.query_string(),
+            "list_options": filter_options(storage, squad_id, communities=comm),
             "may_report": user.role in ("admin", "squad_leader", "officer"),
             "report_categories": report_categories(), "patrol_source": CASE_SOURCE_PATROL,
             "assignee_kinds": ASSIGNEE_KINDS}

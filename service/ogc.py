@@ -10,6 +10,9 @@ where ``load(source)`` returns a WGS84 GeoDataFrame of everything ``source.squad
 all) may see; bbox, datetime, property filters, paging and extents are applied here. Large layers
 (cases) supply their own ``fetch``, ``get`` and ``extent`` instead (:mod:`service.ogc_layers`).
 
+A collection with ``keyset=True`` (cases) pages by keyset: its ``next`` links carry a ``cursor``
+(the last feature's sort key), one indexed query whatever the depth; ``offset`` still works.
+
 A request is read by :func:`parse_items_query`: ``limit`` above :data:`MAX_LIMIT` is clamped to
 it (OGC API – Features /req/core/fc-limit-response-1), every other bad value and every parameter
 the collection does not declare is an :class:`~geo.errors.InputError` (400).
@@ -28,7 +31,7 @@ import pandas as pd
 from shapely.geometry import box
 
 from geo.errors import InputError
-from service.case_cache import Page
+from service.case_cache import Page, decode_cursor
 from service.geojson import frame_features, parse_bbox, parse_interval
 from service.settings import Settings
 from service.storage import Storage
@@ -86,12 +89,13 @@ class Field:
 
 @dataclass(frozen=True)
 class Source:
-    """Where a collection reads from: the app's storage and settings, and the squads the caller
-    may see (``None`` = all)."""
+    """Where a collection reads from: the app's storage and settings, the squads the caller
+    may see (``None`` = all), and the case-data version when the caller has just read it."""
 
     storage: Storage
     settings: Settings
     squads: tuple[str, ...] | None
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class ItemQuery:
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     where: tuple[tuple[str, Any], ...] = ()
+    after: tuple[datetime, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,7 @@ class Collection:
     fields: tuple[Field, ...] = ()
     temporal: bool = False
     id_type: JsonType = "string"
+    keyset: bool = False
 
     @property
     def queryables(self) -> dict[str, Field]:
@@ -170,9 +176,10 @@ def parse_items_query(params: Iterable[tuple[str, str]], coll: Collection, *,
             raise InputError(f"参数 {key[:40]} 出现了多次；每个参数只能给一次。")
         given[key] = value
     queryables = coll.queryables
-    unknown = sorted(k for k in given if k not in STANDARD_PARAMS and k not in queryables)
+    standard = STANDARD_PARAMS | {"cursor"} if coll.keyset else STANDARD_PARAMS
+    unknown = sorted(k for k in given if k not in standard and k not in queryables)
     if unknown:
-        allowed = "、".join(sorted(STANDARD_PARAMS | set(queryables)))
+        allowed = "、".join(sorted(standard | set(queryables)))
         raise InputError(f"图层「{coll.id}」不支持参数 {'、'.join(u[:40] for u in unknown[:5])}；"
                          f"可用参数：{allowed}。")
     if given.get("f", "json") not in ("json", "geojson"):
@@ -181,10 +188,13 @@ def parse_items_query(params: Iterable[tuple[str, str]], coll: Collection, *,
     offset = _integer(given.get("offset"), "offset", 0, minimum=0)
     if offset > MAX_OFFSET:
         raise InputError(f"offset 不能超过 {MAX_OFFSET}。")
+    after = decode_cursor(given["cursor"]) if given.get("cursor") else None
+    if after is not None and offset:
+        raise InputError("cursor 与 offset 不能同时使用；翻页请只用 next 链接。")
     start, end = parse_interval(given.get("datetime"), tz)
     where = tuple((k, queryables[k].parse(v)) for k, v in given.items() if k in queryables)
     return ItemQuery(bbox=parse_bbox(given.get("bbox")), start=start, end=end,
-                     limit=min(limit, MAX_LIMIT), offset=offset, where=where)
+                     limit=min(limit, MAX_LIMIT), offset=offset, where=where, after=after)
 
 
 def check_params(params: Iterable[tuple[str, str]]) -> None:

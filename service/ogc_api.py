@@ -136,6 +136,10 @@ def openapi_document(base: str) -> dict[str, Any]:
                   "description": f"属性 {name} 等于此值"} for name, f in c.queryables.items()]
         items: list[dict[str, Any]] = [ref["bbox"], ref["datetime"], ref["limit"],
                                        ref["offset"], ref["f"], *props]
+        if c.keyset:  # the next links page by keyset
+            items.append({"name": "cursor", "in": "query", "required": False,
+                          "schema": {"type": "string"},
+                          "description": "翻页游标（next 链接已带上）；与 offset 不能同时使用"})
         feature_id = {"name": "featureId", "in": "path", "required": True,
                       "schema": {"type": "string"}}
         paths[f"/collections/{c.id}"] = _get(f"{c.title}：图层信息", JSON,

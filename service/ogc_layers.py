@@ -20,8 +20,9 @@ from sqlalchemy import func
 from geo.labels import STATUSES
 from service import pages_data
 from service.case_cache import Page
-from service.case_ops import CASE_PROPS, lookup_id, query_page, resolve_categories
-from service.geojson import COORD_DECIMALS, dumps, loads, round_point
+from service.case_features import case_page
+from service.case_ops import CASE_PROPS, lookup_id, resolve_categories
+from service.geojson import COORD_DECIMALS, round_point
 from service.models import Case
 from service.ogc import Collection, Extent, Field, ItemQuery, Source, frame_collection, register
 from service.storage import CaseFilter
@@ -102,7 +103,7 @@ def _case_filter(source: Source, q: ItemQuery) -> CaseFilter | None:
         if squads is not None and opts["squad"] not in squads:
             return None
         squads = (opts["squad"],)
-    return CaseFilter(squads=squads, start=q.start, end=q.end, bbox=q.bbox,
+    return CaseFilter(squads=squads, start=q.start, end=q.end, bbox=q.bbox, after=q.after,
                       status=(opts["status"],) if "status" in opts else None,
                       categories=resolve_categories([opts["category"]])
                       if "category" in opts else None,
@@ -110,14 +111,13 @@ def _case_filter(source: Source, q: ItemQuery) -> CaseFilter | None:
 
 
 def _fetch_cases(source: Source, q: ItemQuery) -> tuple[list[dict[str, Any]], int] | Page:
+    """The page of :func:`service.case_features.case_page` (the same bytes as ``/api/cases``:
+    coordinates already rounded to 7 decimals), passed through."""
     flt = _case_filter(source, q)
     if flt is None:
         return [], 0
-    page = query_page(source.storage, flt, limit=q.limit, offset=q.offset)
-    feats = loads(page.features)
-    for f in feats:  # the shared case pages keep full precision
-        round_point(f["geometry"])
-    return Page(dumps(feats), page.returned, page.matched)
+    return case_page(source.storage, flt, limit=q.limit, offset=q.offset,
+                     version=source.version)
 
 
 def _get_case(source: Source, feature_id: str) -> dict[str, Any] | None:
@@ -181,7 +181,7 @@ def _register_builtins() -> None:
                 Field("squad", title="中队", queryable=True)]))
     register(Collection("cases", "案件", "案件点位（上报时间、类别、状态、是否超期）",
                         _fetch_cases, _get_case, _case_extent, fields=CASE_FIELDS,
-                        temporal=True))
+                        temporal=True, keyset=True))
     register(frame_collection(
         "hotspots", "热点", _hotspots, id_column="hotspot_id", fields=HOTSPOT_FIELDS,
         description="近 90 天案件的密度热点（含 Gi* 显著性）", times=("first_seen", "last_seen")))

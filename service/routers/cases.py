@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from geo.errors import InputError
 from service import case_steps as steps
 from service.auth import Principal
+from service.case_features import case_page
 from service.case_list import cases_csv_stream
 from service.case_ops import (
     add_case_photos,
@@ -26,7 +27,6 @@ from service.case_ops import (
     collection_bytes,
     create_case,
     photo_bytes,
-    query_page,
     resolve_categories,
     transition_case,
 )
@@ -103,8 +103,10 @@ def list_cases(
 ) -> Response:
     """Cases the caller may see, newest first, as a FeatureCollection (RFC 7946).
 
-    ``numberMatched`` is the number of matching cases (exact: one COUNT per query and data
-    version), ``numberReturned`` this page's size; each feature has ``case_id``, ``category``,
+    ``numberMatched`` is the number of matching cases: exact up to 10 000 (a capped count per
+    query and data version); above that PostGIS gives the query planner's estimate and adds
+    ``"numberMatchedEstimated": true``, SQLite counts exactly once per query and data version.
+    ``numberReturned`` is this page's size; each feature has ``case_id``, ``category``,
     ``squad``, ``community``, ``status``, ``reported_at``, ``deadline_at``, ``overdue`` and more.
     A full page carries ``links`` with ``rel: next``: the next page by keyset (``cursor`` = the
     last row's report time and row id), one indexed query whatever the depth, and every case
@@ -119,11 +121,11 @@ def list_cases(
             raise InputError("cursor 与 offset 不能同时使用；翻页请只用 next 链接。")
         flt = replace(flt, after=decode_cursor(cursor))
     version = versions(storage)[0]
-    page = query_page(storage, flt, limit=limit, offset=offset, version=version)
+    page = case_page(storage, flt, limit=limit, offset=offset, version=version)
     tag = etag(version, page.digest, page.matched, page.returned)
     if not_modified(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers={"ETag": tag})
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {} if page.exact else {"numberMatchedEstimated": True}
     if page.returned == limit and page.last is not None:
         nxt = request.url.remove_query_params(["offset", "cursor"]).include_query_params(
             cursor=encode_cursor(page.last))

@@ -7,6 +7,12 @@ Header" authentication of ``Authorization: Bearer <token>``. GDAL::
     ogrinfo --config GDAL_HTTP_HEADERS "Authorization: Bearer $TOKEN" -oo PAGE_SIZE=1000 \\
         OAPIF:http://HOST:PORT/ogc cases -where "status = '派遣'"
 
+Items and single features carry a weak ``ETag`` (their ``timeStamp`` differs, their features do
+not): for cases it follows the page's content (data version and the overdue flags), for the
+other layers the data versions, the caller's squads, the day and the request, so
+``If-None-Match`` answers 304 before any layer is computed. A full page of cases links to the next
+by keyset (``cursor``).
+
 The landing page, conformance and API definition are public; collections and items need a
 signed-in user and are limited to the caller's squad (extents too). The collections and their
 rules are in :mod:`service.ogc` and :mod:`service.ogc_layers`; the documents in
@@ -15,15 +21,18 @@ rules are in :mod:`service.ogc` and :mod:`service.ogc_layers`; the documents in
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from geo.errors import NotFoundError
 from service import ogc_api, ogc_layers  # noqa: F401  (ogc_layers registers the collections)
-from service.case_cache import Page
+from service.case_cache import Page, encode_cursor, etag, not_modified, versions
 from service.case_ops import collection_bytes
 from service.deps import CurrentUser, SettingsDep, StorageDep
 from service.geojson import GEOJSON, dumps
@@ -142,10 +151,15 @@ def schema(collection_id: str, request: Request, _source: SourceDep) -> Response
     return _json(ogc_api.schema_json(c, _base(request)), ogc_api.SCHEMA_JSON)
 
 
-def _links(request: Request, cid: str, q: ItemQuery, n: int, matched: int) -> list[dict[str, Any]]:
+def _links(request: Request, cid: str, q: ItemQuery, page: Page) -> list[dict[str, Any]]:
     url = request.url
     links = [{"href": str(url), "rel": "self", "type": GEOJSON}]
-    if q.offset + n < matched:
+    known_end = q.after is None and page.exact and q.offset + page.returned >= page.matched
+    if page.last is not None and page.returned == q.limit and not known_end:
+        nxt = url.remove_query_params(["offset", "cursor"]).include_query_params(
+            cursor=encode_cursor(page.last), limit=q.limit)  # keyset: one indexed query
+        links.append({"href": str(nxt), "rel": "next", "type": GEOJSON})
+    elif page.last is None and q.offset + page.returned < page.matched:
         nxt = url.include_query_params(offset=q.offset + q.limit, limit=q.limit)
         links.append({"href": str(nxt), "rel": "next", "type": GEOJSON})
     if q.offset > 0:
@@ -169,12 +183,24 @@ def items(collection_id: str, request: Request, source: SourceDep) -> Response:
     coll = _collection(collection_id)
     q = parse_items_query(request.query_params.multi_items(), coll,
                           tz=source.settings.timezone)
+    cases_v, plans_v = versions(source.storage)
+    source = replace(source, version=cases_v)
+    asked = request.headers.get("if-none-match")
+    tag = "W/" + etag("ogc", source.storage.url, cases_v, plans_v, source.squads, str(request.url),
+                      datetime.now(ZoneInfo(source.settings.timezone)).date())
+    if not coll.keyset and not_modified(asked, tag):  # before the layer is computed
+        return Response(status_code=304, headers={"ETag": tag})
     got = coll.fetch(source, q)
     page = got if isinstance(got, Page) else Page(dumps(got[0]), len(got[0]), got[1])
+    if coll.keyset:  # case pages follow the clock (overdue): their content digest decides
+        tag = "W/" + etag("ogc", str(request.url), cases_v, page.digest, page.matched)
+        if not_modified(asked, tag):
+            return Response(status_code=304, headers={"ETag": tag})
+    extra = {} if page.exact else {"numberMatchedEstimated": True}
     return Response(collection_bytes(
         page, timeStamp=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        links=_links(request, collection_id, q, page.returned, page.matched)),
-        media_type=GEOJSON)
+        links=_links(request, collection_id, q, page), **extra),
+        media_type=GEOJSON, headers={"ETag": tag})
 
 
 @router.get("/ogc/collections/{collection_id}/items/{feature_id}", responses=_ERRORS,
@@ -189,7 +215,11 @@ def item(collection_id: str, feature_id: str, request: Request, source: SourceDe
     url = f"{_base(request)}/ogc/collections/{collection_id}"
     feature["links"] = [{"href": str(request.url), "rel": "self", "type": GEOJSON},
                         {"href": url, "rel": "collection", "type": "application/json"}]
-    return Response(dumps(feature), media_type=GEOJSON)
+    body = dumps(feature)
+    tag = 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    if not_modified(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    return Response(body, media_type=GEOJSON, headers={"ETag": tag})
 
 
 @router.get("/conformance", include_in_schema=False)
