@@ -117,18 +117,9 @@ def _page_sql(flt: CaseFilter, p: _Params, limit: int, offset: int, columns: str
             f"ORDER BY reported_at DESC, id DESC LIMIT {p(int(limit))} OFFSET {p(int(offset))}")
 
 
-_MMAP = "PRAGMA mmap_size = 268435456"
-"""SQLite reads through a 256 MiB memory map (at 1M cases a third less CPU than the default
-page reads); set once per pooled connection."""
-
-
 def _execute(storage: Storage, sql: str, params: Any, *, tz: str | None = None) -> list[Any]:
     storage.init()
     with storage.engine.connect() as conn:
-        info = conn.connection.info
-        if storage.engine.dialect.name != "postgresql" and "xuncha_mmap" not in info:
-            conn.exec_driver_sql(_MMAP)
-            info["xuncha_mmap"] = True
         if tz is not None:  # the session zone in which PostgreSQL writes the times
             conn.exec_driver_sql("SELECT set_config('TimeZone', %(tz)s, true)", {"tz": tz})
         rows = list(conn.exec_driver_sql(sql, params).all())
