@@ -46,6 +46,14 @@ def hotspots(d: dict[str, Any]) -> str:
     return render_hotspots(d)
 
 
+def scale(d: dict[str, Any]) -> str:
+    """Scale tables: rendered by ``benchmarks/_scale_report.py`` (its JSON layout)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _scale_report import scale as render_scale
+
+    return render_scale(d)
+
+
 def forecast(d: dict[str, Any]) -> str:
     rows = []
     for name, ds in d["datasets"].items():
@@ -306,6 +314,10 @@ SECTIONS: list[tuple[str, str, Callable[[dict[str, Any]], str], str]] = [
     ("page_times", "Page times (`benchmarks/page_times.py`)", page_times,
      "first request after a server start on the demo database, and warm; target: the dashboard "
      "for today and any date < 1.5 s cold"),
+    ("scale", "Scale: 1M–10M simulated cases, 8 districts (`benchmarks/scale.py`)", scale,
+     "Gi* + forecast + trends at 150 m cells streamed from GeoParquet, one machine and Dask; "
+     "PostGIS import by COPY and case-layer latency; targets: 10M ≤ 120 s and ≤ 8 GB, "
+     "import of 10M ≤ 10 min"),
 ]
 
 
