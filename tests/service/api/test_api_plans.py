@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 from urllib.parse import unquote
 
 import openpyxl
@@ -69,7 +70,10 @@ def test_sign_in_required(site: tuple[Site, TestClient]) -> None:
 
 def test_replan_with_a_team_off_duty(site: tuple[Site, TestClient]) -> None:
     s, client = site
-    url = f"/api/plans/shuyuan/{s.today}"
+    # tomorrow: a whole day whatever the clock says (today after the shift began only the rest
+    # of the day is planned, tests/service/api/test_api_plan_clock.py)
+    tomorrow = date.fromisoformat(s.today) + timedelta(days=1)
+    url = f"/api/plans/shuyuan/{tomorrow.isoformat()}"
     r = client.post(url, json={"unavailable_teams": ["shuyuan-1"]}, headers=s.auth("leader_sy"))
     assert r.status_code == 200, r.text
     plan = r.json()
