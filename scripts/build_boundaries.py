@@ -401,8 +401,12 @@ def main() -> None:
     note_c = "社区范围为示意近似（approximate），非民政/规划部门的真实边界；名称与代码为国家统计局 2023 年区划代码"
     write_json(out / "xiaonan_district.geojson",
                feature_collection("xiaonan_district", [dprops], [dgeom], "真实区界，见 README"))
+    # 9 decimals (0.1 mm): the last bits of a float differ between shapely/GEOS releases, and
+    # the committed file must come out byte for byte the same on every machine
     write_json(out / "communities.geojson",
-               feature_collection("communities", comms, polys, note_c))
+               feature_collection("communities", comms,
+                                  [shapely.transform(p, lambda xy: np.round(xy, 9)) for p in polys],
+                                  note_c))
     write_json(out / "stations.geojson", feature_collection(
         "stations", stations, to_wgs84([s["local"] for s in stations], origin),
         "工作站位置为示意（approximate）", digits=7))
