@@ -2,19 +2,24 @@
 
 Sections (``--sections``, default all; each size/method runs in its own subprocess so that the
 peak resident memory, ru_maxrss, is that run's; sections not run keep their previous rows in
-the JSON, with the date they ran in ``section_dates``). Simulations: ``_hotspot_sim.py``.
+the JSON, with the date they ran in ``section_dates``; in ``district`` the rows of sizes, shares
+or methods not run this time are kept too, each row with its ``date``). Simulations: ``_hotspot_sim.py``.
 
 ``district`` (issue 13)
     An 8 km x 6 km district (EPSG:4547) with an uneven background (``--shares``: 50, 80, 90 % of
     the cases; 2.5-fold west-east gradient and a dense core) and 60 hotspots at least 400 m
     apart: 20 compact (Gaussian, sigma 8-25 m), 20 street-shaped (lanes 150-300 m x 10-20 m)
     and 20 weak (discs 60-120 m wide at 3-5 times the local background). Methods side by side
-    (:data:`DISTRICT_METHODS`): ``background`` (the default), ``background-fwer`` (the previous
-    default: family-wise keep rule, 10/50/90 m windows) and ``hdbscan``, timed end to end from
-    a WGS84 GeoDataFrame (wall and CPU seconds): recall per kind (planted centres inside a
-    polygon), precision (polygons meeting a planted footprint), merged, share of the district
-    covered, peak RSS, and ``weak_ceiling``: the share of weak hotspots whose own count is
-    significant at the level a district-wide scan needs even at their true place and size.
+    (:data:`DISTRICT_METHODS`, ``--methods``): ``background`` (the default),
+    ``background-cells`` (the default before weak hotspots were drawn at the scale of their
+    windows), ``background-fwer`` (family-wise keep rule, 10/50/90 m windows) and ``hdbscan``,
+    timed end to end from a WGS84 GeoDataFrame (wall and CPU seconds): recall per kind (the
+    headline: planted centres inside a polygon; ``_overlap``: centre inside or at least 30 % of
+    the planted footprint covered), ``weak_cover`` (median share of a found weak disc its
+    polygon covers), precision (polygons meeting a planted footprint), merged, share of the
+    district covered, peak RSS, and ``weak_ceiling``: the share of weak hotspots whose own
+    count is significant at the level a district-wide scan needs even at their true place and
+    size.
 ``real``
     Chicago crimes 2017-2018 and NYC vehicle thefts 2014-2017 from ``../shared/data/real``
     (skipped where absent): share of cases inside the hotspots, share of the study area
@@ -29,7 +34,7 @@ the JSON, with the date they ran in ``section_dates``). Simulations: ``_hotspot_
     Should the CLI refuse a method, the same path runs as ``python -c`` (column ``via``).
 
 Usage: ``python benchmarks/hotspot_speed.py [--quick] [--cli] [--sections district,real]
-[--sizes 100000,1000000]``; ``--quick`` (< 1 minute): district at 100k with 80 % background,
+[--sizes 100000,1000000] [--methods background,background-cells]``; ``--quick`` (< 1 minute): district at 100k with 80 % background,
 NYC only, no legacy. Writes ``benchmarks/results/hotspot_speed.json``.
 """
 
@@ -62,10 +67,13 @@ from _hotspot_sim import (  # noqa: E402
 )
 from _machine import machine_info  # noqa: E402
 
-# District methods: name -> (find_hotspots method, extra options). "background-fwer" is the
-# previous default (family-wise keep rule, 10/50/90 m windows), side by side with the new one.
+# District methods: name -> (find_hotspots method, extra options). "background-cells" is the
+# default before weak hotspots were drawn at the scale of their windows (grow_weak=False: the
+# concave hull of the cases in the cells that pass the density floor); "background-fwer" the
+# one before that (family-wise keep rule, 10/50/90 m windows).
 DISTRICT_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "background": ("background", {}),
+    "background-cells": ("background", {"grow_weak": False}),
     "background-fwer": ("background", {"keep_rule": "fwer", "scan_windows_m": (10, 50, 90)}),
     "hdbscan": ("hdbscan", {}),
 }
@@ -268,16 +276,18 @@ def _print_district(r: dict[str, Any]) -> None:
     print(f"{r['n']:>9,d} bg {r['background_share']:.0%} {r['method']:16s} "
           f"{r['time_s']:7.2f} s (cpu {r['cpu_s']:6.2f}) {r['peak_rss_mb']:6.0f} MB  polys "
           f"{r['hotspots']:3d}  recall compact {r['recall_compact']:.2f} street "
-          f"{r['recall_street']:.2f} weak {r['recall_weak']:.2f} (ceiling "
-          f"{r['weak_ceiling']:.2f})  precision {r['precision']:.2f}  merged {r['merged']:2d}  "
+          f"{r['recall_street']:.2f} weak {r['recall_weak']:.2f} (overlap "
+          f"{r['recall_weak_overlap']:.2f}, ceiling {r['weak_ceiling']:.2f}, cover "
+          f"{r['weak_cover']:.2f})  precision {r['precision']:.2f}  merged {r['merged']:2d}  "
           f"area {r['area_share']:.2%}", flush=True)
 
 
-def run_district(sizes: list[int], shares: list[float]) -> list[dict[str, Any]]:
+def run_district(sizes: list[int], shares: list[float],
+                 methods: list[str]) -> list[dict[str, Any]]:
     rows = []
     for n in sizes:
         for share in shares:
-            for name in DISTRICT_METHODS:
+            for name in methods:
                 rows.append(_sub(["--district", str(n), "--share", str(share), "--method", name]))
                 _print_district(rows[-1])
     return rows
@@ -306,9 +316,27 @@ def run_cli(sizes: list[int]) -> list[dict[str, Any]]:
             print(f"CLI {r['n']:>9,d} {r['method']:10s} exit {r['exit_code']} "
                   f"{r['time_s']:6.2f} s (cpu {r['cpu_s']:6.2f}) {r['peak_rss_mb']:7.0f} MB  "
                   f"recall {r.get('recall_compact', 0):.2f}/{r.get('recall_street', 0):.2f}/"
-                  f"{r.get('recall_weak', 0):.2f} precision {r.get('precision', 0):.2f} "
+                  f"{r.get('recall_weak', 0):.2f} (weak overlap "
+                  f"{r.get('recall_weak_overlap', 0):.2f}) precision {r.get('precision', 0):.2f} "
                   f"area {r.get('area_share', 0):.2%}  via {r['via']}", flush=True)
     return rows
+
+
+def _merge_district(fresh: list[dict[str, Any]], old: dict[str, Any],
+                    date: str) -> list[dict[str, Any]]:
+    """This run's district rows (dated) plus the previous rows of sizes, shares or methods not
+    run this time (keeping their own date, else their section's), ordered by size, share and
+    :data:`DISTRICT_METHODS`."""
+    def key(r: dict[str, Any]) -> tuple[int, float, str]:
+        return r["n"], r["background_share"], r["method"]
+
+    ran = {key(r) for r in fresh}
+    was = old.get("section_dates", {}).get("district", "?")
+    kept = [r | {"date": r.get("date", was)} for r in old.get("district", []) if key(r) not in ran]
+    rank = {m: i for i, m in enumerate(DISTRICT_METHODS)}
+    rows = [r | {"date": date} for r in fresh] + kept
+    return sorted(rows, key=lambda r: (r["n"], r["background_share"],
+                                       rank.get(r["method"], len(rank))))
 
 
 def _worker_mode(args: argparse.Namespace) -> bool:
@@ -331,6 +359,8 @@ def main() -> None:
     ap.add_argument("--sections", default=None, help="comma list of district,real,legacy")
     ap.add_argument("--shares", default="0.5,0.8,0.9", help="background shares (district)")
     ap.add_argument("--sizes", default="100000,1000000", help="district and CLI sizes")
+    ap.add_argument("--methods", default=",".join(DISTRICT_METHODS),
+                    help="comma list of district methods (%(default)s)")
     for hidden in ("--worker", "--district"):
         ap.add_argument(hidden, type=int, help=argparse.SUPPRESS)
     ap.add_argument("--compare", action="store_true", help=argparse.SUPPRESS)
@@ -344,6 +374,10 @@ def main() -> None:
     sections = set((args.sections or default).split(","))
     shares = [0.8] if args.quick else [float(s) for s in args.shares.split(",")]
     sizes = [100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    methods = args.methods.split(",")
+    unknown = sorted(set(methods) - set(DISTRICT_METHODS))
+    if unknown:
+        ap.error(f"unknown --methods {unknown}; choose from {list(DISTRICT_METHODS)}")
     path = ROOT / "benchmarks" / "results" / "hotspot_speed.json"
     # sections not run this time are kept from the previous result, with the date they ran
     old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -357,11 +391,13 @@ def main() -> None:
            "rows": "legacy" in sections, "cli": args.cli}
     for key, fresh in ran.items():
         if fresh:
-            result[key] = {"district": lambda: run_district(sizes, shares),
+            result[key] = {"district": lambda: run_district(sizes, shares, methods),
                            "real": lambda: run_real(args.quick),
                            "rows": lambda: legacy_rows(args.quick),
                            "cli": lambda: run_cli(sizes)}[key]()
             result["section_dates"][key] = result["machine"]["date"]
+            if key == "district":
+                result[key] = _merge_district(result[key], old, result["machine"]["date"])
         elif key in old:
             result[key] = old[key]
             result["section_dates"].setdefault(key, old.get("machine", {}).get("date", "?"))

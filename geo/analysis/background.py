@@ -43,6 +43,16 @@ convex hull over the merged cluster. :func:`find_background_hotspots` instead as
    its median), buffered by ``buffer_m`` (3 m), kept inside the hotspot's cells (buffered alike)
    and clipped off the cells of the other hotspots. ``case_count`` counts the cases in the
    hotspot's cells.
+7. **Weak hotspots at the scale that found them** (``grow_weak``, default on;
+   :mod:`geo.analysis.background_shape`): a hotspot with no cell significant on its own was
+   found only through a wider window, and its cells that pass the density floor are a noisy
+   part of it (on the simulated district, the hull of their few cases covered 40–80 % of a weak
+   disc and sometimes missed its centre). It grows one ring of cells at a time while the ring
+   holds ``min_density_ratio`` times its background, inside the best windows of its seeds
+   (the union of its significant windows) and nearer to it than to any other hotspot, never
+   into another hotspot; its polygon is the dissolved union of its cells (closed by one cell),
+   its ``case_count`` and ``expected_cases`` theirs. Strong hotspots (a market gate, a lane of
+   stalls) keep step 6, so a lane stays a strip.
 
 Defaults are for city blocks and a year of cases from a district; for a sparse selection
 (a few thousand cases over a city) 20–25 m cells and wider windows find more.
@@ -57,7 +67,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import get_args
 
 import geopandas as gpd
 import numpy as np
@@ -65,13 +75,22 @@ import numpy.typing as npt
 import pandas as pd
 
 from geo.analysis.background_grid import (
+    CountGrid,
     count_grid,
     fdr_seeds,
     hotspot_polygons,
     local_background,
     segment,
 )
-from geo.analysis.background_scan import component_bounds, scan_pvalues, window_diameters
+from geo.analysis.background_scan import (
+    KeepRule,
+    component_bounds,
+    keep_hotspots,
+    scan_pvalues,
+    window_diameters,
+)
+from geo.analysis.background_shape import cell_polygons
+from geo.analysis.background_shape import grow_weak as _grow
 from geo.analysis.frame import (
     as_timestamp,
     empty_hotspots,
@@ -85,7 +104,7 @@ from geo.crs import require_crs
 from geo.errors import InputError
 
 __all__ = ["DEFAULT_BUFFER_M", "DEFAULT_MIN_CASES", "EXTRA_COLUMNS", "BackgroundHotspots",
-           "background_labels", "find_background_hotspots"]
+           "background_labels", "find_background_hotspots", "keep_hotspots"]
 
 DEFAULT_CELL_M = 10.0
 DEFAULT_BACKGROUND_RADIUS_M = 500.0
@@ -99,7 +118,6 @@ DEFAULT_BUFFER_M = 3.0
 DEFAULT_HULL_RATIO = 0.3
 WINDOW_REACH = 1.5
 EXTRA_COLUMNS = ["expected_cases", "excess_ratio", "p_min"]
-KeepRule = Literal["fdr", "fwer"]
 KEEP_RULES: tuple[KeepRule, ...] = get_args(KeepRule)
 DEFAULT_KEEP_RULE: KeepRule = "fdr"
 
@@ -153,35 +171,6 @@ def _check_options(cell_m: float, background_radius_m: float, scan_windows_m: Se
         raise InputError("背景热点参数有误：" + "；".join(problems) + "。")
 
 
-def keep_hotspots(count: npt.ArrayLike, bound: npt.NDArray[np.float64], *,
-                  min_cases: int, alpha: float, rule: KeepRule) -> npt.NDArray[np.int64]:
-    """Indices of the candidate hotspots to keep.
-
-    Parameters
-    ----------
-    count : ndarray of shape (k,)
-        Cases in each candidate's cells.
-    bound : ndarray of shape (k,)
-        The smallest family-wise bound ``p * windows * study cells`` of the candidate's cells
-        (uncapped).
-    min_cases, alpha
-        Fewest cases in a hotspot; the error rate.
-    rule : {"fdr", "fwer"}
-        ``"fwer"``: keep a candidate when its bound is at most ``alpha`` (at most ``alpha``
-        chance of any false hotspot on the map). ``"fdr"``: Benjamini–Hochberg over the
-        candidates holding ``min_cases``: sorted by bound, the first ``r`` are kept, ``r`` the
-        largest rank with ``bound <= alpha * r`` (at most about ``alpha`` of the hotspots false;
-        each study cell and window counts as a test, so a false hotspot — a group of cells —
-        is rarer than this bound allows).
-    """
-    big = np.flatnonzero(np.asarray(count) >= min_cases)
-    if rule == "fwer":
-        return big[bound[big] <= alpha]
-    order = big[np.argsort(bound[big], kind="stable")]
-    passed = np.flatnonzero(bound[order] <= alpha * np.arange(1, len(order) + 1))
-    return order[: int(passed[-1]) + 1] if len(passed) else order[:0]
-
-
 def _none(n: int) -> BackgroundHotspots:
     return BackgroundHotspots(np.full(n, -1, np.int64), np.empty(0, dtype=object),
                               np.empty(0, np.int64), np.empty(0), np.empty(0))
@@ -201,6 +190,7 @@ def background_labels(
     buffer_m: float = DEFAULT_BUFFER_M,
     hull_ratio: float = DEFAULT_HULL_RATIO,
     keep_rule: KeepRule = DEFAULT_KEEP_RULE,
+    grow_weak: bool = True,
 ) -> BackgroundHotspots:
     """Hotspot label of each point and hotspot polygons (numeric core; metres).
 
@@ -209,7 +199,7 @@ def background_labels(
     xy : array_like of shape (n, 2)
         Case coordinates in a metric CRS.
     cell_m, background_radius_m, scan_windows_m, alpha, min_density_ratio, min_cases, smooth_m, \
-saddle_ratio, buffer_m, hull_ratio, keep_rule
+saddle_ratio, buffer_m, hull_ratio, keep_rule, grow_weak
         See :func:`find_background_hotspots`.
 
     Returns
@@ -237,9 +227,9 @@ saddle_ratio, buffer_m, hull_ratio, keep_rule
                                  background_radius_m=background_radius_m)
     diam = window_diameters(scan_windows_m, cell_m)
     sizes = [max(1, round(max(diam)))]
-    p, _, p_spot_cell = scan_pvalues(grid.counts, bg, diam, int(study.sum()))
-    seeds = fdr_seeds(p, study, alpha=alpha)
-    cells = segment(grid.counts, bg, seeds, p_spot_cell <= alpha, sizes=sizes,
+    scan = scan_pvalues(grid.counts, bg, diam, int(study.sum()))
+    seeds = fdr_seeds(scan.p_cell, study, alpha=alpha)
+    cells = segment(grid.counts, bg, seeds, scan.p_spot_cell <= alpha, sizes=sizes,
                     min_density_ratio=min_density_ratio, smooth_cells=smooth_m / cell_m,
                     saddle_ratio=saddle_ratio)
     k = int(cells.max())
@@ -247,22 +237,47 @@ saddle_ratio, buffer_m, hull_ratio, keep_rule
         return _none(n)
     flat = cells.ravel()
     count = np.bincount(flat, weights=grid.counts.ravel(), minlength=k + 1)[1:]
-    expected = np.bincount(flat, weights=bg.ravel(), minlength=k + 1)[1:]
     p_min = np.r_[np.inf, component_bounds(grid.counts, bg, cells, diam, int(study.sum()),
                                            reach=WINDOW_REACH)]
     ok = keep_hotspots(count, p_min[1:], min_cases=min_cases, alpha=alpha, rule=keep_rule)
     if len(ok) == 0:
         return _none(n)
-    ok = ok[np.argsort(-count[ok], kind="stable")]
+    remap = np.zeros(k + 1, np.int64)
+    remap[ok + 1] = np.arange(1, len(ok) + 1)
+    kept = remap[cells]
+    if grow_weak:
+        strong = np.zeros(len(ok) + 1, bool)
+        strong[kept[scan.p_spot_cell <= alpha]] = True
+        kept = _grow(kept, seeds, scan.best, ~strong, grid.counts, bg,
+                     floor=min_density_ratio)
+    else:
+        strong = np.ones(len(ok) + 1, bool)
+    return _result(grid, kept, bg, pts, np.minimum(p_min[1:][ok], 1.0), ~strong[1:],
+                   buffer_m=buffer_m, hull_ratio=hull_ratio)
+
+
+def _result(grid: CountGrid, kept: npt.NDArray[np.int64], bg: npt.NDArray[np.float32],
+            pts: npt.NDArray[np.float64], p_min: npt.NDArray[np.float64],
+            weak: npt.NDArray[np.bool_], *, buffer_m: float,
+            hull_ratio: float) -> BackgroundHotspots:
+    """Counts, polygons and labels of the hotspots ``1..k`` of ``kept``, renumbered
+    ``0..k-1`` by decreasing case count; the ``weak`` ones drawn as their cells."""
+    k = len(p_min)
+    flat = kept.ravel()
+    count = np.bincount(flat, weights=grid.counts.ravel(), minlength=k + 1)[1:]
+    expected = np.bincount(flat, weights=bg.ravel(), minlength=k + 1)[1:]
+    order = np.argsort(-count, kind="stable")
     remap = np.full(k + 1, -1, np.int64)
-    remap[ok + 1] = np.arange(len(ok))
-    kept = np.where(flat > 0, remap[flat] + 1, 0).reshape(cells.shape)
+    remap[order + 1] = np.arange(k)
     point_label = remap[flat[grid.point_cell]]
-    poly = hotspot_polygons(grid, kept, np.arange(1, len(ok) + 1), pts, point_label,
+    final = (remap[flat] + 1).reshape(kept.shape)
+    poly = hotspot_polygons(grid, final, np.arange(1, k + 1), pts, point_label,
                             buffer_m=buffer_m, hull_ratio=hull_ratio)
-    return BackgroundHotspots(point_label, poly,
-                              np.rint(count[ok]).astype(np.int64),
-                              expected[ok].astype(np.float64), np.minimum(p_min[1:][ok], 1.0))
+    drawn = np.flatnonzero(weak[order])
+    if len(drawn):
+        poly[drawn] = cell_polygons(grid, final, drawn + 1, poly)
+    return BackgroundHotspots(point_label, poly, np.rint(count[order]).astype(np.int64),
+                              expected[order].astype(np.float64), p_min[order])
 
 
 def find_background_hotspots(
@@ -280,6 +295,7 @@ def find_background_hotspots(
     buffer_m: float = DEFAULT_BUFFER_M,
     hull_ratio: float = DEFAULT_HULL_RATIO,
     keep_rule: KeepRule = DEFAULT_KEEP_RULE,
+    grow_weak: bool = True,
     at: pd.Timestamp | str | None = None,
     half_life_days: float = 30.0,
     communities: gpd.GeoDataFrame | None = None,
@@ -320,6 +336,9 @@ def find_background_hotspots(
     keep_rule : {"fdr", "fwer"}
         Hotspot-level test (module docstring, step 3): Benjamini–Hochberg over the candidates
         (default) or the stricter family-wise bound.
+    grow_weak : bool
+        Draw a weak hotspot (no cell significant on its own) as the dense part of the windows
+        that found it (module docstring, step 7; default) instead of the hull of its cases.
     at, half_life_days, communities, working_crs, gi_cell_m
         As in :func:`geo.analysis.hotspots.find_hotspots`.
 
@@ -349,7 +368,7 @@ def find_background_hotspots(
                             scan_windows_m=scan_windows_m, alpha=alpha,
                             min_density_ratio=min_density_ratio, min_cases=min_cases,
                             smooth_m=smooth_m, saddle_ratio=saddle_ratio, buffer_m=buffer_m,
-                            hull_ratio=hull_ratio, keep_rule=keep_rule)
+                            hull_ratio=hull_ratio, keep_rule=keep_rule, grow_weak=grow_weak)
     if len(res.polygons) == 0:
         return finish_hotspots(empty_hotspots(crs), EXTRA_COLUMNS)
     out = hotspot_frame(sel, xy, crs, res.labels, res.polygons, label=label, at=at_ts,

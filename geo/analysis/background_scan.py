@@ -9,21 +9,28 @@ plus the single cell (a stall frontage, a market gate).
 
 * :func:`window_diameters` — the windows, metres to cells;
 * :func:`disc_sum` — sum over the cells whose centres lie in the disc around each cell;
-* :func:`scan_pvalues` — Poisson upper tails of the window counts, Bonferroni over the windows.
+* :func:`scan_pvalues` — Poisson upper tails of the window counts, Bonferroni over the windows,
+  and the best window of each cell (the scale a weak hotspot's polygon is drawn at);
+* :func:`component_bounds` — the family-wise bound of each candidate hotspot;
+* :func:`keep_hotspots` — which candidates to keep (Benjamini–Hochberg or family-wise).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-__all__ = ["disc_sum", "scan_pvalues", "window_diameters"]
+__all__ = ["KeepRule", "Scan", "component_bounds", "disc_sum", "keep_hotspots", "scan_pvalues",
+           "window_diameters"]
 
 F32Array = npt.NDArray[np.float32]
 F64Array = npt.NDArray[np.float64]
+KeepRule = Literal["fdr", "fwer"]
 
 
 def window_diameters(scan_windows_m: Sequence[float], cell_m: float) -> list[float]:
@@ -60,26 +67,39 @@ def disc_sum(a: F32Array, diameter_cells: float) -> F64Array:
     return out
 
 
+@dataclass(frozen=True)
+class Scan:
+    """Result of :func:`scan_pvalues` (arrays of the grid's shape).
+
+    Attributes
+    ----------
+    p_cell : ndarray, float32
+        ``min p`` over the windows times their number (Bonferroni), at most 1.
+    p_spot_cell : ndarray, float32
+        The family-wise bound (``p * windows * n_tests``, at most 1) of the single-cell window
+        alone (all 1 without it).
+    best : ndarray, float32
+        Diameter (cells) of the window with the smallest ``p`` at each cell, 0 where no window
+        is above the background: the scale at which a cell is significant.
+    """
+
+    p_cell: F32Array
+    p_spot_cell: F32Array
+    best: F32Array
+
+
 def scan_pvalues(counts: F32Array, bg: F32Array, diameters: Sequence[float],
-                 n_tests: int) -> tuple[F32Array, F32Array, F32Array]:
-    """Cell p-values and family-wise bounds of the scan windows (see ``background_grid``).
+                 n_tests: int) -> Scan:
+    """Cell p-values of the scan windows, with the best window of each cell.
 
     For each window (diameter in cells; 1 = the cell) the count ``C`` in the window centred on
     a cell is tested against the background expected in it, ``E``: ``p = P(X >= C)``,
     ``X ~ Poisson(E)``. Only cells with ``C >= E + 1.5 sqrt(E)`` and ``C >= 1`` are evaluated
-    (the tail is above 5 % below that; the others keep 1).
-
-    Returns
-    -------
-    p_cell : ndarray
-        ``min p`` over the windows times their number (Bonferroni), at most 1.
-    p_spot : ndarray
-        ``p_cell`` times ``n_tests`` (every window position in the study area), at most 1.
-    p_spot_cell : ndarray
-        The same bound for the single-cell window alone (all 1 without it).
+    (the tail is above 5 % below that; the others keep 1). See :class:`Scan`.
     """
     p = np.ones(counts.shape, np.float32)
     q1 = np.ones(counts.shape, np.float32)
+    best = np.zeros(counts.shape, np.float32)
     s = float(len(diameters))
     m = float(max(n_tests, 1))
     flat = p.ravel()
@@ -89,13 +109,13 @@ def scan_pvalues(counts: F32Array, bg: F32Array, diameters: Sequence[float],
         cand = np.flatnonzero((c >= e + 1.5 * np.sqrt(e)) & (c >= 1.0))
         if len(cand) == 0:
             continue
-        pk = stats.poisson.sf(c[cand] - 1.0, e[cand]) * s
-        flat[cand] = np.minimum(flat[cand], pk.astype(np.float32))
+        pk = (stats.poisson.sf(c[cand] - 1.0, e[cand]) * s).astype(np.float32)
+        better = pk < flat[cand]
+        best.ravel()[cand[better]] = np.float32(d)
+        flat[cand] = np.minimum(flat[cand], pk)
         if d <= 1.0:
-            q1.ravel()[cand] = np.minimum(pk * m, 1.0).astype(np.float32)
-    one = np.float32(1.0)
-    p = np.minimum(p, one)
-    return p, np.minimum(p * np.float32(m), one), q1
+            q1.ravel()[cand] = np.minimum(pk.astype(np.float64) * m, 1.0).astype(np.float32)
+    return Scan(np.minimum(p, np.float32(1.0)), q1, best)
 
 
 def component_bounds(counts: F32Array, bg: F32Array, labels: npt.NDArray[np.int64],
@@ -129,3 +149,32 @@ def component_bounds(counts: F32Array, bg: F32Array, labels: npt.NDArray[np.int6
         pk = stats.poisson.sf(c[hit] - 1.0, e[hit]) * scale
         np.minimum.at(out, lab[ok][hit], pk)
     return out[1:]
+
+
+def keep_hotspots(count: npt.ArrayLike, bound: npt.NDArray[np.float64], *,
+                  min_cases: int, alpha: float, rule: KeepRule) -> npt.NDArray[np.int64]:
+    """Indices of the candidate hotspots to keep.
+
+    Parameters
+    ----------
+    count : ndarray of shape (k,)
+        Cases in each candidate's cells.
+    bound : ndarray of shape (k,)
+        The smallest family-wise bound ``p * windows * study cells`` of the candidate's cells
+        (uncapped).
+    min_cases, alpha
+        Fewest cases in a hotspot; the error rate.
+    rule : {"fdr", "fwer"}
+        ``"fwer"``: keep a candidate when its bound is at most ``alpha`` (at most ``alpha``
+        chance of any false hotspot on the map). ``"fdr"``: Benjamini–Hochberg over the
+        candidates holding ``min_cases``: sorted by bound, the first ``r`` are kept, ``r`` the
+        largest rank with ``bound <= alpha * r`` (at most about ``alpha`` of the hotspots false;
+        each study cell and window counts as a test, so a false hotspot — a group of cells —
+        is rarer than this bound allows).
+    """
+    big = np.flatnonzero(np.asarray(count) >= min_cases)
+    if rule == "fwer":
+        return big[bound[big] <= alpha]
+    order = big[np.argsort(bound[big], kind="stable")]
+    passed = np.flatnonzero(bound[order] <= alpha * np.arange(1, len(order) + 1))
+    return order[: int(passed[-1]) + 1] if len(passed) else order[:0]
