@@ -1,17 +1,19 @@
 """Two districts in one database (SQLite and PostGIS): a user bound to district B (孝昌县, simulated,
 imported with geo.districts) never sees district A's (孝南区) cases, communities or squads through
-the API case list and detail, the CSV export, the OGC items, the squad pages, their CSV export or
-the district map; a district-bound admin cannot manage users (it could make itself deployment-wide)
-but may use the (district-scoped) planner page."""
+the API case list and detail, the CSV export, the OGC items, the squad pages, their CSV export,
+the district map or the case vector tiles; a district-bound admin cannot manage users (it could
+make itself deployment-wide) but may use the (district-scoped) planner page."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
+import mapbox_vector_tile
 import pandas as pd
 import pytest
 from api_support import BACKENDS, PASSWORD, SECRET, Api, build_api, database_url, point_in
@@ -154,3 +156,41 @@ def test_users_add_district_option(api: Api) -> None:
     assert wrong.exit_code == 1 and "属于区县 420902" in " ".join(wrong.output.split())
     listing = runner.invoke(cli_app, ["users", "list", "--db", url])
     assert "420921" in listing.output
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 1 << z
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return x, y
+
+
+def _tile_case_ids(api: Api, user: str, tiles: set[tuple[int, int]], z: int) -> tuple[set[str], int]:
+    """Case ids in the vector tiles ``user`` gets, and how many cases the tiles count in all."""
+    ids: set[str] = set()
+    total = 0
+    for x, y in sorted(tiles):
+        r = api.get(f"/tiles/cases/{z}/{x}/{y}.mvt", user)
+        assert r.status_code in (200, 204), r.text
+        if r.status_code == 204:
+            continue
+        layer = mapbox_vector_tile.decode(r.content).get("cases", {"features": []})
+        for f in layer["features"]:
+            total += int(f["properties"].get("n", 1))
+            if "case_id" in f["properties"]:
+                ids.add(str(f["properties"]["case_id"]))
+    return ids, total
+
+
+def test_vector_tiles_hold_only_the_districts_cases(api: Api) -> None:
+    z = 15
+    every = api.get("/api/cases", "admin", params={"limit": 100}).json()["features"]
+    tiles = {_tile_of(*f["geometry"]["coordinates"][:2], z) for f in every if f["geometry"]}
+    assert len(every) == len(A_CASES | B_CASES) and tiles
+    every_id, n_all = _tile_case_ids(api, "admin", tiles, z)  # the deployment-wide view
+    assert every_id >= B_CASES and every_id & A_CASES
+    ids_b, n_b = _tile_case_ids(api, "planner_b", tiles, z)
+    assert ids_b == B_CASES and n_b == len(B_CASES)
+    ids_a, n_a = _tile_case_ids(api, "planner_a", tiles, z)
+    assert ids_a == every_id - B_CASES and n_a == n_all - len(B_CASES)
+    assert api.get(f"/tiles/cases/{z}/0/0.mvt?squad=shuyuan", "planner_b").status_code == 403
