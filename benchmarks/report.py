@@ -140,6 +140,16 @@ def _routing_rows(part: dict[str, Any], label: str, key: str) -> list[list[Any]]
     return out
 
 
+def _run_note(part: str, run: dict[str, Any]) -> str:
+    """When and how one part of the routing benchmark ran (older parts may lack the timings)."""
+    text = f"{part} run {str(run['machine'].get('date', '?'))[:16]} UTC, seeds {run.get('seeds', [0])}"
+    if run.get("wall_s"):
+        text += f", {run['wall_s'] / 60:.0f} min wall"
+    if run.get("load"):
+        text += f", load {run['load'][:1]}"
+    return text + (f" ({run['note']})" if run.get("note") else "")
+
+
 def routing(d: dict[str, Any]) -> str:
     rows = []
     if "tsplib" in d:
@@ -169,9 +179,7 @@ def routing(d: dict[str, Any]) -> str:
         notes.append(f"Limits in {d['limits']} (a run may take {d.get('wall_guard', '?')}× "
                      f"its limit in wall-clock time)"
                      + ("" if runs else f"; seeds {d.get('seeds', [0])}"))
-    notes += [f"{part} run {str(run['machine'].get('date', '?'))[:16]} UTC, seeds "
-              f"{run['seeds']}, {run['wall_s'] / 60:.0f} min wall, load {run['load'][:1]}"
-              for part, run in runs]
+    notes += [_run_note(part, run) for part, run in runs]
     if d.get("wall_s") and not runs:
         notes.append(f"wall time of the whole run {d['wall_s'] / 60:.0f} min")
     return table + (f"\n\n{'; '.join(notes)}." if notes else "")
