@@ -112,11 +112,20 @@ def seed_cases(storage: Storage, now: datetime) -> pd.DataFrame:
     rng = np.random.default_rng(7)
     rows: list[dict[str, Any]] = []
 
+    # The closed history (the market and the background) keeps the times of day it would have at
+    # 16:00, whenever the tests run: its hours decide the stall stops' time windows and so which
+    # shift (team) gets them; open cases keep their age relative to now (deadlines, overdue).
+    four_pm = now.replace(hour=16, minute=0, second=0, microsecond=0)
+
     def add(cid: str, squad: str, k: int, cat: str, days_ago: float, desc: str,
             jitter_m: float = 0.0, status: str = "") -> None:
         x, y = _point(storage, squad, k)
         dx, dy = rng.normal(0, jitter_m, 2) / 111_000 if jitter_m else (0.0, 0.0)
-        at = (now - timedelta(days=days_ago)).strftime("%Y-%m-%d %H:%M")
+        when = now - timedelta(days=days_ago)
+        if status == "结案":
+            when = datetime.combine(when.date(), (four_pm - timedelta(days=days_ago)).time(),
+                                    when.tzinfo)
+        at = when.strftime("%Y-%m-%d %H:%M")
         rows.append({"case_id": cid, "category": cat, "reported_at": at, "lon": f"{x + dx:.6f}",
                      "lat": f"{y + dy:.6f}", "description": desc, "address": f"{cid} 门口",
                      "status": status or "上报"})
