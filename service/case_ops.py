@@ -30,7 +30,7 @@ from service import case_steps as steps
 from service.auth import Principal
 from service.case_cache import Page, cached_count, cached_page, data_version
 from service.errors import ConflictError, PermissionDenied
-from service.geojson import dumps, frame_features
+from service.geojson import aware, dumps, frame_features, month_range
 from service.importer import EXISTS, NO_RIGHT, OUTSIDE, import_table
 from service.models import Case, CaseEvent
 from service.schemas import CaseCreate, TransitionCreate
@@ -167,6 +167,26 @@ def resolve_categories(values: list[str] | None) -> tuple[str, ...] | None:
         return None
     cat = catalogue()
     return tuple(cat.resolve(v) or v for v in values)
+
+
+def case_filter_for(user: Principal, tz: str, *, start: datetime | None, end: datetime | None,
+                    month: str | None, category: list[str] | None, community: str | None,
+                    status: Sequence[str] | None, squad: str | None, precise: bool
+                    ) -> CaseFilter:
+    """:class:`CaseFilter` of a request's query parameters (``month`` narrows ``start``/``end``),
+    inside ``user``'s squads (:class:`PermissionDenied` for a squad the caller may not see)."""
+    lo, hi = aware(start, tz), aware(end, tz)
+    if month:
+        m0, m1 = month_range(month, tz)
+        lo, hi = max(lo, m0) if lo else m0, min(hi, m1) if hi else m1
+    squads = user.squads
+    if squad is not None:
+        if not user.may_see(squad):
+            raise PermissionDenied(f"无权查看中队「{squad}」的案件。")
+        squads = (squad,)
+    return CaseFilter(squads=squads, start=lo, end=hi, categories=resolve_categories(category),
+                      community=community or None, status=tuple(status) if status else None,
+                      precise=precise)
 
 
 @lru_cache(maxsize=1)

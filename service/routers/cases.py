@@ -24,15 +24,15 @@ from service.case_ops import (
     add_case_photos,
     assignees_for,
     case_detail,
+    case_filter_for,
     collection_bytes,
     create_case,
     photo_bytes,
-    resolve_categories,
     transition_case,
 )
 from service.deps import CurrentUser, SettingsDep, StorageDep, require_roles
 from service.errors import PayloadTooLarge, PermissionDenied
-from service.geojson import GEOJSON, aware, dumps, geojson_response, month_range, parse_bbox
+from service.geojson import GEOJSON, dumps, geojson_response, parse_bbox
 from service.importer import import_file
 from service.schemas import (
     AssigneeIn,
@@ -72,19 +72,10 @@ async def case_filter(
         description="true：超期未结（未结案/作废且已过处置时限）；false：其余案件")] = None,
 ) -> CaseFilter:
     """The caller's case filter: query parameters, always limited to the caller's squad."""
-    tz = settings.timezone
-    lo, hi = aware(start, tz), aware(end, tz)
-    if month:
-        m0, m1 = month_range(month, tz)
-        lo, hi = max(lo, m0) if lo else m0, min(hi, m1) if hi else m1
-    squads = user.squads
-    if squad is not None:
-        if not user.may_see(squad):
-            raise PermissionDenied(f"无权查看中队「{squad}」的案件。")
-        squads = (squad,)
-    return CaseFilter(squads=squads, start=lo, end=hi, categories=resolve_categories(category),
-                      community=community or None, status=tuple(status) if status else None,
-                      bbox=parse_bbox(bbox), overdue=overdue)
+    flt = case_filter_for(user, settings.timezone, start=start, end=end, month=month,
+                          category=category, community=community, status=status, squad=squad,
+                          precise=False)
+    return replace(flt, bbox=parse_bbox(bbox), overdue=overdue)
 
 
 FilterDep = Annotated[CaseFilter, Depends(case_filter)]

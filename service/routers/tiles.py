@@ -15,18 +15,14 @@ filters; 400 for a tile that does not exist (``x`` or ``y`` ≥ 2^z; z > 22 is 4
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from service.auth import Principal
 from service.case_cache import etag, not_modified, versions
-from service.case_ops import resolve_categories
+from service.case_ops import case_filter_for
 from service.deps import CurrentUser, SettingsDep, StorageDep
-from service.errors import PermissionDenied
-from service.geojson import aware, month_range
 from service.schemas import ErrorBody, Status
 from service.storage import CaseFilter
 from service.tiles import MEDIA_TYPE, case_tile, check_tile
@@ -53,26 +49,6 @@ def tile_filter(
     return case_filter_for(user, settings.timezone, start=start, end=end, month=month,
                            category=category, community=community, status=status,
                            squad=squad, precise=precise)
-
-
-def case_filter_for(user: Principal, tz: str, *, start: datetime | None, end: datetime | None,
-                    month: str | None, category: list[str] | None, community: str | None,
-                    status: Sequence[str] | None, squad: str | None, precise: bool
-                    ) -> CaseFilter:
-    """:class:`CaseFilter` of the query parameters, inside ``user``'s squads (403 for a squad
-    the caller may not see)."""
-    lo, hi = aware(start, tz), aware(end, tz)
-    if month:
-        m0, m1 = month_range(month, tz)
-        lo, hi = max(lo, m0) if lo else m0, min(hi, m1) if hi else m1
-    squads = user.squads
-    if squad is not None:
-        if not user.may_see(squad):
-            raise PermissionDenied(f"无权查看中队「{squad}」的案件。")
-        squads = (squad,)
-    return CaseFilter(squads=squads, start=lo, end=hi, categories=resolve_categories(category),
-                      community=community or None, status=tuple(status) if status else None,
-                      precise=precise)
 
 
 @router.get("/cases/{z}/{x}/{y}.mvt", responses={
