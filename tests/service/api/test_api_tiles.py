@@ -3,8 +3,13 @@ decoder, every case where it belongs on the tile, squad scoping, filters, ETag 3
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import mapbox_vector_tile
 import pandas as pd
@@ -169,3 +174,32 @@ def test_gcj02_tiles_follow_the_amap_shift(api: Api, grid: dict) -> None:
     plain = api.get(f"/tiles/cases/{z}/{x}/{y}.mvt", "admin")
     assert plain.status_code == 204 or not any(
         f["properties"].get("case_id") == "TILE06" for f in _features(plain.content))
+
+
+def test_gdal_reads_the_tile_and_places_its_cases(api: Api, grid: dict, tmp_path: Path) -> None:
+    """GDAL's MVT driver (the one QGIS uses) opens a served tile saved as ``z/x/y.pbf``: one layer
+    ``cases``, every case of the tile, each within a few metres of where it was reported."""
+    if shutil.which("ogr2ogr") is None:
+        if os.environ.get("CI"):
+            pytest.fail("ogr2ogr missing on CI (apt-get install gdal-bin)")
+        pytest.skip("ogr2ogr not installed (apt-get install gdal-bin)")
+    lon, lat = grid["TILE12"]
+    x, y = _tile_of(lon, lat, Z)
+    r = api.get(f"/tiles/cases/{Z}/{x}/{y}.mvt?month=2026-05", "admin")
+    assert r.status_code == 200
+    tile = tmp_path / str(Z) / str(x) / f"{y}.pbf"
+    tile.parent.mkdir(parents=True)
+    tile.write_bytes(r.content)
+    out = tmp_path / "cases.geojson"
+    run = subprocess.run(["ogr2ogr", "-f", "GeoJSON", "-t_srs", "EPSG:4326", str(out),
+                          f"MVT:{tile}", "cases"], capture_output=True, text=True, check=False)
+    assert run.returncode == 0 and "ERROR" not in run.stderr, run.stderr
+    feats = {f["properties"]["case_id"]: f["geometry"]["coordinates"]
+             for f in json.loads(out.read_text(encoding="utf-8"))["features"]
+             if f["properties"].get("n") == 1}
+    single = {f["properties"]["case_id"] for f in _features(r.content) if f["properties"]["n"] == 1}
+    inside = {c for c, (lo, la) in grid.items() if _tile_of(lo, la, Z) == (x, y)} & single
+    assert inside and set(feats) == single  # GDAL reads exactly the features the tile holds
+    for cid in inside:
+        glon, glat = feats[cid]
+        assert abs(glon - grid[cid][0]) * 95_000 < 5 and abs(glat - grid[cid][1]) * 111_000 < 5
