@@ -232,10 +232,11 @@ def _usable(stops: gpd.GeoDataFrame, warnings: list[str]) -> gpd.GeoDataFrame:
     missing = [c for c in ("stop_id", "priority", "service_s", "windows_s", "required") if c not in stops.columns]
     if missing:
         raise InputError(f"巡查点缺少列 {missing}；请用 build_stops() 生成。")
-    empty = [len(w) == 0 for w in stops["windows_s"]]
-    if any(empty):
+    # a boolean array, not a list: an empty list would select no columns of an empty frame
+    empty = np.fromiter((len(w) == 0 for w in stops["windows_s"]), dtype=bool, count=len(stops))
+    if empty.any():
         warnings.append(f"巡查点 {'、'.join(stops.loc[empty, 'stop_id'])} 没有班次内的时间窗，已略过。")
-    stops = stops[[not e for e in empty]].reset_index(drop=True)
+    stops = stops.loc[~empty].reset_index(drop=True)
     stops["required"] = stops["required"].astype(bool)
     return stops
 

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pages_support import PASSWORD, TZ, Site, build_site
 
+from service import plan_clock
 from service.auth import create_user
 from service.plans import last_visits
 from service.visits import set_user_team
@@ -136,6 +137,24 @@ def test_clock_replan_keeps_done_and_plans_from_then(site: tuple[Site, TestClien
     page = _signed_in(s, "leader_sy").post("/squad/shuyuan/replan-now", data={"date": s.today,
                                                     "on_duty": ["shuyuan-1", "shuyuan-2"]})
     assert page.status_code == 200 and "已重新规划（不在岗：书院三组）" in page.text
+
+
+def test_replan_now_minutes_before_the_evening_shift_ends(site: tuple[Site, TestClient],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 21:57 the 晚班 (14:00–22:00) is still on duty but no stop can be reached: the form
+    answers with the changes, not a server error (the clock is fixed; the test once failed only
+    when CI happened to run between about 21:50 and 22:00 Beijing time)."""
+    s, _client = site
+    _plan(site)
+    day = date.fromisoformat(s.today)
+    late = datetime(day.year, day.month, day.day, 21, 57, tzinfo=ZoneInfo(TZ))
+    real = plan_clock.clock
+    monkeypatch.setattr(plan_clock, "clock", lambda at, user, tz: real(at, user, tz) if at else late)
+    page = _signed_in(s, "leader_sy").post("/squad/shuyuan/replan-now", data={
+        "date": s.today, "on_duty": ["shuyuan-1", "shuyuan-2", "shuyuan-3"]})
+    assert page.status_code == 200 and "已重新规划" in page.text and "失败" not in page.text
+    stored = _plan(site)
+    assert all(not r["visits"] for r in stored["routes"] if r["team"] == "shuyuan-2")
 
 
 def test_days_since_last_visit_counts_confirmed_visits(site: tuple[Site, TestClient]) -> None:

@@ -142,6 +142,20 @@ def test_after_the_shift_nothing_is_planned(plan: DailyPlan) -> None:
     assert "班次已结束" in res.changes[0] and "班次已结束" in res.changes[1]
 
 
+def test_in_the_last_minute_of_the_shift_every_window_has_passed(plan: DailyPlan) -> None:
+    """The teams are still on duty but no stop can be reached any more: nothing new is planned,
+    what was done stays, and the changes say the other stops dropped off (this once raised a
+    KeyError: an empty list selected no columns of the empty stop frame)."""
+    a = _route(plan, "A")
+    res = replan_day(plan=plan, now=_at(8, 59), stations=_stations(), time_limit_s=0.5,
+                     confirmed=[Confirmed("A", a.visits[0].stop_id, _at(6, 30))])
+    out = res.plan
+    assert [len(r.visits) for r in out.routes] == [1, 0]
+    assert out.routes[0].visits[0].stop_id == a.visits[0].stop_id
+    assert not out.violations
+    assert "时间已过" in "".join(res.changes)
+
+
 def test_before_the_shift_the_plan_is_the_full_day(plan: DailyPlan) -> None:
     res = replan_day(plan=plan, now=_at(5, 0), stations=_stations(), time_limit_s=0.5)
     assert res.plan.violations == []
