@@ -1,15 +1,22 @@
 """Small helpers shared by the CLI command modules (JSON problem files in, JSON solutions out,
-the proxy options of ``xuncha serve``)."""
+the proxy options of ``xuncha serve``, the case-table options of ``hotspots`` and ``forecast``)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from service.settings import Settings
+
+CoordsOpt = Annotated[str | None, typer.Option(
+    "--coords", help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:编号（默认按表头和数值判断）")]
+"""``--coords``: the coordinate system of a case table's columns (else guessed)."""
+MapOpt = Annotated[list[str] | None, typer.Option(
+    "--map", help="指定列的用途：列名=角色（可重复），例如 --map 小类=category --map 受理时间=reported_at")]
+"""``--map``: column roles a case table's headers do not give (repeatable ``列名=角色``)."""
 
 
 def read_json(path: Path, *, what: str) -> Any:

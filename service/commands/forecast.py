@@ -39,6 +39,7 @@ from geo.cases import analysis_cases
 from geo.errors import InputError, XunchaError
 from geo.forecast.cells import DEFAULT_METHOD, METHODS, forecast_cells
 from geo.io.tables import read_geofile, read_table
+from service.commands.common import CoordsOpt, MapOpt
 from service.commands.effort_option import (
     DbOpt,
     DefaultMinOpt,
@@ -87,10 +88,8 @@ def forecast(
     ] = DEFAULT_METHOD,
     tz: Annotated[str, typer.Option("--tz", help="时区：不带时区的时间按此解读，--at 也按此时区")
                   ] = "Asia/Shanghai",
-    coords: Annotated[str | None, typer.Option(
-        "--coords", help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:编号（默认按表头和数值判断）")] = None,
-    map_: Annotated[list[str] | None, typer.Option(
-        "--map", help="指定列的用途：列名=角色（可重复），例如 --map 受理时间=reported_at")] = None,
+    coords: CoordsOpt = None,
+    map_: MapOpt = None,
     effort: EffortOpt = None,
     db: DbOpt = None,
     effort_default_minutes: DefaultMinOpt = None,

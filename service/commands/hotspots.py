@@ -44,6 +44,7 @@ from geo.case_columns import parse_map
 from geo.cases import analysis_cases, parse_times
 from geo.errors import XunchaError
 from geo.io.tables import read_table
+from service.commands.common import CoordsOpt, MapOpt
 from service.commands.effort_option import (
     DbOpt,
     DefaultMinOpt,
@@ -97,10 +98,8 @@ def hotspots(
     gi_cell_m: Annotated[float, typer.Option(
         "--gi-cell-m", help="Gi* 显著性网格边长（米），0 表示不计算")] = 100.0,
     tz: Annotated[str, typer.Option("--tz", help="时区")] = "Asia/Shanghai",
-    coords: Annotated[str | None, typer.Option(
-        "--coords", help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:编号（默认按表头和数值判断）")] = None,
-    map_: Annotated[list[str] | None, typer.Option(
-        "--map", help="指定列的用途：列名=角色（可重复），例如 --map 小类=category")] = None,
+    coords: CoordsOpt = None,
+    map_: MapOpt = None,
     effort: EffortOpt = None,
     db: DbOpt = None,
     effort_default_minutes: DefaultMinOpt = None,
