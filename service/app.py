@@ -15,6 +15,7 @@ import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -74,9 +75,14 @@ def _lifespan(storage: Storage, settings: Settings) -> Callable[[FastAPI], Async
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         storage.init()  # migrate and seed a new database; fails fast on a bad URL
-        if settings.prepare_plans:  # today's and tomorrow's plans, once across all workers
-            plan_prep.start_preparing(storage, settings)
+        preparer = None
+        if settings.prepare_plans:  # the plan window ahead, once across all workers, in a process
+            preparer = plan_prep.start_preparing(storage, settings)
+            # heavy imports and pyproj's set-up in the worker thread the first requests reuse
+            await anyio.to_thread.run_sync(plan_prep.warm_thread, settings)
         yield
+        if preparer is not None:
+            preparer.stop()
         storage.engine.dispose()
 
     return lifespan  # type: ignore[return-value]
