@@ -38,6 +38,7 @@ from service import (
 from service.auth import Principal, clear_session_cookie, create_token, set_session_cookie
 from service.case_ops import transition_case
 from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, client_ip, revocable_token
+from service.districts import list_districts
 from service.errors import AuthError, PermissionDenied, status_for
 from service.importer import import_file
 from service.schemas import TransitionCreate, WorkLogUpdate, WorkLogVoid
@@ -306,7 +307,19 @@ def admin_page(request: Request, storage: StorageDep, settings: SettingsDep,
     if user is None:
         return login_redirect(request)
     _admin(user)
-    return render(request, "admin.html", user, **pages_views.admin_page(storage, settings.timezone))
+    districts = district_choices(storage)
+    return render(request, "admin.html", user, districts=districts,
+                  district_names={d["code"]: d["label"] for d in districts},
+                  **pages_views.admin_page(storage, settings.timezone))
+
+
+def district_choices(storage: Storage) -> list[dict[str, str]]:
+    """The districts of the add-user form: code and label (the name; with the city where two
+    districts share a name)."""
+    found = list_districts(storage)
+    names = [d.name for d in found]
+    return [{"code": d.code, "label": d.name if names.count(d.name) == 1 or not d.city
+             else f"{d.name}（{d.city}）"} for d in found]
 
 
 @router.post("/admin/users")
@@ -314,11 +327,14 @@ def admin_add_user(storage: StorageDep, user: PageUser,
                    username: Annotated[str, Form(max_length=64)],
                    password: Annotated[str, Form(max_length=256)],
                    role: Annotated[str, Form(max_length=16)],
-                   squad_id: Annotated[str, Form(max_length=32)] = "") -> Response:
-    """Add a user from the admin form."""
+                   squad_id: Annotated[str, Form(max_length=32)] = "",
+                   district_code: Annotated[str, Form(max_length=20)] = "") -> Response:
+    """Add a user from the admin form (deployment admins only), bound to a district if one is
+    chosen (``district_code``; empty: every district)."""
     _admin(user)
     try:
-        auth.create_user(storage, username, password, role=role, squad=squad_id or None)
+        auth.create_user(storage, username, password, role=role, squad=squad_id or None,
+                         district=district_code or None)
     except XunchaError as exc:
         return _back("/admin", f"未添加用户：{exc}", error=True)
     return _back("/admin", f"已添加用户 {username}。")
