@@ -4,15 +4,17 @@ Everything here works on a fine square grid of case counts (numpy arrays, ``[ix,
 
 * :func:`count_grid` — counts per cell with ``np.bincount``;
 * :func:`local_background` — expected count per cell from a robust local median of coarse counts;
-* :func:`scan_pvalues` — Poisson tail probabilities of window counts at several window sizes;
+* :func:`window_sum` — counts in the square window around each cell;
 * :func:`fdr_seeds` — Benjamini–Hochberg over the cells of the study area;
-* :func:`segment` — support mask, connected components, watershed split at deep saddles;
-* :func:`cell_polygons` — dissolved union of each hotspot's cells.
+* :func:`segment` — support mask, connected components, watershed split at deep saddles (every
+  hotspot one connected region);
+* :func:`hotspot_polygons` — the concave hull of each hotspot's cases, inside its cells.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +25,7 @@ from scipy.spatial import cKDTree
 from geo.errors import InputError
 
 __all__ = ["CountGrid", "count_grid", "fdr_seeds", "hotspot_polygons", "local_background",
-           "scan_pvalues"]
+           "segment", "window_sum"]
 
 FloatArray = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
@@ -134,63 +136,12 @@ def local_background(counts: F32Array, *, cell_m: float,
     return np.maximum(bg, np.float32(1e-6)), study
 
 
-def window_sizes(scan_windows_m: tuple[float, ...], cell_m: float) -> list[int]:
-    """Odd window sides in cells for the scan windows (sides in metres), without repeats."""
-    sizes: list[int] = []
-    for w in scan_windows_m:
-        k = max(1, round(w / cell_m))
-        k += 1 - k % 2
-        if k not in sizes:
-            sizes.append(k)
-    return sizes
-
-
 def window_sum(a: F32Array, k: int) -> F32Array:
     """Sum over the ``k x k`` window centred on each cell (zeros outside the grid)."""
     if k == 1:
         return a
     out = ndimage.uniform_filter(a, size=k, mode="constant") * np.float32(k * k)
     return np.maximum(out, np.float32(0.0))
-
-
-def scan_pvalues(counts: F32Array, bg: F32Array, sizes: list[int],
-                 n_tests: int) -> tuple[F32Array, F32Array, F32Array]:
-    """Cell p-values and hotspot-level (family-wise) p-values of the scan windows.
-
-    For each window side ``k`` (cells) the count ``C`` in the window centred on a cell is tested
-    against the background expected in it, ``E``: ``p_k = P(X >= C)`` for ``X ~ Poisson(E)``
-    (``scipy.stats.poisson.sf``). Only cells with ``C > E`` are evaluated (the others keep 1).
-
-    Returns
-    -------
-    p_cell : ndarray
-        ``min_k p_k`` times the number of windows (Bonferroni over the windows), at most 1.
-    p_spot : ndarray
-        ``min_k p_k * n_tests`` times the number of windows: Bonferroni over every window
-        position in the ``n_tests`` study cells and every size (a family-wise bound), at most 1.
-    p_spot_cell : ndarray
-        The same for the single-cell window alone (all 1 when no window is one cell).
-    """
-    p = np.ones(counts.shape, np.float32)
-    q = np.ones(counts.shape, np.float32)
-    q1 = np.ones(counts.shape, np.float32)
-    s = np.float32(len(sizes))
-    for k in sizes:
-        c = np.rint(window_sum(counts, k))
-        e = window_sum(bg, k)
-        cand = np.flatnonzero(c.ravel() > e.ravel() + 0.5)
-        if len(cand) == 0:
-            continue
-        pk = stats.poisson.sf(c.ravel()[cand] - 1.0, e.ravel()[cand])
-        flat = p.ravel()
-        flat[cand] = np.minimum(flat[cand], (pk * s).astype(np.float32))
-        fq = q.ravel()
-        qk = (pk * s * max(n_tests, 1)).astype(np.float32)
-        fq[cand] = np.minimum(fq[cand], qk)
-        if k == 1:
-            q1.ravel()[cand] = qk
-    one = np.float32(1.0)
-    return np.minimum(p, one), np.minimum(q, one), np.minimum(q1, one)
 
 
 def fdr_seeds(p: F32Array, study: BoolArray, *, alpha: float) -> BoolArray:
@@ -227,6 +178,8 @@ def segment(counts: F32Array, bg: F32Array, seeds: BoolArray, cell_hits: BoolArr
     then split by a watershed on the Gaussian-smoothed ratio ``count / background`` (sigma
     ``smooth_cells``) from its local maxima, and neighbouring basins are merged again unless
     the excess at their saddle is below ``saddle_ratio`` times the excess at the lower peak.
+    Every label is one connected region (8-neighbourhood) holding its peak: cells the
+    watershed gave a basin they do not touch join a neighbouring basin (:func:`_marker_pieces`).
     """
     if not seeds.any():
         return np.zeros(counts.shape, np.int64)
@@ -261,7 +214,8 @@ def segment(counts: F32Array, bg: F32Array, seeds: BoolArray, cell_hits: BoolArr
 
 def _watershed(ratio: F32Array, support: BoolArray, comp: IntArray, keep: BoolArray,
                smooth_cells: float) -> IntArray:
-    """Watershed of ``-log(ratio)`` inside the support from its local maxima."""
+    """Watershed of ``-log(ratio)`` inside the support from its local maxima; each label one
+    connected region holding its marker (:func:`_marker_pieces`, :func:`_regrow`)."""
     size = 2 * max(1, round(2 * smooth_cells)) + 1
     peaks = support & (ratio >= ndimage.maximum_filter(ratio, size=size)) & (ratio > 1.0)
     # every kept component gets a marker, at its maximum
@@ -280,7 +234,76 @@ def _watershed(ratio: F32Array, support: BoolArray, comp: IntArray, keep: BoolAr
     level = np.full(ratio.shape, 65535, np.uint16)
     level[support] = np.rint((hi - lr[support]) * scale).astype(np.uint16)
     lab = ndimage.watershed_ift(level, markers.astype(np.int32), structure=EIGHT)
-    return np.where(support, lab, 0).astype(np.int64)
+    lab = np.where(support, lab, 0).astype(np.int64)
+    return _regrow(_marker_pieces(lab, markers), ratio, support)
+
+
+def _marker_pieces(labels: IntArray, markers: npt.NDArray[np.int32]) -> IntArray:
+    """``labels`` with each label kept only on its connected pieces (8-neighbourhood) that hold
+    a cell of its marker; the other cells become 0.
+
+    ``scipy.ndimage.watershed_ift`` floods across the cells outside the support too, so a patch
+    of support cells can get the label of a basin it does not touch (seen 500 m away).
+    """
+    out = labels.copy()
+    for lab, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        mine = labels[box] == lab
+        pieces, n = ndimage.label(mine, structure=EIGHT)
+        if n < 2:
+            continue
+        held = np.zeros(n + 1, bool)
+        held[pieces[mine & (markers[box] == lab)]] = True
+        held[0] = True  # cells of other labels: untouched
+        out[box][~held[pieces]] = 0
+    return out
+
+
+def _regrow(labels: IntArray, ratio: F32Array, support: BoolArray) -> IntArray:
+    """Give the support cells left without a label (:func:`_marker_pieces`) the label of their
+    labelled neighbour (8-neighbourhood) of the highest ratio, one ring at a time, so that every
+    label stays one connected region; cells with no labelled neighbour in reach stay 0. Each
+    piece of such cells is done in its own box (pieces never touch)."""
+    todo = support & (labels == 0)
+    if not todo.any():
+        return labels
+    out = labels.copy()
+    pieces, _ = ndimage.label(todo, structure=EIGHT)
+    for k, piece in enumerate(ndimage.find_objects(pieces), start=1):
+        if piece is None:
+            continue
+        box = tuple(slice(max(sl.start - 1, 0), min(sl.stop + 1, n))
+                    for sl, n in zip(piece, labels.shape, strict=True))
+        out[box] = _grow_rings(out[box], ratio[box], pieces[box] == k)
+    return out
+
+
+def _grow_rings(lab: IntArray, r: F32Array, left: BoolArray) -> IntArray:
+    """``lab`` with the ``left`` cells labelled ring by ring from their labelled neighbours."""
+    lab, left = lab.copy(), left.copy()
+    while left.any():
+        best = np.full(lab.shape, -np.inf, np.float32)
+        pick = np.zeros_like(lab)
+        for dx, dy in ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)):
+            n_lab, n_r = _shift(lab, dx, dy, 0), _shift(r, dx, dy, -np.inf)
+            better = (n_lab > 0) & (n_r > best)
+            best[better], pick[better] = n_r[better], n_lab[better]
+        grow = left & (pick > 0)
+        if not grow.any():
+            break
+        lab[grow] = pick[grow]
+        left &= ~grow
+    return lab
+
+
+def _shift(a: npt.NDArray[Any], dx: int, dy: int, fill: float) -> npt.NDArray[Any]:
+    """``out[i, j] = a[i + dx, j + dy]`` (``fill`` outside)."""
+    out = np.full_like(a, fill)
+    nx, ny = a.shape
+    out[max(0, -dx):nx - max(0, dx), max(0, -dy):ny - max(0, dy)] = \
+        a[max(0, dx):nx - max(0, -dx), max(0, dy):ny - max(0, -dy)]
+    return out
 
 
 def _merge_saddles(labels: IntArray, ratio: F32Array, saddle_ratio: float) -> IntArray:
