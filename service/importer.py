@@ -35,6 +35,7 @@ from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy import ARRAY, String, Table, any_, bindparam, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from geo.case_merge import merge_case
@@ -44,9 +45,16 @@ from geo.catalogue import Catalogue, default_catalogue
 from geo.errors import Problem
 from geo.gazetteer import Gazetteer
 from geo.io.tables import MAX_TABLE_BYTES
-from service.bulk_copy import copy_events, copy_new_cases
+from service.bulk_copy import copy_events, copy_new_cases, register_keys, update_changed
 from service.deployment import deployment_catalogue, deployment_gazetteer
 from service.models import Case, CaseEvent, ImportBatch, utcnow
+from service.partitions import (
+    analyze_months,
+    ensure_partitions,
+    ensure_partitions_now,
+    missing_partition,
+    months_of,
+)
 from service.settings import Settings
 from service.storage import Storage
 
@@ -155,7 +163,8 @@ def _plan(rows: list[dict[str, Any]], existing: dict[str, dict[str, Any]], *, ba
             plan.unchanged += 1
             continue
         plan.changed.append({**merged.values, "id": stored["id"], "batch_id": batch_id,
-                             "updated_at": now})
+                             "updated_at": now, "_was_reported_at": stored["reported_at"],
+                             "_was_status": stored["status"]})
         if merged.change:
             old, new = merged.change
             plan.changes.append({"row": row, "case_id": r["case_id"], "from_status": old,
@@ -242,8 +251,13 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
                          gazetteer=gazetteer or deployment_gazetteer(storage, communities=comm))
     rows = _case_rows(parsed, cat)
     guarded = squads is not None or create_only
+    months = months_of(r["reported_at"] for r in rows)
+    if not dry_run:  # committed on its own: the import's transaction must not lock the parent
+        ensure_partitions_now(storage.engine, months)
     try:
         with storage.begin() as session:
+            if dry_run:
+                ensure_partitions(session, months)
             existing = _existing(session, [r["case_id"] for r in rows], lock=guarded)
             refused: list[Problem] = []
             if guarded:
@@ -260,7 +274,7 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
             plan = _plan(rows, existing, batch_id=batch.id, actor=actor, filename=filename,
                              status_column=parsed.columns.get("status")
                              or parsed.columns.get("closed_at", "status"))
-            _write(session, plan)
+            _write_or_explain(session, plan, months)
             batch.n_inserted, batch.n_updated = len(plan.new), plan.matched
             report = ImportReport(
                 0 if dry_run else batch.id, parsed.n_rows, len(plan.new), plan.matched,
@@ -272,9 +286,21 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
                 raise _RollBack(report)
     except _RollBack as done:
         return done.report
-    if plan.new or plan.changed:
-        storage.analyze()  # every import path keeps the query planner's statistics current
+    # every import path keeps the query planner's statistics current
+    if (plan.new or plan.changed) and not analyze_months(storage.engine, months):
+        storage.analyze()
     return report
+
+
+def _write_or_explain(session: Session, plan: _Plan, months: set[Any]) -> None:
+    """:func:`_write`, with the server's "no partition for this row" said in words."""
+    try:
+        _write(session, plan)
+    except DBAPIError as exc:
+        explained = missing_partition(exc, months)
+        if explained is None:
+            raise
+        raise explained from exc
 
 
 def _guard(rows: list[dict[str, Any]], parsed: ParseResult,
@@ -346,6 +372,8 @@ def _existing(session: Session, ids: list[str], *, lock: bool = False
     found: dict[str, dict[str, Any]] = {}
     # PostgreSQL: one array parameter per 100k ids (= ANY), not thousands of bound values
     chunk = _CHUNK * 20 if BULK_COPY and session.get_bind().dialect.name == "postgresql" else 0
+    if chunk:  # only the numbers registered in case_keys can be stored (none: a new import)
+        ids = _registered(session, ids, chunk)
     for k in range(0, len(ids), chunk or _CHUNK):
         part = ids[k:k + (chunk or _CHUNK)]
         where = Case.case_id == any_(bindparam("ids", part, type_=ARRAY(String))) if chunk \
@@ -357,35 +385,53 @@ def _existing(session: Session, ids: list[str], *, lock: bool = False
     return found
 
 
+def _registered(session: Session, ids: list[str], chunk: int) -> list[str]:
+    """The case numbers among ``ids`` registered in ``case_keys`` (PostgreSQL)."""
+    found: list[str] = []
+    for k in range(0, len(ids), chunk):
+        found += session.execute(text("SELECT case_id FROM case_keys WHERE case_id = ANY(:ids)"),
+                                 {"ids": ids[k:k + chunk]}).scalars().all()
+    return found
+
+
 def _write(session: Session, plan: _Plan) -> None:
     """Insert the new rows, update the changed ones, record the events.
 
     The existing map was read (and, for guarded imports, checked and locked) earlier in the
     same transaction: a row counted as new is inserted, never turned into an update of a case
-    that appeared since (the unique constraint fails the import instead). On PostgreSQL the new
-    rows and the history go by ``COPY`` (:mod:`service.bulk_copy`, same rules) unless
-    :data:`BULK_COPY` is off.
+    that appeared since (registering its number, or the unique constraint on SQLite, fails the
+    import instead). On PostgreSQL the new rows, the changed rows and the history go by
+    ``COPY`` and set-based statements (:mod:`service.bulk_copy`, same rules) unless
+    :data:`BULK_COPY` is off; there the row ids always come from ``case_keys``.
     """
-    bulk = BULK_COPY and session.get_bind().dialect.name == "postgresql"
-    created = copy_new_cases(session, plan.new) if bulk and plan.new else {}
-    for k in range(0, len(plan.new) if not bulk else 0, _CHUNK):
-        session.execute(insert(_CASES), plan.new[k:k + _CHUNK])
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and BULK_COPY:
+        created = copy_new_cases(session, plan.new) if plan.new else {}
+        update_changed(session, plan.changed)
+        copy_events(session, _events(plan, created))
+        return
+    created = register_keys(session, [r["case_id"] for r in plan.new]) \
+        if postgres and plan.new else {}
+    for k in range(0, len(plan.new), _CHUNK):
+        part = plan.new[k:k + _CHUNK]
+        session.execute(insert(_CASES), [{**r, "id": created[r["case_id"]]} for r in part]
+                        if created else part)
     for k in range(0, len(plan.changed), _CHUNK):
-        session.execute(update(Case), plan.changed[k:k + _CHUNK])
-    if plan.new and not bulk:
-        if session.get_bind().dialect.name == "postgresql":
-            # fresh statistics, or PostgreSQL plans the id lookups below as sequential scans of
-            # a table it believes empty (an import of 66k rows spent over 50 s in them)
-            session.execute(text("ANALYZE cases"))
+        session.execute(update(Case), [{c: v for c, v in r.items() if not c.startswith("_")}
+                                       for r in plan.changed[k:k + _CHUNK]])
+    if plan.new and not created:
         found = _existing(session, [e["_case_id"] for e in plan.new_events])
         created = {cid: row["id"] for cid, row in found.items()}
-    events = [{**e, "case_pk": created[e.pop("_case_id")]} for e in plan.new_events]
-    events += plan.change_events
-    if bulk:
-        copy_events(session, events)
-        return
+    events = _events(plan, created)
     for k in range(0, len(events), _CHUNK):
         session.execute(insert(_EVENTS), events[k:k + _CHUNK])
+
+
+def _events(plan: _Plan, created: dict[str, int]) -> list[dict[str, Any]]:
+    """The history rows of ``plan``: one per new case (by its new id), one per status change."""
+    events = [{**{k: v for k, v in e.items() if k != "_case_id"}, "case_pk": created[e["_case_id"]]}
+              for e in plan.new_events]
+    return events + plan.change_events
 
 
 def deadline_for(category: str, reported_at: Any) -> Any:

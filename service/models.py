@@ -157,12 +157,19 @@ class ImportBatch(Base):
 
 
 class Case(Base):
+    """A case. This table is the SQLite shape (one table, ``UNIQUE (case_id)``); on PostgreSQL
+    migration 0013 partitions it by month of ``reported_at`` with ``PRIMARY KEY (id,
+    reported_at)``, and the registry ``case_keys (id, case_id UNIQUE)`` hands out ``id`` and
+    keeps case numbers unique (:mod:`service.partitions`). Either way ``id`` identifies a case,
+    and ``case_events``/``case_photos`` refer to it by that id."""
+
     __tablename__ = "cases"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(String(64), unique=True)
     category: Mapped[str] = mapped_column(String(16), index=True)
     category_name: Mapped[str] = mapped_column(String(64), default="")
-    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # no index of its own (0013): ix_cases_reported_id (reported_at, id) leads with it
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(8), default="上报", index=True)
     status_flag: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """A mark beside the workflow status from an export (挂账, 督办, 延期, 超期 …), or None."""
@@ -178,7 +185,8 @@ class Case(Base):
     Community-level cases count in community statistics but not in point hotspots or routes."""
     community_code: Mapped[str | None] = mapped_column(ForeignKey("communities.code"), index=True)
     community: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    squad_id: Mapped[str | None] = mapped_column(ForeignKey("squads.id"), index=True)
+    # no index of its own (0013): ix_cases_squad_reported (squad_id, reported_at) leads with it
+    squad_id: Mapped[str | None] = mapped_column(ForeignKey("squads.id"))
     lon: Mapped[float] = mapped_column(Float)
     lat: Mapped[float] = mapped_column(Float)
     geom: Mapped[Any] = mapped_column(geometry("POINT"))

@@ -8,13 +8,11 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from api_support import fresh_postgis
 from sqlalchemy import text
 
 import service.bulk_copy as bulk_copy
@@ -25,16 +23,6 @@ from service.storage import Storage
 
 pytestmark = pytest.mark.postgis
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def pg() -> Iterator[Storage]:
-    """A migrated, seeded storage on a fresh PostGIS database."""
-    for url in fresh_postgis():
-        s = Storage(url)
-        s.init()
-        yield s
-        s.engine.dispose()
 
 
 def _table(storage: Storage, n: int, prefix: str = "CP", **extra: Any) -> pd.DataFrame:
