@@ -147,8 +147,58 @@ def _backend_cpu(url: str) -> float:
     return total
 
 
+PHASES = (("service.upload_worker", "read_upload"), ("service.importer", "parse_cases"),
+          ("service.importer", "_existing"), ("service.importer", "ensure_partitions_now"),
+          ("service.bulk_copy", "register_keys"), ("service.importer", "copy_new_cases"),
+          ("service.importer", "update_changed"), ("service.importer", "copy_events"),
+          ("service.importer", "analyze_months"), ("service.importer", "_write"))
+"""Functions of the import path whose wall seconds :func:`import_child` adds up (nested ones
+are also counted in their caller: ``register_keys`` in ``copy_new_cases``, both in ``_write``)."""
+
+
+def _time_phases() -> dict[str, float]:
+    """Wrap :data:`PHASES` with wall-clock timers; the dict they add to."""
+    import importlib
+
+    spent: dict[str, float] = {}
+    for module, name in PHASES:
+        mod = importlib.import_module(module)
+        real = getattr(mod, name, None)
+        if real is None:  # an older import path (e.g. before monthly partitions)
+            continue
+
+        def timed(*a: Any, _real: Any = real, _name: str = name, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return _real(*a, **k)
+            finally:
+                spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - t0
+
+        setattr(mod, name, timed)
+    return spent
+
+
+def _db_layout(url: str) -> dict[str, Any]:
+    """Size of the database and of ``cases`` (with indexes), and its partitions."""
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url)
+    with eng.connect() as c:
+        db = c.execute(text("SELECT pg_database_size(current_database())")).scalar()
+        parts = c.execute(text("SELECT count(*), COALESCE(sum(pg_total_relation_size(inhrelid)), 0)"
+                               " FROM pg_inherits WHERE inhparent = to_regclass('cases')")).one()
+        kind = c.execute(text("SELECT relkind FROM pg_class WHERE oid = to_regclass('cases')")
+                         ).scalar()
+        plain = c.execute(text("SELECT pg_total_relation_size('cases')")).scalar()
+    eng.dispose()
+    return {"partitioned": kind == "p", "partitions": int(parts[0]),
+            "cases_mb": round((int(parts[1]) if kind == "p" else int(plain or 0)) / 2**20),
+            "database_mb": round(int(db or 0) / 2**20)}
+
+
 def import_child(url: str, folder: str) -> None:
     """Subprocess body: import every CSV of ``folder`` with ``import_file``; print JSON."""
+    spent = _time_phases()
     from service.importer import import_file
     from service.settings import Settings
     from service.storage import Storage
@@ -173,6 +223,7 @@ def import_child(url: str, folder: str) -> None:
         "reader_workers_cpu_s": kids.ru_utime + kids.ru_stime,
         "db_backends_cpu_s": _backend_cpu(url),
         "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "phases_s": {k: round(v, 1) for k, v in spent.items()}, "layout": _db_layout(url),
         "stored": storage.count_cases()}))
 
 

@@ -30,15 +30,18 @@ tree and CPU seconds (client, reader workers, PostgreSQL backends). Then, throug
 ``/tiles/cases/{z}/{x}/{y}.mvt`` (all cases, and one month), and of 40 distinct
 ``/api/cases?bbox=…&month=…`` views. Helpers: ``benchmarks/_scale_postgis.py``.
 
-Expected durations (measured at 1M on 2026-12-01, 2 cores shared with other sessions, load ~8,
-``nice -n 10``): the import took 134 s wall (7,451 rows/s) and 64 CPU s (importer 20, reader
-workers 8, PostgreSQL backends 36), so at that rate 3M takes ~7 min and **10M ~22 min** of
-import (~11 CPU-minutes; more if the rate falls as the table and its indexes grow), plus ~75 s
-to simulate and ~75 s for the two batch rows: past the issue's 10-minute target on a loaded machine.
+Expected durations (2026-12-01, 2 cores shared with other sessions, ``nice -n 10``; monthly
+partitions, migration 0013): the 1M import took 69.9 s wall at load ~3 (146 s at load ~9) and
+62 CPU s (importer 19, reader workers 6, PostgreSQL backends 37); 3M took 348 s at load 4-10
+(183 CPU s). The unpartitioned schema (before 0013) used 63 and 169 CPU s for the same imports
+(``results/scale_unpartitioned_baseline.json``). At ~61 CPU µs per row, 10M is ~10 CPU-minutes
+of import, run one step after the other (read, parse, write): ~10 min on an idle machine, more
+on a loaded one — at the issue's 10-minute target, not under it.
 
 Usage: ``python benchmarks/scale.py [--sizes 1000000[,3000000,10000000]] [--no-postgis]
-[--admin-url URL] [--keep DIR]``; the default is 1M only; ``--quick``: 1M without PostGIS.
-Writes ``benchmarks/results/scale.json``, merged: rows of sizes not re-run, and sections not
+[--postgis-only] [--out FILE] [--admin-url URL] [--keep DIR]``; the default is 1M only;
+``--quick``: 1M without PostGIS; ``--postgis-only``: no Gi*/forecast rows. Writes
+``benchmarks/results/scale.json`` (or ``--out``), merged: rows of sizes not re-run, and sections not
 re-run (``postgis`` with ``--no-postgis``), are kept.
 """
 
@@ -202,6 +205,7 @@ def measure_postgis(n: int, src: Path, work: Path, admin_url: str) -> dict[str, 
             "import": {"seconds": round(imp["seconds"], 1),
                        "rows_per_s": round(imp["inserted"] / imp["seconds"]),
                        "inserted": imp["inserted"], "rejected": imp["rejected"],
+                       "phases_s": imp.get("phases_s", {}), "layout": imp.get("layout", {}),
                        "stored": imp["stored"], "per_file_s": imp["per_file_s"],
                        "peak_rss_mb": round(imp["tree_peak_rss_mb"]),
                        "client_rss_mb": round(imp["ru_maxrss_mb"]),
@@ -212,13 +216,17 @@ def measure_postgis(n: int, src: Path, work: Path, admin_url: str) -> dict[str, 
             **lat}
 
 
-def measure(n: int, data_root: Path, admin_url: str | None = None) -> dict[str, Any]:
-    """Simulate, write and analyse ``n`` cases both ways (and import them into PostGIS)."""
+def measure(n: int, data_root: Path, admin_url: str | None = None, *,
+            postgis_only: bool = False) -> dict[str, Any]:
+    """Simulate, write and analyse ``n`` cases both ways (and import them into PostGIS);
+    ``postgis_only``: simulate and import only (``{"postgis": …}``)."""
     src = data_root / f"cases_{n}"
     if src.exists():
         shutil.rmtree(src)
     write_s = simulate(n, src)
     size_mb = sum(f.stat().st_size for f in src.rglob("*.parquet")) / 2**20
+    if postgis_only and admin_url:
+        return {"postgis": measure_postgis(n, src, data_root, admin_url)}
     one = run_child(src, None)
     dask = run_child(src, "local")
     same = one["digest"] == dask["digest"]
@@ -243,7 +251,8 @@ def _merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[st
 def write_results(rows: list[dict[str, Any]], pg_rows: list[dict[str, Any]],
                   args: argparse.Namespace) -> None:
     """Merge into ``scale.json``: sizes and sections not re-run stay as they were."""
-    old = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    out: Path = args.out
+    old = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     for r in old.get("rows", []):  # rows of the former layout: run with the file's machine date
         r.setdefault("run_utc", str(old.get("machine", {}).get("date", "?"))[:16])
     stamp = str(machine_info()["date"])[:16]
@@ -259,14 +268,15 @@ def write_results(rows: list[dict[str, Any]], pg_rows: list[dict[str, Any]],
     if pg_rows:
         report["postgis"] = {
             "machine": machine_info(), "import_path": "service.importer.import_file "
-            "(xuncha import), binary COPY via staging table, one CSV per month",
+            "(xuncha import), binary COPY via staging tables, one CSV per month; cases "
+            "partitioned by month (migration 0013) where import.layout.partitioned",
             "tiles": "16 fixed tiles per zoom (z12: the distinct ones, 15), "
             "/tiles/cases/{z}/{x}/{y}.mvt via TestClient",
             "case_list": "40 distinct /api/cases?bbox=…&month=… views (0.5–3 km)",
             "rows": _merge(old.get("postgis", {}).get("rows", []), pg_rows)}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"wrote {out}")
 
 
 def print_table(rows: list[dict[str, Any]], pg_rows: list[dict[str, Any]]) -> None:
@@ -299,6 +309,9 @@ def main() -> None:
     ap.add_argument("--no-postgis", action="store_true", help="skip the PostGIS import and latency")
     ap.add_argument("--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--keep", type=Path, help="keep the simulated datasets in this directory")
+    ap.add_argument("--postgis-only", action="store_true",
+                    help="skip the Gi*/forecast batch rows: simulate and import into PostGIS only")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="JSON file to merge results into")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--scheduler", help=argparse.SUPPRESS)
     ap.add_argument("--pg-import", nargs=2, help=argparse.SUPPRESS)
@@ -317,13 +330,14 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     try:
         for n in sizes:
-            rows.append(measure(n, root, admin))
+            rows.append(measure(n, root, admin, postgis_only=args.postgis_only))
             print(f"{n:,} done", flush=True)
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
     pg_rows = [r.pop("postgis") for r in rows]
     pg_rows = [p for p in pg_rows if p]
+    rows = [r for r in rows if r]  # --postgis-only: no batch rows
     print_table(rows, pg_rows)
     write_results(rows, pg_rows, args)
 
