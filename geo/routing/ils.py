@@ -32,6 +32,18 @@ the patrol problem hard are not in PyVRP's own loop:
   CPU, and with a wall-clock limit 15 of 35 runs were cut by the clock, some after a tenth of
   their budget (Chao p4.2.f: 656 instead of 678).
 
+What did *not* help at the 10-s budget (Chao, seeds 0-4, measured 2026-12-01, see
+benchmarks/results/routing_chao_weak_5seeds.json for the instances): twice the iterations (p4.2.k
+mean 1011.6 against 1014.2; p6.4.k unchanged at 10 000 iterations), half the budget twice with two
+sub-seeds keeping the better (p4.2.k best-of-two 1003-1021, p4.2.f 672-685, both below one full
+run), stronger perturbation (5-40 moves: p4.2.k 1011-1016 but p7.2.m 806-819 and 50 % more CPU), a
+higher penalty range (0.3-3: p4.2.k 1001-1010), a shorter late-acceptance history (100), an earlier
+restart (25 % of the budget), or alternating the final prize pass (geo.routing.prizes) with polish
+and the strict local search (p7.2.m, p4.2.k, p4.2.f unchanged). The weak small instances are not
+short of effort: p1.3.o scores 205 for every seed, at 10 000 iterations and with times in
+microseconds instead of milliseconds; p6.4.k 522-528 likewise (10 000 iterations: seeds 0, 1
+unchanged).
+
 Acceptance is late-acceptance hill climbing on the penalised cost (Burke and Bykov 2017), as in
 PyVRP: accept a candidate better than the current solution or than the one ``history`` steps ago.
 """
@@ -47,6 +59,7 @@ import numpy as np
 
 from geo.routing.intmodel import IntModel
 from geo.routing.polish import improve_path
+from geo.routing.prizes import improve_prizes
 
 __all__ = [
     "ITERATIONS_PER_S",
@@ -70,6 +83,11 @@ REPAIRS_PER_CANDIDATE = 3
 HISTORY = 300
 #: Polish rounds (2-opt/Or-opt, then a strict local search) per new best solution.
 POLISH_ROUNDS = 3
+#: Whether every new best solution goes through the prize post-optimisation (geo.routing.prizes).
+#: Off: measured on Chao p4.2.k, p4.2.f, p6.4.k (seeds 0-4, 3330 iterations) it changed the
+#: trajectories but not the level (p4.2.k mean 1007.6 against 1014.2); the back-end applies it
+#: once, to the final solution, where it can only add (geo.routing.pyvrp).
+PRIZES_ON_BEST = False
 #: The wall-clock guard: a search stops at this many times its limit in wall-clock seconds.
 WALL_GUARD = 3.0
 
@@ -253,6 +271,8 @@ def iterated_search(
             tried[key] = tried.get(key, 0) + 1
             if cand.is_feasible() or tried[key] <= REPAIRS_PER_CANDIDATE:
                 fixed = s.improve(s.repair(cand))
+                if PRIZES_ON_BEST and _better(fixed, best) and m.p.objective == "priority":
+                    fixed = improve_prizes(data, m, fixed)
                 if _better(fixed, best):
                     best, since = fixed, 0
                     cand = fixed  # go on from the repaired, polished solution
