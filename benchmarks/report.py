@@ -132,6 +132,14 @@ def _routing_rows(part: dict[str, Any], label: str, key: str) -> list[list[Any]]
                 worst_by[r["instance"]] = min(worst_by.get(r["instance"], 1.0), float(r["ratio"]))
             below = sum(v < 0.97 for v in worst_by.values())
             mean, worst = f"{100 * statistics.mean(vals):.2f} %", f"{100 * min(vals):.1f} % ({below} below 97 %)"
+            if all("ratio_ref" in r for r in sub):  # against the corrected best known scores
+                ref = [float(r["ratio_ref"]) for r in sub]
+                ref_by: dict[str, float] = {}
+                for r in sub:
+                    ref_by[r["instance"]] = min(ref_by.get(r["instance"], 1.0), float(r["ratio_ref"]))
+                mean += f" ({100 * statistics.mean(ref):.2f} % of the corrected)"
+                worst += (f"; {100 * min(ref):.1f} % of the corrected "
+                          f"({sum(v < 0.97 for v in ref_by.values())} below 97 %)")
             spread *= 100
         else:
             mean, worst = f"{statistics.mean(vals):.2f} %", f"{max(vals):.2f} %"
@@ -156,6 +164,9 @@ def routing(d: dict[str, Any]) -> str:
         rows += _routing_rows(d["tsplib"], "TSPLIB gap to optimum", "gap_pct")
     if "chao" in d:
         rows += _routing_rows(d["chao"], "Chao TOP score / best known", "ratio")
+    weak = _load("routing_chao_weak_5seeds")  # the seed spread: hard instances, several seeds
+    if weak and "chao" in weak:
+        rows += _routing_rows(weak["chao"], "Chao, hardest instances × seeds", "ratio")
     sol = d.get("solomon", {}).get("rows", [])
     pairs: dict[tuple[str, int], dict[str, float]] = {}
     for r in sol:
@@ -179,7 +190,17 @@ def routing(d: dict[str, Any]) -> str:
         notes.append(f"Limits in {d['limits']} (a run may take {d.get('wall_guard', '?')}× "
                      f"its limit in wall-clock time)"
                      + ("" if runs else f"; seeds {d.get('seeds', [0])}"))
+    fixed = sorted({(r["instance"], r["ref"], r["bks"]) for r in d.get("chao", {}).get("rows", [])
+                    if "ref" in r and r["ref"] != r["bks"]})
+    if fixed:
+        notes.append("Chao \"corrected\": the best known score of bks.csv, except where it is out "
+                     "of reach with unrounded distances, then the proven optimum ("
+                     + ", ".join(f"{n} {ref:g} not {bks:g}" for n, ref, bks in fixed)
+                     + "; benchmarks/_routing_exact.py)")
     notes += [_run_note(part, run) for part, run in runs]
+    if weak and weak.get("chao", {}).get("run"):
+        names = ", ".join(sorted({r["instance"] for r in weak["chao"]["rows"]}))
+        notes.append(_run_note("hardest instances", weak["chao"]["run"]) + f": {names}")
     if d.get("wall_s") and not runs:
         notes.append(f"wall time of the whole run {d['wall_s'] / 60:.0f} min")
     return table + (f"\n\n{'; '.join(notes)}." if notes else "")

@@ -3,8 +3,10 @@
 Run ``python benchmarks/routing.py --quick`` (subsets) or without ``--quick`` (everything; long);
 ``--parts chao --chao-all --solvers pyvrp --out benchmarks/results/routing_chao_all.json`` runs all
 387 Chao instances once (about 65 min); ``--seeds 0,1,2,3,4`` repeats every run per seed and
-reports each instance's spread. Every solution is checked with :func:`geo.routing.check_solution`;
-a violation counts as a failure. Results: a table on stdout and ``benchmarks/results/routing.json``.
+reports each instance's spread; ``--chao-shard 0/2`` and ``--chao-shard 1/2`` split a run over two
+processes and ``--join a.json,b.json --out c.json`` writes their Chao rows as one result. Every
+solution is checked with :func:`geo.routing.check_solution`; a violation counts as a failure.
+Results: a table on stdout and ``benchmarks/results/routing.json``.
 Each PyVRP row records how its search ended (``search``: iterations, or kicks of the free-path
 search, and ``budget``/``stall``/``time``): a run ended by its budget or stall is reproducible,
 one ended by the clock may not be. The limits are CPU seconds of the solving process
@@ -51,11 +53,28 @@ OUT = ROOT / "benchmarks" / "results" / "routing.json"
 #: Chao instances whose bks.csv score is out of reach with unrounded distances.
 #: CP-SAT (OR-Tools) on the model with every distance rounded *down* to 1e-4 — a relaxation,
 #: so its proven optimum bounds the true one from above.
+#: ``exact``: every maximal stop set one route can serve, enumerated with unrounded distances, and
+#: a MILP over them (``python benchmarks/_routing_exact.py --sets NAME``); it gives bks.csv's score
+#: on p1.3.n, p1.3.q, p1.4.o, p2.3.k, p5.3.h, p6.4.j and p6.4.l.
 BKS_NOTES = {
-    "p1.3.h": "optimum 70 (CP-SAT proof on the relaxation); bks.csv has Chao's 75",
-    "p2.3.h": "optimum 165 (CP-SAT proof on the relaxation); bks.csv has Chao's 170",
-    "p5.3.e": "optimum 95 (CP-SAT proof on the relaxation); bks.csv has Chao's 110",
+    "p1.3.h": "optimum 70 (CP-SAT proof on the relaxation; exact: 70); bks.csv has Chao's 75",
+    "p1.3.o": "optimum 205 (exact route sets + MILP); bks.csv has Chao's 215",
+    "p2.3.h": "optimum 165 (CP-SAT proof on the relaxation; exact: 165); bks.csv has Chao's 170",
+    "p5.3.e": "optimum 95 (CP-SAT proof on the relaxation; exact: 95); bks.csv has Chao's 110",
+    "p6.4.k": "optimum 528 (exact route sets + MILP); bks.csv has Chao's 546",
 }
+#: The proven optima of those instances: rows also carry ``ref`` (this, else bks.csv's score) and
+#: ``ratio_ref`` = score / ref; the summary gives both ratios.
+OPTIMA = {"p1.3.h": 70.0, "p1.3.o": 205.0, "p2.3.h": 165.0, "p5.3.e": 95.0, "p6.4.k": 528.0}
+
+
+def _ref_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """``ref``, ``ratio_ref`` and ``bks_note`` of a Chao row (see :data:`OPTIMA`)."""
+    name = row["instance"]
+    ref = OPTIMA.get(name, float(row["bks"]))
+    ratio = (1.0 if ref == 0 else float(row["priority"]) / ref) if row["ok"] else 0.0
+    return {"ref": ref, "ratio_ref": ratio} | (
+        {"bks_note": BKS_NOTES[name]} if name in BKS_NOTES else {})
 
 
 class _LastSearch(logging.Handler):
@@ -151,7 +170,7 @@ def chao_problem(path: Path) -> dict[str, Any]:
 
 def bench_chao(solvers: list[str], limit: float, every: int,
                extra: tuple[str, ...] = (), seeds: tuple[int, ...] = (0,),
-               only: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+               only: tuple[str, ...] = (), shard: tuple[int, int] = (0, 1)) -> list[dict[str, Any]]:
     bks = {r["instance"]: float(r["bks_score"])
            for r in _csv(BENCH / "top_chao" / "bks.csv")}
     files = sorted(BENCH.glob("top_chao/Set_*_234/*.txt"))
@@ -160,6 +179,8 @@ def bench_chao(solvers: list[str], limit: float, every: int,
         name = path.name.removesuffix(".txt")
         if (k % every and name not in extra) or name not in bks or (only and name not in only):
             continue
+        if k % shard[1] != shard[0]:
+            continue
         problem = chao_problem(path)
         for solver, seed in ((a, b) for a in solvers for b in seeds):
             r = _run(problem, solver, limit, seed)
@@ -167,8 +188,8 @@ def bench_chao(solvers: list[str], limit: float, every: int,
             if best == 0 and r.get("infeasible"):
                 r["ok"] = True  # no team can even go start -> end within tmax: score 0 is right
             ratio = (1.0 if best == 0 else r["priority"] / best) if r["ok"] else 0.0
-            rows.append({"instance": name, "solver": solver, "bks": best, "ratio": ratio, **r}
-                        | ({"bks_note": BKS_NOTES[name]} if name in BKS_NOTES else {}))
+            row = {"instance": name, "solver": solver, "bks": best, "ratio": ratio, **r}
+            rows.append(row | _ref_fields(row))
             print(f"chao {name:9s} {solver:8s} seed {seed} bks {best:5.0f} "
                   f"got {r.get('priority', 0):5.0f} {ratio * 100:6.2f}% {r['time_s']:.1f}s "
                   f"{r.get('search', '')}", flush=True)
@@ -221,6 +242,13 @@ def _summary(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, float]
                        f"worst_{key}": float(max(vals) if key == "gap_pct" else min(vals)) if vals else float("nan"),
                        "mean_time_s": float(np.mean([r["time_s"] for r in sub])),
                        "mean_cpu_s": float(np.nanmean([r.get("cpu_s", np.nan) for r in sub]))}
+        if key == "ratio" and all("ratio_ref" in r for r in sub):
+            ref: dict[str, list[float]] = {}
+            for r in sub:
+                ref.setdefault(r["instance"], []).append(float(r["ratio_ref"]))
+            out[solver] |= {"mean_ratio_ref": float(np.mean([r["ratio_ref"] for r in sub])),
+                            "worst_ratio_ref": float(min(r["ratio_ref"] for r in sub)),
+                            "instances_below_97pct_ref": sum(min(v) < 0.97 for v in ref.values())}
     return out
 
 
@@ -234,6 +262,11 @@ def main() -> None:
     ap.add_argument("--chao-solvers", default=None, help="solvers for Chao (default --solvers)")
     ap.add_argument("--chao-all", action="store_true", help="every Chao instance (387)")
     ap.add_argument("--chao-only", default="", help="only these Chao instances (comma list)")
+    ap.add_argument("--chao-shard", default="0/1",
+                    help="i/n: only the Chao instances whose file index is i modulo n (parallel runs; "
+                         "join their JSON files with --join)")
+    ap.add_argument("--join", default="",
+                    help="comma list of result files of shards: write their Chao rows together to --out")
     ap.add_argument("--seeds", default="0", help="seeds, comma list (spread per instance)")
     ap.add_argument("--out", default=str(OUT), help="JSON output path")
     ap.add_argument("--merge", action="store_true",
@@ -241,6 +274,9 @@ def main() -> None:
     ap.add_argument("--wall-guard", type=float, default=10.0,
                     help="a run may take this many times its CPU limit in wall-clock seconds")
     args = ap.parse_args()
+    if args.join:
+        _join([Path(x) for x in args.join.split(",")], Path(args.out))
+        return
     routing_ils.WALL_GUARD = args.wall_guard
     solvers = args.solvers.split(",")
     parts = args.parts.split(",")
@@ -260,7 +296,8 @@ def main() -> None:
         rows = bench_tsplib(solvers, 5.0, seeds)
         result["tsplib"] = {"time_limit_s": 5.0, "rows": rows, "summary": _summary(rows, "gap_pct")}
     if "chao" in parts:
-        rows = bench_chao(chao_solvers, 10.0, every, extra, tuple(seeds), only)
+        i, n = (int(x) for x in args.chao_shard.split("/"))
+        rows = bench_chao(chao_solvers, 10.0, every, extra, tuple(seeds), only, (i, n))
         result["chao"] = {"time_limit_s": 10.0, "rows": rows, "summary": _summary(rows, "ratio")}
     if "solomon" in parts:
         names = (["c101", "c201", "r101", "r201", "rc101", "rc201"] if args.quick else
@@ -280,6 +317,25 @@ def main() -> None:
         kept = {k: v for k, v in json.loads(out.read_text()).items()
                 if k in ("tsplib", "chao", "solomon") and k not in result}
         result = kept | result
+    out.write_text(json.dumps(result, indent=1, default=float))
+    _print_table(result)
+    print(f"written {out}")
+
+
+def _join(paths: list[Path], out: Path) -> None:
+    """One result file from the Chao shards in ``paths`` (rows joined, summary recomputed)."""
+    parts = [json.loads(p.read_text()) for p in paths]
+    result = dict(parts[0])
+    rows = sorted((r | _ref_fields(r) for d in parts for r in d["chao"]["rows"]),
+                  key=lambda r: (r["instance"], r["solver"], r["seed"]))
+    run = dict(parts[0]["chao"]["run"])
+    run["wall_s"] = max(d["chao"]["run"]["wall_s"] for d in parts)
+    if len(parts) > 1:
+        run["note"] = f"{len(parts)} shards run side by side; wall = the longest shard"
+    result["chao"] = {"time_limit_s": parts[0]["chao"]["time_limit_s"], "rows": rows,
+                      "summary": _summary(rows, "ratio"), "run": run}
+    result["wall_s"] = run["wall_s"]
+    result["load_after"] = parts[-1].get("load_after", [])
     out.write_text(json.dumps(result, indent=1, default=float))
     _print_table(result)
     print(f"written {out}")
@@ -320,6 +376,10 @@ def _print_table(result: dict[str, Any]) -> None:
                       f"mean_time={s['mean_time_s']:.2f}s cpu={s['mean_cpu_s']:.2f}s "
                       f"spread={s['max_spread_points']:.2f} below97={s['instances_below_97pct']} "
                       f"clock_stopped={s['clock_stopped']}")
+                if "mean_ratio_ref" in s:
+                    print(f"{'':8s} {'':8s} against proven optima where bks.csv is out of reach: "
+                          f"mean={s['mean_ratio_ref']:.4f} worst={s['worst_ratio_ref']:.4f} "
+                          f"below97={s['instances_below_97pct_ref']}")
     if "solomon" in result:
         print("solomon ", result["solomon"]["compare"])
     print(f"wall time {result.get('wall_s', 0.0):.0f} s, load {result['load_before']} -> "
