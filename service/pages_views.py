@@ -6,7 +6,7 @@ where it is shown; nothing here builds HTML.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,13 +17,11 @@ from geo.errors import InputError
 from service import pages_data
 from service.auth import Principal
 from service.models import ImportBatch, User, WorkLogEntry
-from service.plans import OPEN_STATUSES
 from service.settings import Settings
-from service.storage import CaseFilter, Storage
-from service.workflow import ROLE_NAMES, allowed_next, overdue_flags
+from service.storage import Storage
+from service.workflow import ROLE_NAMES
 from service.worklogs import may_change
 
-MAX_CASES = 100
 MAX_LOGS = 30
 OUTCOMES = ("当场办理", "转告受理", "代行受理", "告知路径", "耐心解释")
 
@@ -46,24 +44,6 @@ def team_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
                        "community": v.get("community"), "what": v.get("what")}
                       for v in r.get("visits", [])]})
     return rows
-
-
-def open_cases(storage: Storage, user: Principal, squad_id: str) -> dict[str, Any]:
-    """The squad's open cases (overdue first, then newest) with the caller's next statuses."""
-    gdf = storage.query_cases(CaseFilter(squads=(squad_id,), status=OPEN_STATUSES))
-    if len(gdf) == 0:
-        return {"rows": [], "total": 0, "overdue": 0}
-    gdf = gdf.assign(overdue=overdue_flags(gdf["status"], gdf["deadline_at"], gdf["closed_at"],
-                                           datetime.now(UTC)))
-    gdf = gdf.sort_values(["overdue", "reported_at"], ascending=[False, False])
-    rows = [{"case_id": r.case_id, "category_name": r.category_name or r.category,
-             "reported_at": r.reported_at.strftime("%m-%d %H:%M"), "status": r.status,
-             "deadline": r.deadline_at.strftime("%m-%d %H:%M") if pd.notna(r.deadline_at) else "",
-             "overdue": bool(r.overdue), "community": r.community or "",
-             "address": r.address or "", "description": r.description or "",
-             "next": list(allowed_next(r.status, user.role)) if user.role != "planner" else []}
-            for r in gdf.head(MAX_CASES).itertuples()]
-    return {"rows": rows, "total": len(gdf), "overdue": int(gdf["overdue"].sum())}
 
 
 def hotspot_rows(storage: Storage, settings: Settings, squad_id: str, day: date,
@@ -99,7 +79,8 @@ def work_logs(storage: Storage, squad_id: str, tz: str,
 
 def dashboard(storage: Storage, settings: Settings, user: Principal, squad: dict[str, Any],
               day: date) -> dict[str, Any]:
-    """Everything the squad dashboard shows."""
+    """Everything the squad dashboard shows, except the case list (one page of it, with its
+    filters: :func:`service.case_list.list_context`)."""
     plan = pages_data.get_plan(storage, settings, squad, day, actor=user.username)
     sid = squad["id"]
     return {
@@ -108,7 +89,6 @@ def dashboard(storage: Storage, settings: Settings, user: Principal, squad: dict
                       for t in squad.get("teams", [])],
         "unavailable": set(plan.get("unavailable_teams", [])),
         "hotspots": hotspot_rows(storage, settings, sid, day),
-        "cases": open_cases(storage, user, sid),
         "logs": work_logs(storage, sid, settings.timezone, user),
         "communities": storage.communities(squads=(sid,))[["code", "name"]].to_dict("records"),
         "outcomes": OUTCOMES, "may_replan": user.role in ("admin", "planner", "squad_leader"),
