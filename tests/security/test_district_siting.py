@@ -204,7 +204,9 @@ def test_post_users_with_a_district(api: Api) -> None:
     listed = {u["username"]: u["district_code"] for u in api.get("/api/users", "admin").json()}
     assert listed["planner_b2"] == CODE and listed["planner"] is None
     admin_page = api.client.get("/admin", headers=_cookie(api, "admin")).text
-    assert "<th>区县</th>" in admin_page and f"<td>{CODE}</td>" in admin_page
+    # the users table names the district (people's words), not its code
+    assert "<th>区县</th>" in admin_page and f"<td>{NAME}</td>" in admin_page
+    assert f"<td>{CODE}</td>" not in admin_page
     bad = api.post("/api/users", "admin", json={**new, "username": "px", "district_code": "999999"})
     assert bad.status_code == 404 and "没有编码为「999999」的区县" in bad.json()["detail"]
     assert load_principal(api.storage, "px") is None
