@@ -2,7 +2,8 @@
 
 ``playwright_or_skip()`` returns ``sync_playwright`` or skips with the reason (fails instead when
 ``XUNCHA_REQUIRE_BROWSER`` is set, as in CI); ``serve(app)`` runs an app on a free port of
-127.0.0.1 in a thread and yields its base URL.
+127.0.0.1 in a thread and yields its base URL; ``offline`` is the route handler of an office
+network without internet; ``screenshot_dir`` is where a test's screenshots are kept.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -63,3 +65,21 @@ def serve(app: Any, *, start_s: float = 20.0) -> Iterator[str]:
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+def offline(route: Any) -> None:
+    """Playwright route handler for an office network without internet: only 127.0.0.1 answers."""
+    if urlsplit(route.request.url).hostname == "127.0.0.1":
+        route.continue_()
+    else:
+        route.abort()
+
+
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """Where a test's screenshots go: ``$XUNCHA_TEST_ARTIFACTS/NAME`` if set (CI keeps them),
+    else a fresh tmp dir."""
+    root = os.environ.get("XUNCHA_TEST_ARTIFACTS")
+    folder = Path(root) / name if root else tmp_path_factory.mktemp(f"{name}-screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots: {folder}")
+    return folder

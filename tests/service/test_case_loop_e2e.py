@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,18 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Site
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the screenshots go: ``$XUNCHA_TEST_ARTIFACTS/case-loop`` if set, else a tmp dir."""
-    root = os.environ.get("XUNCHA_TEST_ARTIFACTS")
-    folder = Path(root) / "case-loop" if root else tmp_path_factory.mktemp("case-loop-screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots: {folder}")
-    return folder
-
-
-def _offline(route: Any) -> None:
-    if urlsplit(route.request.url).hostname == "127.0.0.1":
-        route.continue_()
-    else:
-        route.abort()
+    return browser_support.screenshot_dir(tmp_path_factory, "case-loop")
 
 
 def _png(colour: str) -> bytes:
@@ -66,7 +54,7 @@ def _png(colour: str) -> bytes:
 def _context(browser: Any, base: str, site: Site, user: str, view: str, **kw: Any) -> Any:
     phone = view == "phone"
     ctx = browser.new_context(viewport=VIEWPORTS[view], is_mobile=phone, has_touch=phone, **kw)
-    ctx.route("**/*", _offline)
+    ctx.route("**/*", browser_support.offline)
     token = create_token(site.principals[user], key=SECRET, ttl_minutes=30)
     ctx.add_cookies([{"name": COOKIE_NAME, "value": token, "url": base}])
     return ctx

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import browser_support
@@ -45,19 +44,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Site
     site.storage.engine.dispose()
 
 
-def _offline(route: Any) -> None:
-    if urlsplit(route.request.url).hostname == "127.0.0.1":
-        route.continue_()
-    else:
-        route.abort()
-
-
 def _context(browser: Any, base: str, site: Site, user: str, viewport: dict[str, int]) -> Any:
     context = browser.new_context(viewport=viewport, geolocation=HERE,
                                   permissions=["geolocation"], locale="zh-CN")
     token = create_token(site.principals[user], key=SECRET, ttl_minutes=30)
     context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": base}])
-    context.route("**/*", _offline)
+    context.route("**/*", browser_support.offline)
     return context
 
 

@@ -11,7 +11,6 @@ may leave 127.0.0.1. With the ``osm`` base map the only requests that leave are 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit
 
 import browser_support
@@ -50,14 +49,6 @@ _POPUPS_JS = """() => {
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-def _offline(route: Any) -> None:
-    """An office network without internet: only 127.0.0.1 answers."""
-    if urlsplit(route.request.url).hostname == "127.0.0.1":
-        route.continue_()
-    else:
-        route.abort()
-
-
 def _leaving(requests: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The recorded ``(url, resource type)`` requests addressed to another host than 127.0.0.1."""
     return [(u, kind) for u, kind in requests if urlsplit(u).hostname != "127.0.0.1"
@@ -74,7 +65,7 @@ def test_dashboard_end_to_end(server: tuple[str, Site]) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.route("**/*", _offline)
+        context.route("**/*", browser_support.offline)
         # every request of the dashboard page, and of every page the context opens (the sheet)
         context.on("request", lambda r: requests.append((r.url, r.resource_type)))
         page = context.new_page()
@@ -143,7 +134,7 @@ def test_osm_base_map_only_fetches_tile_images(server: tuple[str, Site]) -> None
             context = browser.new_context(viewport={"width": 1024, "height": 768})
             token = create_token(site.principals["leader_sy"], key=SECRET, ttl_minutes=30)
             context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": base}])
-            context.route("**/*", _offline)
+            context.route("**/*", browser_support.offline)
             page = context.new_page()
             page.on("request", lambda r: requests.append((r.url, r.resource_type)))
             page.goto(f"{base}/maps/shuyuan?date={site.today}")
@@ -174,7 +165,7 @@ def test_pages_fit_a_phone(server: tuple[str, Site]) -> None:
                            ("planner", "/planner"), ("admin", "/admin")):
             context = browser.new_context(viewport={"width": 390, "height": 844},
                                           is_mobile=True, has_touch=True)
-            context.route("**/*", _offline)
+            context.route("**/*", browser_support.offline)
             if user:
                 token = create_token(site.principals[user], key=SECRET, ttl_minutes=30)
                 context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": base}])

@@ -13,7 +13,6 @@ Screenshots go to ``$XUNCHA_TEST_ARTIFACTS/siting-compare`` or a pytest tmp fold
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -61,19 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Site
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the screenshots go: ``$XUNCHA_TEST_ARTIFACTS/siting-compare`` if set, else tmp."""
-    root = os.environ.get("XUNCHA_TEST_ARTIFACTS")
-    folder = Path(root) / "siting-compare" if root else \
-        tmp_path_factory.mktemp("siting-compare-screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots: {folder}")
-    return folder
-
-
-def _offline(route: Any) -> None:
-    if urlsplit(route.request.url).hostname == "127.0.0.1":
-        route.continue_()
-    else:
-        route.abort()
+    return browser_support.screenshot_dir(tmp_path_factory, "siting-compare")
 
 
 def _rgb(hex_colour: str) -> str:
@@ -117,7 +104,7 @@ def _check_comparison(page: Any, site: Site, view: str) -> None:
 def _context(browser: Any, base: str, site: Site, view: str) -> Any:
     phone = view == "phone"
     ctx = browser.new_context(viewport=VIEWPORTS[view], is_mobile=phone, has_touch=phone)
-    ctx.route("**/*", _offline)
+    ctx.route("**/*", browser_support.offline)
     token = create_token(site.principals["planner"], key=SECRET, ttl_minutes=30)
     ctx.add_cookies([{"name": COOKIE_NAME, "value": token, "url": base}])
     return ctx
