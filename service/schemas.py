@@ -11,10 +11,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from geo.cases import find_control, normalise_case_id
 from geo.labels import AssigneeKind, Status
+
+# query parameters of the case filter, shared by GET /api/cases and the case tiles
+StartQuery = Annotated[datetime | None, Query(description="上报时间下限（含）；不带时区按部署时区")]
+EndQuery = Annotated[datetime | None, Query(description="上报时间上限（不含）")]
+MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="月份 YYYY-MM")]
+CategoryQuery = Annotated[list[str] | None, Query(description="类别代码或名称，可重复")]
+CommunityQuery = Annotated[str | None, Query(max_length=64, description="社区代码或名称")]
+StatusQuery = Annotated[list[Status] | None, Query(description="状态，可重复")]
+SquadQuery = Annotated[str | None, Query(max_length=32, description="中队编号")]
 
 Outcome = Literal["当场办理", "转告受理", "代行受理", "告知路径", "耐心解释"]
 """Reception outcomes of a work-log entry (城管进社区工作日志)."""

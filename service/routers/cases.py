@@ -9,7 +9,6 @@ answers exactly as ``GET`` of that id does (404), and never changes the stored c
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
@@ -38,13 +37,20 @@ from service.schemas import (
     AssigneeIn,
     AssigneeKind,
     CaseCreate,
+    CategoryQuery,
+    CommunityQuery,
+    EndQuery,
     ErrorBody,
     Feature,
     FeatureCollection,
     FreeText,
     ImportReportPublic,
     Line,
+    MonthQuery,
+    SquadQuery,
+    StartQuery,
     Status,
+    StatusQuery,
     TransitionCreate,
 )
 from service.storage import CaseFilter
@@ -59,13 +65,13 @@ Importer = Annotated[Principal, Depends(require_roles("admin", "planner"))]
 async def case_filter(
     user: CurrentUser,
     settings: SettingsDep,
-    start: Annotated[datetime | None, Query(description="上报时间下限（含）；不带时区按部署时区")] = None,
-    end: Annotated[datetime | None, Query(description="上报时间上限（不含）")] = None,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="月份 YYYY-MM")] = None,
-    category: Annotated[list[str] | None, Query(description="类别代码或名称，可重复")] = None,
-    community: Annotated[str | None, Query(max_length=64, description="社区代码或名称")] = None,
-    status: Annotated[list[Status] | None, Query(description="状态，可重复")] = None,
-    squad: Annotated[str | None, Query(max_length=32, description="中队编号")] = None,
+    start: StartQuery = None,
+    end: EndQuery = None,
+    month: MonthQuery = None,
+    category: CategoryQuery = None,
+    community: CommunityQuery = None,
+    status: StatusQuery = None,
+    squad: SquadQuery = None,
     bbox: Annotated[str | None, Query(max_length=200,
                                       description="最小经度,最小纬度,最大经度,最大纬度")] = None,
     overdue: Annotated[bool | None, Query(

@@ -15,7 +15,6 @@ filters; 400 for a tile that does not exist (``x`` or ``y`` ≥ 2^z; z > 22 is 4
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -23,7 +22,16 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from service.case_cache import etag, not_modified, versions
 from service.case_ops import case_filter_for
 from service.deps import CurrentUser, SettingsDep, StorageDep
-from service.schemas import ErrorBody, Status
+from service.schemas import (
+    CategoryQuery,
+    CommunityQuery,
+    EndQuery,
+    ErrorBody,
+    MonthQuery,
+    SquadQuery,
+    StartQuery,
+    StatusQuery,
+)
 from service.storage import CaseFilter
 from service.tiles import MEDIA_TYPE, case_tile, check_tile
 
@@ -36,13 +44,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def tile_filter(
     user: CurrentUser,
     settings: SettingsDep,
-    start: Annotated[datetime | None, Query(description="上报时间下限（含）；不带时区按部署时区")] = None,
-    end: Annotated[datetime | None, Query(description="上报时间上限（不含）")] = None,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="月份 YYYY-MM")] = None,
-    category: Annotated[list[str] | None, Query(description="类别代码或名称，可重复")] = None,
-    community: Annotated[str | None, Query(max_length=64, description="社区代码或名称")] = None,
-    status: Annotated[list[Status] | None, Query(description="状态，可重复")] = None,
-    squad: Annotated[str | None, Query(max_length=32, description="中队编号")] = None,
+    start: StartQuery = None,
+    end: EndQuery = None,
+    month: MonthQuery = None,
+    category: CategoryQuery = None,
+    community: CommunityQuery = None,
+    status: StatusQuery = None,
+    squad: SquadQuery = None,
     precise: Annotated[bool, Query(description="只含定位到点或标志物的案件（地图用）")] = False,
 ) -> CaseFilter:
     """The caller's filter for the tiles, always limited to the caller's squads."""
