@@ -26,6 +26,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from geo.analysis.effort_zones import (
+    EffortAdjustment,
     effort_adjustment,
     effort_table,
     patrol_found,
@@ -135,6 +136,21 @@ def _fallback(frame: gpd.GeoDataFrame, why: str, effort: str = "none") -> Ranked
     return Ranked(frame, "counts", (why,), effort)
 
 
+def _adjustment(cases: gpd.GeoDataFrame, records: pd.DataFrame, *,
+                communities: gpd.GeoDataFrame | None, crs: str | None,
+                default_duration_s: float | None, strict: bool
+                ) -> tuple[EffortAdjustment | None, str]:
+    """:func:`effort_adjustment`, or ``(None, why)`` when the records cannot be used and
+    ``strict`` is false (``strict``: the error is raised)."""
+    try:
+        return effort_adjustment(cases, records, communities=communities, crs=crs,
+                                 default_duration_s=default_duration_s), ""
+    except InputError as exc:
+        if strict:
+            raise
+        return None, str(exc)
+
+
 def rank_hotspots(found: gpd.GeoDataFrame, cases: gpd.GeoDataFrame,
                   records: pd.DataFrame | None, *, effort: str = "file",
                   communities: gpd.GeoDataFrame | None = None, crs: str | None = None,
@@ -150,13 +166,10 @@ def rank_hotspots(found: gpd.GeoDataFrame, cases: gpd.GeoDataFrame,
         return _fallback(found, "没有巡查记录（计划或到达确认），按案件数排序。")
     if len(found) == 0:
         return Ranked(found, "exposure", tuple(notes), effort)
-    try:
-        adj = effort_adjustment(cases, records, communities=communities, crs=crs,
-                                default_duration_s=default_duration_s)
-    except InputError as exc:
-        if strict:
-            raise
-        return _fallback(found, f"巡查记录无法使用，按案件数排序：{exc}", effort)
+    adj, why = _adjustment(cases, records, communities=communities, crs=crs,
+                           default_duration_s=default_duration_s, strict=strict)
+    if adj is None:
+        return _fallback(found, f"巡查记录无法使用，按案件数排序：{why}", effort)
     patrol, _ = patrol_found(cases)
     ranked = rank_hotspots_by_exposure(found, cases, adj, patrol)
     return Ranked(ranked, "exposure", (*notes, *adj.notes), effort)
@@ -175,13 +188,10 @@ def rank_cells(cells: gpd.GeoDataFrame, cases: gpd.GeoDataFrame, records: pd.Dat
         return _fallback(plain, "没有巡查记录（计划或到达确认），按预测的案件数排序。")
     if "score_patrol" not in cells.columns:  # effort stored while the forecast was made
         return _fallback(plain, "预测时还没有巡查记录，按预测的案件数排序；请稍后刷新。", effort)
-    try:
-        adj = effort_adjustment(cases, records, communities=communities, crs=crs,
-                                default_duration_s=default_duration_s)
-    except InputError as exc:
-        if strict:
-            raise
-        return _fallback(plain, f"巡查记录无法使用，按预测的案件数排序：{exc}", effort)
+    adj, why = _adjustment(cases, records, communities=communities, crs=crs,
+                           default_duration_s=default_duration_s, strict=strict)
+    if adj is None:
+        return _fallback(plain, f"巡查记录无法使用，按预测的案件数排序：{why}", effort)
     ranked = rank_cells_by_exposure(cells, adj)
     return Ranked(ranked.drop(columns=["score_patrol", "score_other"]), "exposure",
                   (*notes, *adj.notes), effort)
