@@ -41,6 +41,15 @@ def list_districts(storage: Storage) -> list[DistrictSummary]:
         return [_summary(session, d) for d in districts]
 
 
+def district_choices(storage: Storage) -> list[dict[str, str]]:
+    """The districts as a form offers them: code and label (the name; with the city where two
+    districts share a name)."""
+    found = list_districts(storage)
+    names = [d.name for d in found]
+    return [{"code": d.code, "label": d.name if names.count(d.name) == 1 or not d.city
+             else f"{d.name}（{d.city}）"} for d in found]
+
+
 def _count(session: Session, model: type[Community] | type[Station], code: str) -> int:
     stmt = (select(func.count()).select_from(model).join(Squad, model.squad_id == Squad.id)
             .where(Squad.district_code == code))

@@ -38,7 +38,7 @@ from service import (
 from service.auth import Principal, clear_session_cookie, create_token, set_session_cookie
 from service.case_ops import transition_case
 from service.deps import KeyDep, LimiterDep, SettingsDep, StorageDep, client_ip, revocable_token
-from service.districts import list_districts
+from service.districts import district_choices
 from service.errors import AuthError, PermissionDenied, status_for
 from service.importer import import_file
 from service.schemas import TransitionCreate, WorkLogUpdate, WorkLogVoid
@@ -311,15 +311,6 @@ def admin_page(request: Request, storage: StorageDep, settings: SettingsDep,
     return render(request, "admin.html", user, districts=districts,
                   district_names={d["code"]: d["label"] for d in districts},
                   **pages_views.admin_page(storage, settings.timezone))
-
-
-def district_choices(storage: Storage) -> list[dict[str, str]]:
-    """The districts of the add-user form: code and label (the name; with the city where two
-    districts share a name)."""
-    found = list_districts(storage)
-    names = [d.name for d in found]
-    return [{"code": d.code, "label": d.name if names.count(d.name) == 1 or not d.city
-             else f"{d.name}（{d.city}）"} for d in found]
 
 
 @router.post("/admin/users")
