@@ -169,6 +169,15 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+def process_tree_cpu_s(proc: subprocess.Popen[bytes]) -> float:
+    """CPU seconds used so far by ``proc`` and all its children (a server and its workers)."""
+    try:
+        p = psutil.Process(proc.pid)
+        return _cpu([p, *p.children(recursive=True)])
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
 def _cpu(procs: list[psutil.Process]) -> float:
     total = 0.0
     for p in procs:

@@ -45,10 +45,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _load_setup import PASSWORD, TZ, auth_headers, sign_in, start_server, stop_server
+from _load_setup import (
+    PASSWORD,
+    TZ,
+    auth_headers,
+    process_tree_cpu_s,
+    sign_in,
+    start_server,
+    stop_server,
+)
 from _machine import machine_info
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -91,30 +98,13 @@ def copy_db(src: Path, dst_dir: Path) -> Path:
     return dst_dir / DB_NAME
 
 
-def cpu_s(proc: subprocess.Popen[bytes]) -> float:
-    """CPU seconds used so far by the server and its worker processes."""
-    try:
-        p = psutil.Process(proc.pid)
-        procs = [p, *p.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for q in procs:
-        try:
-            t = q.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def wait_idle(proc: subprocess.Popen[bytes], *, timeout_s: float = 600.0) -> float:
     """Wait until the server has been idle for two seconds in a row; the seconds waited."""
     t0 = time.perf_counter()
-    quiet, last = 0, cpu_s(proc)
+    quiet, last = 0, process_tree_cpu_s(proc)
     while quiet < 2 and time.perf_counter() - t0 < timeout_s:
         time.sleep(1.0)
-        now = cpu_s(proc)
+        now = process_tree_cpu_s(proc)
         quiet = quiet + 1 if now - last < IDLE_CPU_S else 0
         last = now
     return time.perf_counter() - t0 - 2.0
@@ -152,7 +142,7 @@ def measure(pristine: Path, folder: Path, page: dict[str, Any], *, port: int, wo
             resp = httpx.get(base + row["path"], headers=headers, timeout=600)
             times.append(time.perf_counter() - t)
             statuses.append(resp.status_code)
-        row.update(cpu_total_s=round(cpu_s(server), 1),
+        row.update(cpu_total_s=round(process_tree_cpu_s(server), 1),
                    cold_s=round(times[0], 3), warm_median_s=round(statistics.median(times[1:]), 3),
                    warm_s=[round(v, 3) for v in times[1:]], statuses=sorted(set(statuses)),
                    bytes=len(resp.content))
