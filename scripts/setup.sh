@@ -12,7 +12,14 @@ if [ -z "$py" ]; then
 fi
 [ -n "$py" ] || { echo "需要 Python 3.11 或更高版本 (Python >= 3.11 is required)" >&2; exit 1; }
 [ -x .venv/bin/python ] || "$py" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
+# A pip configuration may list local index folders that do not exist (pip then warns once per
+# package and folder, hundreds of lines); only that exact warning is dropped, pip's exit status
+# and every other message are kept.
+pip_install() {
+  .venv/bin/python -m pip install -q "$@" 2>&1 |
+    { grep -v "^WARNING: Location 'file://[^']*' is ignored: it is neither a file nor a directory\.$" || true; }
+}
+pip_install --upgrade pip
 # setuptools warns on every editable install that a folder named like a package may shadow it;
 # geo/ and service/ are the packages themselves, so the warning says nothing here
-PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e '.[dev]'
+PYTHONWARNINGS=ignore pip_install -e '.[dev]'
