@@ -26,6 +26,7 @@ from typing import Any
 
 import pyogrio
 import pytest
+from api_support import BACKENDS, database_url
 from pages_support import Site, build_site
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -86,13 +87,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The service on SQLite and on PostGIS (month-partitioned cases), served by uvicorn."""
     _need_gdal()
+    folder = tmp_path_factory.mktemp("ogc_gdal")
+    for url in database_url(request.param, folder):
+        yield from _serve(build_site(url, basemap="none"), folder)
+
+
+def _serve(site: Site, folder: Path) -> Iterator[Server]:
     import uvicorn
 
-    folder = tmp_path_factory.mktemp("ogc_gdal")
-    site = build_site(f"sqlite:///{folder / 'ogc.db'}", basemap="none")
     recorder = Recorder(site.app)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(recorder, host="127.0.0.1", port=port,
