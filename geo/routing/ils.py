@@ -59,6 +59,7 @@ import numpy as np
 
 from geo.routing.intmodel import IntModel
 from geo.routing.polish import improve_path
+from geo.routing.pool import RoutePool
 from geo.routing.prizes import improve_prizes
 
 __all__ = [
@@ -88,6 +89,9 @@ POLISH_ROUNDS = 3
 #: trajectories but not the level (p4.2.k mean 1007.6 against 1014.2); the back-end applies it
 #: once, to the final solution, where it can only add (geo.routing.pyvrp).
 PRIZES_ON_BEST = False
+#: Whether the search pools its on-time routes and ends with their best combination
+#: (geo.routing.pool), with the prize pass before and after. Measured: see the module docstring.
+RECOMBINE = True
 #: The wall-clock guard: a search stops at this many times its limit in wall-clock seconds.
 WALL_GUARD = 3.0
 
@@ -213,6 +217,27 @@ def _better(a: Any, b: Any) -> bool:
     return objective(a) < objective(b)
 
 
+def _finish(s: _Search, pool: RoutePool | None, best: Any) -> Any:
+    """End of a search: the prize pass, then the best combination of pooled routes and the pass again.
+
+    The prize pass (:func:`geo.routing.prizes.improve_prizes`, ``priority`` objective only) and
+    the recombination (:meth:`geo.routing.pool.RoutePool.recombine`) are deterministic and can
+    only improve a feasible ``best``; an infeasible one is returned as it is.
+    """
+    if not best.is_feasible():
+        return best
+    priority = s.m.p.objective == "priority"
+    if priority:
+        best = improve_prizes(s.data, s.m, best)
+    mixed = pool.recombine(best) if pool is not None else None
+    if mixed is None:
+        return best
+    mixed = s.improve(s.repair(mixed))
+    if priority:
+        mixed = improve_prizes(s.data, s.m, mixed)
+    return mixed if _better(mixed, best) else best
+
+
 def iterated_search(
     data: Any, m: IntModel, params: Any, *, seed: int, iterations: int,
     deadline: Deadline | float, initial: Any = None,
@@ -248,6 +273,7 @@ def iterated_search(
     tried: dict[tuple[int, int, int], int] = {}
     stall_limit = max(1, int(iterations * NO_IMPROVEMENT_SHARE))
     since, it, stop, restarts = 0, 0, "budget", 0
+    pool = RoutePool(data) if RECOMBINE else None
     while it < iterations:
         if passed():
             stop = "time"
@@ -265,12 +291,16 @@ def iterated_search(
         evaluator = s.pm.cost_evaluator()
         cand = s.ls(curr, evaluator, exhaustive=False)
         s.pm.register(cand)
+        if pool is not None:
+            pool.add(cand)
         if objective(cand) < objective(best) or not best.is_feasible():
             # a late candidate is repaired once (the search revisits the same ones often)
             key = (int(cand.distance()), int(cand.prizes()), int(cand.time_warp()))
             tried[key] = tried.get(key, 0) + 1
             if cand.is_feasible() or tried[key] <= REPAIRS_PER_CANDIDATE:
                 fixed = s.improve(s.repair(cand))
+                if pool is not None:
+                    pool.add(fixed)
                 if PRIZES_ON_BEST and _better(fixed, best) and m.p.objective == "priority":
                     fixed = improve_prizes(data, m, fixed)
                 if _better(fixed, best):
@@ -285,4 +315,4 @@ def iterated_search(
             history.append(curr)
         else:
             history.rotate(-1)  # the late solution moves to the back: the history advances
-    return best, SearchStats(it, stop, restarts)
+    return _finish(s, pool, best), SearchStats(it, stop, restarts)

@@ -8,10 +8,11 @@ required when the stop is.
 
 The search is :func:`geo.routing.ils.iterated_search` (PyVRP's local search inside a loop with
 repair and 2-opt polish) with a deterministic effort: the same data, seed and time limit give the
-same routes unless the clock ends the search first (see :mod:`geo.routing.ils`). For the
-``priority`` objective the best solution then goes through the deterministic prize
-post-optimisation of :mod:`geo.routing.prizes` (insert or swap in unvisited stops, re-sequencing a
-route to make room). ``pyvrp`` is imported inside the functions, so that ``import geo.routing``
+same routes unless the clock ends the search first (see :mod:`geo.routing.ils`). The search
+ends with two deterministic steps: the best combination of the on-time routes it met
+(:mod:`geo.routing.pool`) and, for the ``priority`` objective, the prize post-optimisation of
+:mod:`geo.routing.prizes` (insert or swap in unvisited stops, re-sequencing a route to make
+room). ``pyvrp`` is imported inside the functions, so that ``import geo.routing``
 stays light.
 """
 
@@ -26,7 +27,6 @@ import numpy as np
 from geo.errors import SolverError
 from geo.routing.ils import Deadline, iterated_search, iteration_budget
 from geo.routing.intmodel import IntModel, infeasible
-from geo.routing.prizes import improve_prizes
 
 __all__ = ["PENALTY_RANGE", "solve_pyvrp"]
 
@@ -48,7 +48,7 @@ def solve_pyvrp(
     (:class:`~geo.routing.ils.Deadline`). Give ``iterations`` with a generous ``time_limit_s``
     for routes that do not depend on the machine. While no feasible solution is found the
     search continues once more, from the best one, with PyVRP's wide default penalty range.
-    A feasible ``priority`` solution is finished by :func:`geo.routing.prizes.improve_prizes`.
+    A feasible solution is finished by route recombination and, for ``priority``, the prize pass.
     """
     from pyvrp.exceptions import PenaltyBoundWarning
 
@@ -67,8 +67,6 @@ def solve_pyvrp(
                     data, m, wide, seed=seed + 1, iterations=budget, deadline=deadline,
                     initial=best,
                 )
-        if m.p.objective == "priority":
-            best = improve_prizes(data, m, best)
     except Exception as exc:  # the C++ core raises plain RuntimeError/ValueError
         raise SolverError(f"PyVRP 求解失败：{exc}") from exc
     _log.debug("PyVRP search: %d iterations, %d restarts, stopped by %s", stats.iterations,
