@@ -23,11 +23,17 @@ the patrol problem hard are not in PyVRP's own loop:
   seeds, against 804–827) but lost 10 points on p4.2.f (678 → 668), whose best solutions need
   one long trajectory.
 * **A fixed effort.** The search stops after an iteration budget derived from the time limit
-  (:func:`iteration_budget`), or at the time limit if the machine is slower. Everything is seeded, so the
-  same data, seed and time limit give the same routes whenever the budget, not the clock, ends
-  the search. The time limit is counted in CPU seconds of this process (:class:`Deadline`), so
-  other processes on a shared machine do not cut the search short; a wall-clock guard at
-  :data:`WALL_GUARD` times the limit still stops it on a machine loaded beyond that. Measured
+  (:func:`iteration_budget`) or a work budget of operator moves (:func:`move_budget`),
+  whichever comes first; both are deterministic. The clock is only a cap, at :data:`CPU_GUARD`
+  times the limit in CPU seconds of this process (:class:`Deadline`), above what the budgets
+  take on this project's machines, so that it, not the clock, ends the search: everything is
+  seeded, so the same data, seed and time limit give the same routes whenever a budget ends
+  the search. Counting CPU seconds means other processes on a shared machine do not cut the
+  search short; a wall-clock guard at :data:`WALL_GUARD` times the limit still stops it on a
+  machine loaded beyond that. Why a work budget: an iteration of a Solomon instance with tight
+  windows costs about 5 ms against 1.5 ms on Chao, and with iterations alone 3 of 12 Solomon
+  runs at 5 s (c101 with 2 and 4 teams, c201 with 2) were cut by the clock after 923-1152 of
+  their 1665 iterations, so their routes depended on the machine. Measured
   on a 2-core machine shared by about eight sessions (load 6–8): a 10-s Chao run got 3.3 s of
   CPU, and with a wall-clock limit 15 of 35 runs were cut by the clock, some after a tenth of
   their budget (Chao p4.2.f: 656 instead of 678).
@@ -63,17 +69,28 @@ from geo.routing.pool import RoutePool
 from geo.routing.prizes import improve_prizes
 
 __all__ = [
+    "CPU_GUARD",
     "ITERATIONS_PER_S",
+    "MOVES_PER_S",
     "NO_IMPROVEMENT_SHARE",
     "WALL_GUARD",
     "Deadline",
     "SearchStats",
     "iterated_search",
     "iteration_budget",
+    "move_budget",
 ]
 
 #: Search effort: iterations per second of time limit (deterministic; see above).
 ITERATIONS_PER_S = 333
+#: Search work: operator moves evaluated per second of time limit. A search also stops at this
+#: many moves, so that problems whose iterations are expensive (tight time windows, long
+#: routes) end by work, not by the clock. Measured on this project's 2-core machines: 22-36
+#: million moves per CPU second, Python and the pool included (Solomon c101 with 2 teams 22.7M,
+#: Chao p4.2.k 28M), so the work budget ends a search within about 0.9 of its time limit, well
+#: before the CPU cap (:data:`CPU_GUARD`). Chao's 100-stop instances need up to 220M moves for
+#: their 3330 iterations; at 10 s the largest of them now stop at 200M.
+MOVES_PER_S = 20_000_000
 #: Restart (from the best solution) after this share of the budget without a new best.
 NO_IMPROVEMENT_SHARE = 0.5
 #: Whether a stalled search restarts (True) or stops ("stall").
@@ -92,6 +109,9 @@ PRIZES_ON_BEST = False
 #: Whether the search pools its on-time routes and ends with their best combination
 #: (geo.routing.pool), with the prize pass before and after. Measured: see the module docstring.
 RECOMBINE = True
+#: The CPU cap: a search stops at this many times its limit in CPU seconds (the budgets end it
+#: before; see :data:`MOVES_PER_S`).
+CPU_GUARD = 1.5
 #: The wall-clock guard: a search stops at this many times its limit in wall-clock seconds.
 WALL_GUARD = 3.0
 
@@ -99,14 +119,14 @@ WALL_GUARD = 3.0
 class Deadline:
     """A time limit in CPU seconds of this process, with a wall-clock guard.
 
-    ``Deadline(limit_s)`` has passed once the process has used ``limit_s`` CPU seconds since it
-    was made, or ``WALL_GUARD × limit_s`` wall-clock seconds have gone by. The CPU clock makes
+    ``Deadline(limit_s)`` has passed once the process has used ``CPU_GUARD × limit_s`` CPU
+    seconds since it was made, or ``WALL_GUARD × limit_s`` wall-clock seconds have gone by. The CPU clock makes
     the limit independent of other processes' load (and so the result, see the module
     docstring); the guard bounds the wait on a machine loaded beyond ``WALL_GUARD``.
     """
 
     def __init__(self, limit_s: float) -> None:
-        self.cpu = time.process_time() + limit_s
+        self.cpu = time.process_time() + CPU_GUARD * limit_s
         self.wall = time.perf_counter() + WALL_GUARD * limit_s
 
     def passed(self) -> bool:
@@ -121,6 +141,11 @@ class Deadline:
         return d
 
 
+def move_budget(time_limit_s: float) -> int:
+    """Operator moves for a time limit: ``MOVES_PER_S × time_limit_s`` (see :data:`MOVES_PER_S`)."""
+    return max(1, round(time_limit_s * MOVES_PER_S))
+
+
 def iteration_budget(time_limit_s: float) -> int:
     """Iterations for a time limit: ``ITERATIONS_PER_S × time_limit_s`` (at least 100).
 
@@ -133,11 +158,16 @@ def iteration_budget(time_limit_s: float) -> int:
 
 @dataclass(frozen=True)
 class SearchStats:
-    """How a search ended: ``iterations`` run, ``stop`` ("budget", "stall" or "time"), restarts."""
+    """How a search ended: ``iterations`` run, ``stop``, restarts and operator ``moves`` evaluated.
+
+    ``stop`` is "budget" (the iterations), "work" (the moves), "stall" or "time" (the clock:
+    only this one can depend on the machine).
+    """
 
     iterations: int
     stop: str
     restarts: int = 0
+    moves: int = 0
 
 
 class _Search:
@@ -150,10 +180,11 @@ class _Search:
         self.data, self.m = data, m
         self.rng = RandomNumberGenerator(seed=seed)
         neighbours = compute_neighbours(data, params.neighbourhood)
-        self.ls = LocalSearch(data, self.rng, neighbours, PerturbationManager(params.perturbation))
+        self._ls = LocalSearch(data, self.rng, neighbours, PerturbationManager(params.perturbation))
         for op in params.operators:
             if op.supports(data):
-                self.ls.add_operator(op(data))
+                self._ls.add_operator(op(data))
+        self.moves = 0  # operator moves evaluated so far: the search's work
         self.pm = PenaltyManager(params.penalty.midpoint_penalties(data), params.penalty)
         # one ms late must cost more than any prize or travel it could buy
         big = float(max(int(m.prize.max(initial=0)), int(m.cost.max(initial=0)), 1)) * 10.0
@@ -163,6 +194,12 @@ class _Search:
         self.free_client = np.array([c.group is None for c in clients], dtype=bool)
         self.early = np.array([c.tw_early for c in clients], dtype=np.int64)
         self.late = np.array([c.tw_late for c in clients], dtype=np.int64)
+
+    def ls(self, sol: Any, evaluator: Any, *, exhaustive: bool) -> Any:
+        """PyVRP's local search, counting the operator moves it evaluates."""
+        out = self._ls(sol, evaluator, exhaustive=exhaustive)
+        self.moves += int(self._ls.statistics.num_moves)
+        return out
 
     def repair(self, sol: Any) -> Any:
         """Strict local search: drops or moves the stops that make ``sol`` late."""
@@ -240,7 +277,7 @@ def _finish(s: _Search, pool: RoutePool | None, best: Any) -> Any:
 
 def iterated_search(
     data: Any, m: IntModel, params: Any, *, seed: int, iterations: int,
-    deadline: Deadline | float, initial: Any = None,
+    deadline: Deadline | float, initial: Any = None, moves: int | None = None,
 ) -> tuple[Any, SearchStats]:
     """Run the search; return the best solution (feasible if any was found) and how it ended.
 
@@ -260,6 +297,8 @@ def iterated_search(
         value (wall clock).
     initial : pyvrp.Solution, optional
         Start here instead of a repaired random solution.
+    moves : int, optional
+        Work budget: stop once this many operator moves have been evaluated (default none).
     """
     from pyvrp import Solution
 
@@ -277,6 +316,9 @@ def iterated_search(
     while it < iterations:
         if passed():
             stop = "time"
+            break
+        if moves is not None and s.moves >= moves:
+            stop = "work"
             break
         if since >= stall_limit:
             if not RESTART_ON_STALL:
@@ -315,4 +357,4 @@ def iterated_search(
             history.append(curr)
         else:
             history.rotate(-1)  # the late solution moves to the back: the history advances
-    return _finish(s, pool, best), SearchStats(it, stop, restarts)
+    return _finish(s, pool, best), SearchStats(it, stop, restarts, s.moves)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from geo.errors import SolverError
-from geo.routing.ils import Deadline, iterated_search, iteration_budget
+from geo.routing.ils import Deadline, iterated_search, iteration_budget, move_budget
 from geo.routing.intmodel import IntModel, infeasible
 
 __all__ = ["PENALTY_RANGE", "solve_pyvrp"]
@@ -44,9 +44,11 @@ def solve_pyvrp(
     """Solve with PyVRP's local search in :func:`~geo.routing.ils.iterated_search`.
 
     The effort is ``iterations`` (default :func:`~geo.routing.ils.iteration_budget` of the time
-    limit), capped at ``time_limit_s`` CPU seconds and a wall-clock guard
-    (:class:`~geo.routing.ils.Deadline`). Give ``iterations`` with a generous ``time_limit_s``
-    for routes that do not depend on the machine. While no feasible solution is found the
+    limit, with the work budget :func:`~geo.routing.ils.move_budget`), capped at
+    ``CPU_GUARD × time_limit_s`` CPU seconds and a wall-clock guard
+    (:class:`~geo.routing.ils.Deadline`).
+    Both budgets are deterministic; give ``iterations`` (then no move budget) with a generous
+    ``time_limit_s`` for exactly that many iterations. While no feasible solution is found the
     search continues once more, from the best one, with PyVRP's wide default penalty range.
     A feasible solution is finished by route recombination and, for ``priority``, the prize pass.
     """
@@ -56,21 +58,22 @@ def solve_pyvrp(
     params, wide = _params(m)
     deadline = Deadline(time_limit_s)
     budget = iteration_budget(time_limit_s) if iterations is None else max(1, int(iterations))
+    work = move_budget(time_limit_s) if iterations is None else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PenaltyBoundWarning)
             best, stats = iterated_search(
-                data, m, params, seed=seed, iterations=budget, deadline=deadline
+                data, m, params, seed=seed, iterations=budget, deadline=deadline, moves=work
             )
             if not best.is_feasible() and params is not wide:
                 best, stats = iterated_search(
                     data, m, wide, seed=seed + 1, iterations=budget, deadline=deadline,
-                    initial=best,
+                    initial=best, moves=work,
                 )
     except Exception as exc:  # the C++ core raises plain RuntimeError/ValueError
         raise SolverError(f"PyVRP 求解失败：{exc}") from exc
-    _log.debug("PyVRP search: %d iterations, %d restarts, stopped by %s", stats.iterations,
-               stats.restarts, stats.stop)
+    _log.debug("PyVRP search: %d iterations, %d moves, %d restarts, stopped by %s",
+               stats.iterations, stats.moves, stats.restarts, stats.stop)
     routes: list[list[int]] = [[] for _ in m.p.team_ids]
     visited: set[int] = set()
     for route in best.routes():

@@ -115,11 +115,12 @@ def solve_problem(
         Matrices and per-stop arrays (from :func:`parse_patrol_problem` or built directly).
     time_limit_s : float, optional
         Solver time budget; default the problem's ``time_limit_s``, else 5 s. PyVRP turns it
-        into a fixed effort (iterations in proportion to the limit,
-        :func:`geo.routing.ils.iteration_budget`; kicks of the free-path search,
-        :func:`geo.routing.tsp.kick_budget`) and stops at the limit, counted in CPU seconds
-        of this process with a wall-clock guard (:class:`geo.routing.ils.Deadline`), only
-        where the machine is too slow for that effort.
+        into a fixed effort (iterations and operator moves in proportion to the limit,
+        :func:`geo.routing.ils.iteration_budget` and :func:`geo.routing.ils.move_budget`;
+        kicks of the free-path search, :func:`geo.routing.tsp.kick_budget`), sized to take
+        about the limit here, and stops at a cap of 1.5 times the limit in CPU seconds of this
+        process with a wall-clock guard (:class:`geo.routing.ils.Deadline`), only where the
+        machine is too slow for that effort.
     solver : {"pyvrp", "ortools"}
         A :data:`~geo.routing.backends.SolverName`.
     seed : int

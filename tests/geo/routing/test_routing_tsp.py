@@ -14,6 +14,7 @@ from shapely.geometry import LineString, Point
 
 from geo.routing import parse_patrol_problem, solve_patrol
 from geo.routing import tsp as rt
+from geo.routing import ils
 from geo.routing.ils import Deadline
 from geo.routing.solve import Team, solve_patrol_gdf
 from geo.travel import EuclideanTravel
@@ -110,15 +111,21 @@ def test_free_path_that_overruns_the_shift_is_left_to_the_general_search() -> No
     assert rt.solve_free_path(parsed, time_limit_s=0.5, seed=0) is not None
 
 
-def test_deadline_counts_cpu_time_not_waiting() -> None:
+def test_deadline_counts_cpu_time_not_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 0.2 s limit passes at CPU_GUARD × 0.2 s of this process's CPU, not after sleeping."""
+    assert Deadline(0.01).wall - time.perf_counter() < 0.05  # the wall-clock guard exists
+    monkeypatch.setattr(ils, "WALL_GUARD", 100.0)  # a loaded machine must not trip it here
+    cap = ils.CPU_GUARD * 0.2
     d = Deadline(0.2)
-    time.sleep(0.25)  # another process holding the CPU: no CPU time of ours is used
+    time.sleep(cap + 0.05)  # another process holding the CPU: no CPU time of ours is used
     assert not d.passed()
     t0 = time.process_time()
-    while time.process_time() - t0 < 0.25:
+    while time.process_time() - t0 < cap - 0.1:
+        pass
+    assert not d.passed()
+    while time.process_time() - t0 < cap + 0.05:
         pass
     assert d.passed()
-    assert Deadline(0.01).wall - time.perf_counter() < 0.05  # the wall-clock guard exists
     assert not Deadline.never().passed()
 
 
