@@ -270,12 +270,13 @@ def main() -> None:
     ap.add_argument("--seeds", default="0", help="seeds, comma list (spread per instance)")
     ap.add_argument("--out", default=str(OUT), help="JSON output path")
     ap.add_argument("--merge", action="store_true",
-                    help="keep the parts of an existing --out file that this run does not redo")
+                    help="keep the parts of an existing --out file that this run (or --join) "
+                         "does not redo")
     ap.add_argument("--wall-guard", type=float, default=10.0,
                     help="a run may take this many times its CPU limit in wall-clock seconds")
     args = ap.parse_args()
     if args.join:
-        _join([Path(x) for x in args.join.split(",")], Path(args.out))
+        _join([Path(x) for x in args.join.split(",")], Path(args.out), merge=args.merge)
         return
     routing_ils.WALL_GUARD = args.wall_guard
     solvers = args.solvers.split(",")
@@ -322,10 +323,16 @@ def main() -> None:
     print(f"written {out}")
 
 
-def _join(paths: list[Path], out: Path) -> None:
-    """One result file from the Chao shards in ``paths`` (rows joined, summary recomputed)."""
+def _join(paths: list[Path], out: Path, *, merge: bool = False) -> None:
+    """One result file from the Chao shards in ``paths`` (rows joined, summary recomputed).
+
+    With ``merge``, the TSPLIB and Solomon parts of an existing ``out`` are kept.
+    """
     parts = [json.loads(p.read_text()) for p in paths]
     result = dict(parts[0])
+    if merge and out.exists():
+        result |= {k: v for k, v in json.loads(out.read_text()).items()
+                   if k in ("tsplib", "solomon")}
     rows = sorted((r | _ref_fields(r) for d in parts for r in d["chao"]["rows"]),
                   key=lambda r: (r["instance"], r["solver"], r["seed"]))
     run = dict(parts[0]["chao"]["run"])
