@@ -12,9 +12,8 @@ import numpy.typing as npt
 import pytest
 from shapely.geometry import LineString, Point
 
-from geo.routing import parse_patrol_problem, solve_patrol
+from geo.routing import ils, parse_patrol_problem, solve_patrol
 from geo.routing import tsp as rt
-from geo.routing import ils
 from geo.routing.ils import Deadline
 from geo.routing.solve import Team, solve_patrol_gdf
 from geo.travel import EuclideanTravel
