@@ -46,8 +46,12 @@ _OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.xml", ".xml", ".osm.gz", ".os
 _LINE_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json")
 _GEOD = Geod(ellps="WGS84")
 MIN_COVERAGE = 0.95
+#: An OSM extract is read only where a way's bounding box meets the service area's, widened by
+#: this much (about 2 km): a province's extract is not built into a network of the province.
+WINDOW_MARGIN_DEG = 0.02
 
 Segment = tuple[list[Any], list[tuple[float, float]], dict[str, Any]]
+Bounds = tuple[float, float, float, float]  # lon/lat: west, south, east, north
 
 
 def read_osm_network(
@@ -101,7 +105,9 @@ def read_osm_network(
     name = p.name.lower()
     try:
         if name.endswith(_OSM_SUFFIXES):
-            graph, extent = _build(_read_osm_ways(p)), None
+            window = None if service_area is None else _window(service_area, service_area_crs)
+            segments, extent = _read_osm_ways(p, window)
+            graph = _build(segments)
         elif name.endswith(".graphml"):
             graph, extent = _read_graphml(p), None
         elif name.endswith(_LINE_SUFFIXES):
@@ -115,13 +121,13 @@ def read_osm_network(
         raise
     except Exception as exc:  # pyosmium / GDAL / XML errors of many kinds
         raise FileReadError(f"无法读取道路网络文件 {p.name}：{exc}；请确认它是道路网络文件且未损坏。") from exc
-    if graph.number_of_edges() == 0:
+    if graph.number_of_edges() == 0 and (service_area is None or extent is None):
         raise FileReadError(
             f"道路网络文件 {p.name} 中没有可步行或骑行的道路（highway=footway/residential 等）；"
             "请换一个覆盖巡查区域的道路文件。"
         )
     extent = extent or _node_bounds(graph)
-    if service_area is not None:
+    if service_area is not None:  # an extract read around the area: its coverage is checked here
         graph = _clip(graph, service_area, service_area_crs, extent, p.name)
     parts, dropped = 1, 0
     if keep_largest:
@@ -158,7 +164,12 @@ def _oneway(tags: dict[str, str]) -> int:
     return 0
 
 
-def _read_osm_ways(p: Path) -> list[Segment]:
+def _read_osm_ways(p: Path, window: Bounds | None = None) -> tuple[list[Segment], Bounds | None]:
+    """Walkable ways of an OSM extract and the lon/lat extent of all its roads.
+
+    With ``window`` (lon/lat bounds) only the ways whose bounding box meets it are kept, so
+    that a province's extract is read without building the province's network.
+    """
     import osmium  # local: only needed for OSM extracts
 
     fmt = "pbf" if p.name.lower().endswith(".pbf") else "osm"
@@ -172,10 +183,18 @@ def _read_osm_ways(p: Path) -> list[Segment]:
     )
     ways: list[Segment] = []
     n_highway = 0
+    extent: Bounds | None = None
     for way in processor:
         if not isinstance(way, osmium.osm.Way):
             continue
         n_highway += 1
+        bounds = _way_bounds(way)
+        if bounds is not None:
+            extent = bounds if extent is None else (
+                min(extent[0], bounds[0]), min(extent[1], bounds[1]),
+                max(extent[2], bounds[2]), max(extent[3], bounds[3]))
+        if window is not None and (bounds is None or not _meets(bounds, window)):
+            continue
         tags = {t.k: t.v for t in way.tags}
         if not keep_way(tags):
             continue
@@ -195,7 +214,22 @@ def _read_osm_ways(p: Path) -> list[Segment]:
             ways.append((run_ids, run_xy, attrs))
     if not ways and n_highway == 0:
         raise FileReadError(f"{p.name} 中没有任何道路（带 highway 标签的 way）；它不是道路网络文件。")
-    return ways
+    return ways, extent
+
+
+def _way_bounds(way: Any) -> Bounds | None:
+    """Lon/lat bounds of a way's located nodes (None if none is located)."""
+    lons, lats = [], []
+    for nd in way.nodes:
+        loc = nd.location
+        if loc.valid():
+            lons.append(loc.lon)
+            lats.append(loc.lat)
+    return (min(lons), min(lats), max(lons), max(lats)) if lons else None
+
+
+def _meets(a: Bounds, b: Bounds) -> bool:
+    return a[0] <= b[2] and a[2] >= b[0] and a[1] <= b[3] and a[3] >= b[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,20 +354,33 @@ def _node_bounds(graph: nx.MultiDiGraph) -> tuple[float, float, float, float]:
     return float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max())
 
 
-def _clip(graph: nx.MultiDiGraph, area: Any, area_crs: Any, extent: tuple[float, float, float, float],
-          fname: str) -> nx.MultiDiGraph:
+def _area_shape(area: Any, area_crs: Any, crs: Any) -> BaseGeometry:
+    """The service area as one shape in ``crs``."""
     import geopandas as gpd
-    from shapely import STRtree, box
 
     series = area.geometry if isinstance(area, gpd.GeoDataFrame) else area
     if not isinstance(series, gpd.GeoSeries):
         series = gpd.GeoSeries([series], crs=area_crs)
     if series.crs is None:
         raise InputError("巡查区域 service_area 没有坐标参考系；请设置 CRS。")
-    g_crs = graph.graph.get("crs", "EPSG:4326")
-    shape = series.to_crs(g_crs).union_all()
+    shape = series.to_crs(crs).union_all()
     if shape.is_empty or shape.area <= 0:
         raise InputError("巡查区域 service_area 为空或不是面；请提供辖区边界多边形。")
+    return shape
+
+
+def _window(area: Any, area_crs: Any) -> Bounds:
+    """Lon/lat bounds of the service area widened by :data:`WINDOW_MARGIN_DEG` on every side."""
+    x0, y0, x1, y1 = _area_shape(area, area_crs, "EPSG:4326").bounds
+    m = WINDOW_MARGIN_DEG
+    return x0 - m, y0 - m, x1 + m, y1 + m
+
+
+def _clip(graph: nx.MultiDiGraph, area: Any, area_crs: Any, extent: Bounds,
+          fname: str) -> nx.MultiDiGraph:
+    from shapely import STRtree, box
+
+    shape = _area_shape(area, area_crs, graph.graph.get("crs", "EPSG:4326"))
     env = box(*shape.bounds)
     cover = env.intersection(box(*extent)).area / env.area
     if cover < MIN_COVERAGE:
@@ -350,7 +397,10 @@ def _clip(graph: nx.MultiDiGraph, area: Any, area_crs: Any, extent: tuple[float,
     for n in sub.nodes:
         sub.nodes[n].update(graph.nodes[n])
     if sub.number_of_edges() == 0:
-        raise InputError(f"道路网络文件 {fname} 在巡查区域内没有可步行的道路；请检查区域与文件是否对应。")
+        raise InputError(
+            f"道路网络文件 {fname} 在巡查区域内没有可步行或骑行的道路（highway=footway/residential "
+            "等）；请检查区域与文件是否对应。"
+        )
     return sub
 
 

@@ -11,6 +11,7 @@ from pyproj import Geod
 from shapely.geometry import LineString, Point, box
 
 from geo.errors import FileReadError, InputError
+from geo.io import osm
 from geo.io.osm import read_osm_network
 from geo.travel import NetworkTravel
 
@@ -108,6 +109,33 @@ def test_service_area_clip_and_coverage(tmp_path):
     far = box(LON + 0.5, LAT + 0.5, LON + 0.6, LAT + 0.6)
     with pytest.raises(InputError, match=r"city\.osm\.pbf.*覆盖"):
         read_osm_network(path, service_area=far)
+
+
+def test_an_extract_is_read_only_around_the_service_area(tmp_path, monkeypatch):
+    """A province's extract: ways far from the area are never built into the network; a long
+    street that crosses the area with both its nodes 50 km away is kept, at its full length."""
+    nodes, ways = dict(NODES), dict(WAYS)
+    nodes |= {40: (LON - 0.5, LAT + D), 41: (LON + 0.5, LAT + D)}
+    ways[40] = ([40, 41], {"highway": "residential", "name": "长街"})
+    far = set()
+    for k in range(300):  # a district 2 degrees (about 190 km) east
+        a, b = 1000 + 2 * k, 1001 + 2 * k
+        nodes |= {a: (LON + 2 + k * D, LAT), b: (LON + 2 + k * D, LAT + D)}
+        ways[5000 + k] = ([a, b], {"highway": "residential"})
+        far.add(5000 + k)
+    path = tmp_path / "hubei.osm.pbf"
+    _write(path, nodes, ways)
+    built: list[set[int]] = []
+    build = osm._build
+    monkeypatch.setattr(osm, "_build", lambda segs: built.append(
+        {attrs["osmid"] for *_, attrs in segs}) or build(segs))
+    area = box(LON + 1.5 * D, LAT + 0.5 * D, LON + 2.5 * D, LAT + 1.5 * D)
+    g = read_osm_network(path, service_area=area, keep_largest=False)
+    assert len(built) == 1 and not built[0] & far and {10, 11, 14, 15, 40} <= built[0]
+    long = [d for *_, d in g.edges(data=True) if d["osmid"] == 40]
+    full = GEOD.line_length([LON - 0.5, LON + 0.5], [LAT + D, LAT + D])  # about 95.5 km
+    assert long and long[0]["length"] == pytest.approx(full, abs=1.0)
+    assert {d["osmid"] for *_, d in g.edges(data=True)} == {11, 14, 15, 40}
 
 
 def test_bad_osm_inputs_name_the_file(tmp_path):
