@@ -49,6 +49,8 @@ from geo.routing import check_solution, parse_patrol_problem, solve_patrol  # no
 from geo.routing import ils as routing_ils  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
+LIMITS = ("CPU seconds of the solving process; PyVRP's searches end by their iteration or move "
+          "budget, with a cap at 1.5× the limit")
 OUT = ROOT / "benchmarks" / "results" / "routing.json"
 #: Chao instances whose bks.csv score is out of reach with unrounded distances.
 #: CP-SAT (OR-Tools) on the model with every distance rounded *down* to 1e-4 — a relaxation,
@@ -290,7 +292,7 @@ def main() -> None:
                               "solvers": solvers, "chao_every": every, "chao_extra": list(extra),
                               "chao_solvers": chao_solvers, "seeds": seeds,
                               "chao_only": list(only), "load_before": _load(),
-                              "limits": "CPU seconds of the solving process",
+                              "limits": LIMITS,
                               "wall_guard": args.wall_guard}
     started = time.perf_counter()
     if "tsplib" in parts:
