@@ -129,8 +129,9 @@ def _solve(pool: RoutePool, cols: list[Any], gap: float) -> list[int] | None:
         return None
     solver.SetNumThreads(1)
     solver.SetTimeLimit(int(SAFETY_LIMIT_S * 1000))
-    solver.SetSolverSpecificParametersAsString(
-        f"limits/totalnodes = {NODE_LIMIT}\nlimits/absgap = {float(gap)!r}\n{SCIP_SETTINGS}")
+    settings = f"limits/totalnodes = {NODE_LIMIT}\nlimits/absgap = {float(gap)!r}\n{SCIP_SETTINGS}"
+    if not solver.SetSolverSpecificParametersAsString(settings):
+        return None  # a SCIP that does not know these limits could run long: leave the plan as is
     stop_rows = [solver.Constraint(float(r), 1.0) for r in pool.required]
     group_rows = [solver.Constraint(float(r), 1.0) for r in pool.group_required]
     team_rows = [solver.Constraint(0.0, float(len(m))) for m in pool.members]
