@@ -47,6 +47,7 @@ from geo.gazetteer import Gazetteer
 from geo.io.tables import MAX_TABLE_BYTES
 from service.bulk_copy import copy_events, copy_new_cases, register_keys, update_changed
 from service.deployment import deployment_catalogue, deployment_gazetteer
+from service.import_rows import case_rows
 from service.models import Case, CaseEvent, ImportBatch, utcnow
 from service.partitions import (
     analyze_months,
@@ -249,7 +250,7 @@ def import_table(storage: Storage, table: pd.DataFrame, *, filename: str = "",
     parsed = parse_cases(table, coords=coords, tz=storage.tz, communities=comm,
                          catalogue=cat, columns=columns, max_future=max_future, alias_hint=hint,
                          gazetteer=gazetteer or deployment_gazetteer(storage, communities=comm))
-    rows = _case_rows(parsed, cat)
+    rows = case_rows(parsed, cat)
     guarded = squads is not None or create_only
     months = months_of(r["reported_at"] for r in rows)
     if not dry_run:  # committed on its own: the import's transaction must not lock the parent
@@ -329,40 +330,6 @@ def _guard(rows: list[dict[str, Any]], parsed: ParseResult,
     return keep, refused
 
 
-def _datetimes(values: pd.Series) -> list[Any]:
-    """Python datetimes (tz-aware) or None, vectorised."""
-    arr = values.dt.tz_convert("UTC").dt.to_pydatetime() if len(values) else []
-    return [None if pd.isna(v) else v for v in arr]
-
-
-def _case_rows(parsed: ParseResult, cat: Catalogue) -> list[dict[str, Any]]:
-    """One dict per valid case: the ``cases`` columns, plus ``_row`` (file row),
-    ``_given`` (the file states the status) and ``_text`` (the status as written)."""
-    cases = parsed.cases
-    hours = cases["category"].map({c: cat.deadline_hours(c) for c in cases["category"].unique()})
-    deadline = cases["reported_at"] + pd.to_timedelta(hours, unit="h")
-    lon = cases["lon"].astype(float).tolist()
-    lat = cases["lat"].astype(float).tolist()
-    columns: dict[str, list[Any]] = {
-        "case_id": cases["case_id"].tolist(), "category": cases["category"].tolist(),
-        "category_name": cases["category_name"].tolist(),
-        "reported_at": _datetimes(cases["reported_at"]), "status": cases["status"].tolist(),
-        "status_flag": [f if isinstance(f, str) and f else None for f in cases["status_flag"]],
-        "closed_at": _datetimes(pd.to_datetime(cases["closed_at"], utc=True)),
-        "deadline_at": _datetimes(deadline),
-        "description": cases["description"].tolist(), "address": cases["address"].tolist(),
-        "source": cases["source"].tolist(), "coord_system": cases["coord_system"].tolist(),
-        "community_code": cases["community_code"].tolist(),
-        "community": cases["community"].tolist(), "squad_id": cases["squad"].tolist(),
-        "lon": lon, "lat": lat, "location_precision": cases["location_precision"].tolist(),
-        "geom": [f"SRID=4326;POINT ({x!r} {y!r})" for x, y in zip(lon, lat, strict=True)],
-        "_row": [int(r) for r in cases["row"]], "_given": cases["status_given"].tolist(),
-        "_text": cases["status_text"].tolist(),
-    }
-    keys = list(columns)
-    return [dict(zip(keys, vals, strict=True)) for vals in zip(*columns.values(), strict=True)]
-
-
 def _existing(session: Session, ids: list[str], *, lock: bool = False
               ) -> dict[str, dict[str, Any]]:
     """``case_id → stored values`` (``id`` and :data:`STORED_COLUMNS`) of the stored cases among
@@ -432,8 +399,3 @@ def _events(plan: _Plan, created: dict[str, int]) -> list[dict[str, Any]]:
     events = [{**{k: v for k, v in e.items() if k != "_case_id"}, "case_pk": created[e["_case_id"]]}
               for e in plan.new_events]
     return events + plan.change_events
-
-
-def deadline_for(category: str, reported_at: Any) -> Any:
-    """The local handling deadline of a case of ``category`` reported at ``reported_at``."""
-    return reported_at + timedelta(hours=default_catalogue().deadline_hours(category))
