@@ -36,13 +36,15 @@ __all__ = ["MAX_COLUMNS", "RoutePool"]
 MAX_COLUMNS = 8000
 #: Branch-and-bound node limit of one MILP (a work bound, not a clock).
 NODE_LIMIT = 2000
-#: A safety limit in wall-clock seconds, far above what the MILP takes (0.1-0.9 s measured on
-#: 500-5,000-route pools): only a machine stalled beyond it makes the result vary.
-SAFETY_LIMIT_S = 10.0
+#: A safety limit in CPU seconds of SCIP (``timing/clocktype = 1``), far above what the MILP takes
+#: (0.1-0.9 s measured on 500-5,000-route pools). Not wall-clock seconds: a search running at low
+#: priority on a loaded machine got its MILP cut by a 10-s wall-clock limit, and its routes
+#: changed with the load.
+SAFETY_LIMIT_S = 30.0
 #: SCIP without cutting planes: on the pools of Xiaonan's daily plans (500-1,300 routes, 4-8 team
 #: classes, stops with alternative windows) cuts took 3-27 s and changed no optimum; without
 #: them 0.1-1.6 s, and with the gap below 0.1-0.6 s.
-SCIP_SETTINGS = "separating/maxroundsroot = 0\nseparating/maxrounds = 0\n"
+SCIP_SETTINGS = "separating/maxroundsroot = 0\nseparating/maxrounds = 0\ntiming/clocktype = 1\n"
 
 
 class RoutePool:
