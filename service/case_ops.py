@@ -33,7 +33,7 @@ from service.errors import ConflictError, PermissionDenied
 from service.geojson import aware, dumps, frame_features, month_range
 from service.importer import EXISTS, NO_RIGHT, OUTSIDE, import_table
 from service.models import Case, CaseEvent
-from service.schemas import CaseCreate, TransitionCreate
+from service.schemas import CaseCreate, CaseQuery, TransitionCreate
 from service.storage import CaseFilter, Storage
 from service.workflow import (
     FINAL,
@@ -169,23 +169,21 @@ def resolve_categories(values: list[str] | None) -> tuple[str, ...] | None:
     return tuple(cat.resolve(v) or v for v in values)
 
 
-def case_filter_for(user: Principal, tz: str, *, start: datetime | None, end: datetime | None,
-                    month: str | None, category: list[str] | None, community: str | None,
-                    status: Sequence[str] | None, squad: str | None, precise: bool
-                    ) -> CaseFilter:
+def case_filter_for(user: Principal, tz: str, query: CaseQuery, *, precise: bool) -> CaseFilter:
     """:class:`CaseFilter` of a request's query parameters (``month`` narrows ``start``/``end``),
     inside ``user``'s squads (:class:`PermissionDenied` for a squad the caller may not see)."""
-    lo, hi = aware(start, tz), aware(end, tz)
-    if month:
-        m0, m1 = month_range(month, tz)
+    q = query
+    lo, hi = aware(q.start, tz), aware(q.end, tz)
+    if q.month:
+        m0, m1 = month_range(q.month, tz)
         lo, hi = max(lo, m0) if lo else m0, min(hi, m1) if hi else m1
     squads = user.squads
-    if squad is not None:
-        if not user.may_see(squad):
-            raise PermissionDenied(f"无权查看中队「{squad}」的案件。")
-        squads = (squad,)
-    return CaseFilter(squads=squads, start=lo, end=hi, categories=resolve_categories(category),
-                      community=community or None, status=tuple(status) if status else None,
+    if q.squad is not None:
+        if not user.may_see(q.squad):
+            raise PermissionDenied(f"无权查看中队「{q.squad}」的案件。")
+        squads = (q.squad,)
+    return CaseFilter(squads=squads, start=lo, end=hi, categories=resolve_categories(q.category),
+                      community=q.community or None, status=tuple(q.status) if q.status else None,
                       precise=precise)
 
 

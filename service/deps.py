@@ -36,6 +36,16 @@ from service.auth import (
     read_token,
 )
 from service.errors import AuthError, PermissionDenied
+from service.schemas import (
+    CaseQuery,
+    CategoryQuery,
+    CommunityQuery,
+    EndQuery,
+    MonthQuery,
+    SquadQuery,
+    StartQuery,
+    StatusQuery,
+)
 from service.settings import Settings
 from service.storage import Storage
 
@@ -231,6 +241,17 @@ def get_current_user(request: Request, storage: StorageDep, key: KeyDep,
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+def case_query(start: StartQuery = None, end: EndQuery = None, month: MonthQuery = None,
+               category: CategoryQuery = None, community: CommunityQuery = None,
+               status: StatusQuery = None, squad: SquadQuery = None) -> CaseQuery:
+    """The case filter's query parameters, declared once for the case list and the case tiles."""
+    return CaseQuery(start=start, end=end, month=month, category=category,
+                     community=community, status=status, squad=squad)
+
+
+CaseQueryDep = Annotated[CaseQuery, Depends(case_query)]
 
 
 def require_roles(*roles: str) -> Callable[[Principal], Principal]:

@@ -8,6 +8,7 @@ fields of :class:`CaseCreate` are judged by :func:`geo.cases.parse_cases` like a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,19 @@ CategoryQuery = Annotated[list[str] | None, Query(description="类别代码或�
 CommunityQuery = Annotated[str | None, Query(max_length=64, description="社区代码或名称")]
 StatusQuery = Annotated[list[Status] | None, Query(description="状态，可重复")]
 SquadQuery = Annotated[str | None, Query(max_length=32, description="中队编号")]
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """The case filter's query parameters (:func:`service.deps.case_query` reads them)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    month: str | None = None
+    category: list[str] | None = None
+    community: str | None = None
+    status: list[Status] | None = None
+    squad: str | None = None
 
 Outcome = Literal["当场办理", "转告受理", "代行受理", "告知路径", "耐心解释"]
 """Reception outcomes of a work-log entry (城管进社区工作日志)."""

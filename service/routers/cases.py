@@ -29,7 +29,7 @@ from service.case_ops import (
     photo_bytes,
     transition_case,
 )
-from service.deps import CurrentUser, SettingsDep, StorageDep, require_roles
+from service.deps import CaseQueryDep, CurrentUser, SettingsDep, StorageDep, require_roles
 from service.errors import PayloadTooLarge, PermissionDenied
 from service.geojson import GEOJSON, dumps, geojson_response, parse_bbox
 from service.importer import import_file
@@ -37,20 +37,13 @@ from service.schemas import (
     AssigneeIn,
     AssigneeKind,
     CaseCreate,
-    CategoryQuery,
-    CommunityQuery,
-    EndQuery,
     ErrorBody,
     Feature,
     FeatureCollection,
     FreeText,
     ImportReportPublic,
     Line,
-    MonthQuery,
-    SquadQuery,
-    StartQuery,
     Status,
-    StatusQuery,
     TransitionCreate,
 )
 from service.storage import CaseFilter
@@ -65,22 +58,14 @@ Importer = Annotated[Principal, Depends(require_roles("admin", "planner"))]
 async def case_filter(
     user: CurrentUser,
     settings: SettingsDep,
-    start: StartQuery = None,
-    end: EndQuery = None,
-    month: MonthQuery = None,
-    category: CategoryQuery = None,
-    community: CommunityQuery = None,
-    status: StatusQuery = None,
-    squad: SquadQuery = None,
+    query: CaseQueryDep,
     bbox: Annotated[str | None, Query(max_length=200,
                                       description="最小经度,最小纬度,最大经度,最大纬度")] = None,
     overdue: Annotated[bool | None, Query(
         description="true：超期未结（未结案/作废且已过处置时限）；false：其余案件")] = None,
 ) -> CaseFilter:
     """The caller's case filter: query parameters, always limited to the caller's squad."""
-    flt = case_filter_for(user, settings.timezone, start=start, end=end, month=month,
-                          category=category, community=community, status=status, squad=squad,
-                          precise=False)
+    flt = case_filter_for(user, settings.timezone, query, precise=False)
     return replace(flt, bbox=parse_bbox(bbox), overdue=overdue)
 
 

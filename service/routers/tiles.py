@@ -21,17 +21,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from service.case_cache import etag, not_modified, versions
 from service.case_ops import case_filter_for
-from service.deps import CurrentUser, SettingsDep, StorageDep
-from service.schemas import (
-    CategoryQuery,
-    CommunityQuery,
-    EndQuery,
-    ErrorBody,
-    MonthQuery,
-    SquadQuery,
-    StartQuery,
-    StatusQuery,
-)
+from service.deps import CaseQueryDep, CurrentUser, SettingsDep, StorageDep
+from service.schemas import ErrorBody
 from service.storage import CaseFilter
 from service.tiles import MEDIA_TYPE, case_tile, check_tile
 
@@ -44,19 +35,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def tile_filter(
     user: CurrentUser,
     settings: SettingsDep,
-    start: StartQuery = None,
-    end: EndQuery = None,
-    month: MonthQuery = None,
-    category: CategoryQuery = None,
-    community: CommunityQuery = None,
-    status: StatusQuery = None,
-    squad: SquadQuery = None,
+    query: CaseQueryDep,
     precise: Annotated[bool, Query(description="只含定位到点或标志物的案件（地图用）")] = False,
 ) -> CaseFilter:
     """The caller's filter for the tiles, always limited to the caller's squads."""
-    return case_filter_for(user, settings.timezone, start=start, end=end, month=month,
-                           category=category, community=community, status=status,
-                           squad=squad, precise=precise)
+    return case_filter_for(user, settings.timezone, query, precise=precise)
 
 
 @router.get("/cases/{z}/{x}/{y}.mvt", responses={
