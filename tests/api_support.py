@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,23 @@ def seed_cases(storage: Storage) -> dict[str, dict[str, Any]]:
     report = import_table(storage, pd.DataFrame(rows), filename="seed.csv", actor="seed")
     assert report.inserted == len(rows) and not report.problems, report.as_dict()
     return out
+
+
+def stall_cases(storage: Storage, n: int, *, prefix: str, reported_at: Callable[[int], str],
+                lon_step: float = 0.0, **extra: Any) -> pd.DataFrame:
+    """``n`` simulated 占道经营 cases, one per community in turn, as an import table.
+
+    Case ``i`` is ``{prefix}{i:04d}``, reported at ``reported_at(i)``, at its community's
+    representative point moved ``(i % 7) * lon_step`` degrees east; ``extra`` adds columns.
+    """
+    comm = storage.communities()
+    rows = []
+    for i in range(n):
+        p = comm.geometry.iat[i % len(comm)].representative_point()
+        rows.append({"case_id": f"{prefix}{i:04d}", "category": "占道经营",
+                     "reported_at": reported_at(i), "lon": repr(p.x + (i % 7) * lon_step),
+                     "lat": repr(p.y), "description": f"模拟数据 {i}", **extra})
+    return pd.DataFrame(rows)
 
 
 def fresh_postgis() -> Iterator[str]:

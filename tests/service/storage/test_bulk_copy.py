@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from api_support import stall_cases
 from sqlalchemy import text
 
 import service.bulk_copy as bulk_copy
@@ -26,15 +27,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def _table(storage: Storage, n: int, prefix: str = "CP", **extra: Any) -> pd.DataFrame:
-    comm = storage.communities()
-    rows = []
-    for i in range(n):
-        p = comm.geometry.iat[i % len(comm)].representative_point()
-        rows.append({"case_id": f"{prefix}{i:04d}", "category": "占道经营",
-                     "reported_at": f"2026-05-{1 + i % 28:02d} 07:{i % 60:02d}",
-                     "lon": repr(p.x + (i % 7) * 1e-6), "lat": repr(p.y),
-                     "description": f"模拟数据 {i}", **extra})
-    return pd.DataFrame(rows)
+    return stall_cases(storage, n, prefix=prefix, lon_step=1e-6, **extra,
+                       reported_at=lambda i: f"2026-05-{1 + i % 28:02d} 07:{i % 60:02d}")
 
 
 def _counts(storage: Storage) -> tuple[int, int, int]:

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from alembic import command
-from api_support import fresh_postgis
+from api_support import fresh_postgis, stall_cases
 from sqlalchemy import text
 
 import service.importer as importer
@@ -35,14 +35,8 @@ pytestmark = pytest.mark.postgis
 
 
 def _table(storage: Storage, month: str, n: int, prefix: str = "PT", **extra: Any) -> pd.DataFrame:
-    comm = storage.communities()
-    rows = []
-    for i in range(n):
-        p = comm.geometry.iat[i % len(comm)].representative_point()
-        rows.append({"case_id": f"{prefix}{i:04d}", "category": "占道经营",
-                     "reported_at": f"{month}-{10 + i % 15:02d} 09:{i % 60:02d}",
-                     "lon": repr(p.x), "lat": repr(p.y), "description": f"模拟数据 {i}", **extra})
-    return pd.DataFrame(rows)
+    return stall_cases(storage, n, prefix=prefix, **extra,
+                       reported_at=lambda i: f"{month}-{10 + i % 15:02d} 09:{i % 60:02d}")
 
 
 def _import(storage: Storage, table: pd.DataFrame, **kw: Any) -> importer.ImportReport:
