@@ -2,9 +2,10 @@
 
 Run ``python benchmarks/routing.py --quick`` (subsets) or without ``--quick`` (everything; long);
 ``--parts chao --chao-all --solvers pyvrp --out benchmarks/results/routing_chao_all.json`` runs all
-387 Chao instances once (about 65 min); ``--seeds 0,1,2,3,4`` repeats every run per seed and
-reports each instance's spread; ``--chao-shard 0/2`` and ``--chao-shard 1/2`` split a run over two
-processes and ``--join a.json,b.json --out c.json`` writes their Chao rows as one result. Every
+387 Chao instances once (about 25 min of CPU); ``--seeds 0,1,2,3,4`` repeats every run per seed
+and reports each instance's spread; ``--chao-shard 0/2`` and ``--chao-shard 1/2`` split a run over
+two processes and ``--join a.json,b.json --out c.json`` writes their Chao rows as one result
+(with ``--merge``, into an existing result whose TSPLIB and Solomon parts are kept). Every
 solution is checked with :func:`geo.routing.check_solution`; a violation counts as a failure.
 Results: a table on stdout and ``benchmarks/results/routing.json``.
 Each PyVRP row records how its search ended (``search``: iterations, or kicks of the free-path

@@ -26,20 +26,33 @@ the patrol problem hard are not in PyVRP's own loop, and a fourth that a single 
   (:func:`iteration_budget`) or a work budget of operator moves (:func:`move_budget`),
   whichever comes first; both are deterministic. The clock is only a cap, at :data:`CPU_GUARD`
   times the limit in CPU seconds of this process (:class:`Deadline`), above what the budgets
-  take on this project's machines, so that it, not the clock, ends the search: everything is
-  seeded, so the same data, seed and time limit give the same routes whenever a budget ends
-  the search. Counting CPU seconds means other processes on a shared machine do not cut the
-  search short; a wall-clock guard at :data:`WALL_GUARD` times the limit still stops it on a
-  machine loaded beyond that. Why a work budget: an iteration of a Solomon instance with tight
+  take on this project's machines, so that a budget, not the clock, ends the search; as
+  everything is seeded, the same data, seed and time limit then give the same routes.
+  Counting CPU seconds means other processes on a shared machine do not cut the search short;
+  a wall-clock guard at :data:`WALL_GUARD` times the limit still stops it on a machine loaded
+  beyond that. Why a work budget: an iteration of a Solomon instance with tight
   windows costs about 5 ms against 1.5 ms on Chao, and with iterations alone 3 of 12 Solomon
   runs at 5 s (c101 with 2 and 4 teams, c201 with 2) were cut by the clock after 923-1152 of
   their 1665 iterations, so their routes depended on the machine. Measured
   on a 2-core machine shared by about eight sessions (load 6–8): a 10-s Chao run got 3.3 s of
   CPU, and with a wall-clock limit 15 of 35 runs were cut by the clock, some after a tenth of
   their budget (Chao p4.2.f: 656 instead of 678).
+* **Recombination.** Every on-time route of every candidate and repaired solution goes into a
+  :class:`geo.routing.pool.RoutePool`; at the end the best combination of pooled routes
+  (set-packing MILP) replaces the best solution when it is better, with the prize pass before
+  and after (:func:`_finish`). Measured on Chao, seeds 0-4 at 10 s (search trajectories
+  unchanged, so each seed's score can only rise): spread p7.2.m 1.33 → 0.97 points (816-827 →
+  819-827), p4.2.f 1.31 → 0.87 (678-687 → 681-687), p6.4.k 1.10 → 0 (all 528, the proven
+  optimum), p4.2.k 1.27 → 1.17 (1009-1022 → 1010-1022); p5.4.o 685-690 → all 690. Pools hold
+  1,000-5,000 routes; the MILP takes 0.2-0.6 s. Tried and dropped: recombining five times during
+  the search and going on from the result (p4.2.f 678-684 and 7-19 s of CPU, p4.2.k 1009-1017);
+  two half-budget trajectories sharing one pool (p4.2.f 677-687); trimming late routes into
+  on-time ones for the pool (+1 on one p4.2.k seed, a pool a third larger and a slower MILP);
+  with recombination, stronger perturbation (3-30 moves: p4.2.k 1014-1022 but p4.2.f 678-687;
+  5-40: p7.2.m cut by the clock) and a longer history (600: p4.2.k 1009-1011).
 
 What did *not* help at the 10-s budget (Chao, seeds 0-4, measured 2026-12-01, see
-benchmarks/results/routing_chao_weak_5seeds.json for the instances): twice the iterations (p4.2.k
+benchmarks/results/routing_chao_weak_5seeds_before.json for the instances): twice the iterations (p4.2.k
 mean 1011.6 against 1014.2; p6.4.k unchanged at 10 000 iterations), half the budget twice with two
 sub-seeds keeping the better (p4.2.k best-of-two 1003-1021, p4.2.f 672-685, both below one full
 run), stronger perturbation (5-40 moves: p4.2.k 1011-1016 but p7.2.m 806-819 and 50 % more CPU), a
@@ -49,20 +62,6 @@ and the strict local search (p7.2.m, p4.2.k, p4.2.f unchanged). The weak small i
 short of effort: p1.3.o scores 205 for every seed, at 10 000 iterations and with times in
 microseconds instead of milliseconds; p6.4.k 522-528 likewise (10 000 iterations: seeds 0, 1
 unchanged).
-
-* **Recombination.** Every on-time route of every candidate and repaired solution goes into a
-  :class:`geo.routing.pool.RoutePool`; at the end the best combination of pooled routes
-  (set-packing MILP) replaces the best solution when it is better, with the prize pass before
-  and after (:func:`_finish`). Measured on Chao, seeds 0-4 at 10 s (search trajectories
-  unchanged, so each seed's score can only rise): spread p7.2.m 1.33 → 0.97 points (816-827 →
-  819-827), p4.2.f 1.31 → 0.87 (678-687 → 681-687), p6.4.k 1.10 → 0 (all 528, the proven
-  optimum), p4.2.k 1.27 → 1.17 (1009-1022 → 1010-1022); p5.4.o 685-690 → all 690. Pools hold
-  1,000-5,000 routes; the MILP takes 0.5-1 s. Tried and dropped: recombining five times during
-  the search and going on from the result (p4.2.f 678-684 and 7-19 s of CPU, p4.2.k 1009-1017);
-  two half-budget trajectories sharing one pool (p4.2.f 677-687); trimming late routes into
-  on-time ones for the pool (+1 on one p4.2.k seed, a pool a third larger and a slower MILP);
-  with recombination, stronger perturbation (3-30 moves: p4.2.k 1014-1022 but p4.2.f 678-687;
-  5-40: p7.2.m cut by the clock) and a longer history (600: p4.2.k 1009-1011).
 
 Acceptance is late-acceptance hill climbing on the penalised cost (Burke and Bykov 2017), as in
 PyVRP: accept a candidate better than the current solution or than the one ``history`` steps ago.
@@ -117,8 +116,8 @@ HISTORY = 300
 POLISH_ROUNDS = 3
 #: Whether every new best solution goes through the prize post-optimisation (geo.routing.prizes).
 #: Off: measured on Chao p4.2.k, p4.2.f, p6.4.k (seeds 0-4, 3330 iterations) it changed the
-#: trajectories but not the level (p4.2.k mean 1007.6 against 1014.2); the back-end applies it
-#: once, to the final solution, where it can only add (geo.routing.pyvrp).
+#: trajectories but not the level (p4.2.k mean 1007.6 against 1014.2); :func:`_finish` applies it
+#: to the final solution, where it can only add.
 PRIZES_ON_BEST = False
 #: Whether the search pools its on-time routes and ends with their best combination
 #: (geo.routing.pool), with the prize pass before and after. Measured: see the module docstring.
@@ -134,9 +133,9 @@ class Deadline:
     """A time limit in CPU seconds of this process, with a wall-clock guard.
 
     ``Deadline(limit_s)`` has passed once the process has used ``CPU_GUARD × limit_s`` CPU
-    seconds since it was made, or ``WALL_GUARD × limit_s`` wall-clock seconds have gone by. The CPU clock makes
-    the limit independent of other processes' load (and so the result, see the module
-    docstring); the guard bounds the wait on a machine loaded beyond ``WALL_GUARD``.
+    seconds since it was made, or ``WALL_GUARD × limit_s`` wall-clock seconds have gone by.
+    The CPU clock makes the limit independent of other processes' load (and so the result, see
+    the module docstring); the guard bounds the wait on a machine loaded beyond ``WALL_GUARD``.
     """
 
     def __init__(self, limit_s: float) -> None:
