@@ -138,6 +138,22 @@ def test_an_extract_is_read_only_around_the_service_area(tmp_path, monkeypatch):
     assert {d["osmid"] for *_, d in g.edges(data=True)} == {11, 14, 15, 40}
 
 
+def test_an_extract_cut_at_its_border_keeps_the_located_part_of_a_way(tmp_path):
+    """Extracts cut at a border keep ways whose outer nodes are not in the file (as osmium's
+    "simple" strategy leaves them): the way is cut there, its located run is kept, and neither
+    the bounding-box window nor the coverage check trips on the missing nodes."""
+    nodes = dict(NODES)
+    ways = dict(WAYS)
+    ways[41] = ([9901, 4, 6, 9902], {"highway": "residential", "name": "边界路"})  # 9901/9902 absent
+    path = tmp_path / "cut.osm.pbf"
+    _write(path, nodes, ways)
+    area = box(LON + 1.5 * D, LAT + 0.5 * D, LON + 2.5 * D, LAT + 2.5 * D)  # around nodes 4 and 6
+    g = read_osm_network(path, service_area=area, keep_largest=False)
+    cut = [(u, v) for u, v, d in g.edges(data=True) if d["osmid"] == 41]
+    assert sorted(cut) == [(4, 6), (6, 4)]
+    assert g.edges[4, 6, 0]["length"] == pytest.approx(_geodesic([4, 6]), abs=1.0)
+
+
 def test_bad_osm_inputs_name_the_file(tmp_path):
     garbage = tmp_path / "garbage.osm.pbf"
     garbage.write_bytes(b"\x00\x01not a pbf")
